@@ -1,0 +1,1 @@
+//! BitNet b1.58 reference engine (being built; see issue 4).
