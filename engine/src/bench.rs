@@ -1,0 +1,269 @@
+//! Timed runs and calibration. Everything reported comes from clocks read here: the
+//! memory bandwidth is measured by streaming the model's own weights in this process,
+//! and each run's decode rate is tokens over the time its decode steps took.
+
+use std::time::Instant;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::error::{EngineError, Result};
+use crate::kernels::{Dispatcher, KernelStat};
+use crate::model::{Model, RunState, forward};
+
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    pub prompt: Vec<u32>,
+    pub tokens: usize,
+    pub runs: usize,
+    pub warmup: usize,
+}
+
+/// One run: the first P−1 prompt tokens are prefill; the last prompt token runs as the
+/// first decode step (like llama-bench's tg), so `tokens` decode steps make `tokens`
+/// new tokens.
+#[derive(Clone, Debug)]
+pub struct RunSample {
+    pub prefill_ms: f64,
+    pub prefill_tokens: usize,
+    pub first_token_ms: f64,
+    pub decode_ms: f64,
+    pub token_latency_ms: Vec<f64>,
+    pub output: Vec<u32>,
+    pub wall_ms: f64,
+}
+
+impl RunSample {
+    pub fn decode_tokens_per_second(&self) -> f64 {
+        self.output.len() as f64 / (self.decode_ms / 1e3)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Calibration {
+    pub mem_bw_gbps: f64,
+    pub bytes_per_pass: u64,
+    pub passes: usize,
+    pub samples_gbps: Vec<f64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BenchResult {
+    pub samples: Vec<RunSample>,
+    pub warmup_runs: usize,
+    pub kernel_stats: Vec<KernelStat>,
+    pub output_sha256: String,
+    pub outputs_identical: bool,
+    pub wall_ms: f64,
+    pub kv_cache_bytes: u64,
+}
+
+/// One greedy run from a fresh KV cache.
+pub fn run_once(m: &Model, k: &Dispatcher, prompt: &[u32], tokens: usize) -> Result<RunSample> {
+    if tokens == 0 {
+        return Err(EngineError::Config("--tokens must be at least 1".into()));
+    }
+    if prompt.is_empty() {
+        return Err(EngineError::Config("--prompt must be at least 1 token".into()));
+    }
+    let total = prompt.len() + tokens - 1;
+    let mut s = RunState::new(&m.config, total)?;
+    let wall = Instant::now();
+    let (last, head) = prompt.split_last().expect("prompt is not empty");
+    for (pos, &t) in head.iter().enumerate() {
+        forward(m, k, &mut s, t, pos, false)?;
+    }
+    let prefill_ms = wall.elapsed().as_secs_f64() * 1e3;
+    let mut output = Vec::with_capacity(tokens);
+    let mut lat = Vec::with_capacity(tokens);
+    let mut token = *last;
+    for i in 0..tokens {
+        let t0 = Instant::now();
+        forward(m, k, &mut s, token, head.len() + i, true)?;
+        token = k.sample_greedy(&s.logits);
+        lat.push(t0.elapsed().as_secs_f64() * 1e3);
+        output.push(token);
+    }
+    let decode_ms: f64 = lat.iter().sum();
+    Ok(RunSample {
+        prefill_ms,
+        prefill_tokens: head.len(),
+        first_token_ms: prefill_ms + lat[0],
+        decode_ms,
+        token_latency_ms: lat,
+        output,
+        wall_ms: wall.elapsed().as_secs_f64() * 1e3,
+    })
+}
+
+/// Warm-up runs, then timed runs; kernel stats cover the timed runs only.
+pub fn run(m: &Model, k: &Dispatcher, o: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchResult> {
+    if o.runs == 0 {
+        return Err(EngineError::Config("--runs must be at least 1".into()));
+    }
+    for i in 0..o.warmup {
+        let r = run_once(m, k, &o.prompt, o.tokens)?;
+        progress(&format!(
+            "warm-up {}/{}: {:.2} tok/s",
+            i + 1,
+            o.warmup,
+            r.decode_tokens_per_second()
+        ));
+    }
+    k.reset_stats();
+    let wall = Instant::now();
+    let mut samples = Vec::with_capacity(o.runs);
+    for i in 0..o.runs {
+        let r = run_once(m, k, &o.prompt, o.tokens)?;
+        progress(&format!(
+            "run {}/{}: {:.2} tok/s decode, first token {:.0} ms",
+            i + 1,
+            o.runs,
+            r.decode_tokens_per_second(),
+            r.first_token_ms
+        ));
+        samples.push(r);
+    }
+    let wall_ms = wall.elapsed().as_secs_f64() * 1e3;
+    let outputs_identical = samples.windows(2).all(|w| w[0].output == w[1].output);
+    let kv_cache_bytes = RunState::new(&m.config, o.prompt.len() + o.tokens - 1)?.kv_cache_bytes();
+    Ok(BenchResult {
+        output_sha256: output_sha256(&samples[0].output),
+        outputs_identical,
+        kernel_stats: k.stats(),
+        samples,
+        warmup_runs: o.warmup,
+        wall_ms,
+        kv_cache_bytes,
+    })
+}
+
+/// sha256 over the generated token ids as little-endian u32.
+pub fn output_sha256(tokens: &[u32]) -> String {
+    let mut h = Sha256::new();
+    for t in tokens {
+        h.update(t.to_le_bytes());
+    }
+    crate::synthetic::hex(&h.finalize())
+}
+
+/// Measures read bandwidth by streaming every weight byte a token reads, on the
+/// current rayon pool, `passes` times; reports the best pass (the roofline is a
+/// ceiling, so the most favourable measurement makes the fraction conservative).
+pub fn measure_bandwidth(m: &Model, passes: usize) -> Calibration {
+    const PIECE: usize = 1 << 20;
+    let mut pieces: Vec<&[u8]> = m.embedding.data.chunks(PIECE).collect();
+    for l in &m.layers {
+        for (_, mat) in l.matrices() {
+            pieces.extend(mat.data.chunks(PIECE));
+        }
+    }
+    let bytes: u64 = pieces.iter().map(|p| p.len() as u64).sum();
+    let mut samples = Vec::with_capacity(passes);
+    for _ in 0..passes.max(1) {
+        let t0 = Instant::now();
+        let sum: u64 = pieces.par_iter().map(|p| read_sum(p)).reduce(|| 0, u64::wrapping_add);
+        let secs = t0.elapsed().as_secs_f64();
+        std::hint::black_box(sum);
+        samples.push(bytes as f64 / secs / 1e9);
+    }
+    Calibration {
+        mem_bw_gbps: samples.iter().cloned().fold(0.0, f64::max),
+        bytes_per_pass: bytes,
+        passes: samples.len(),
+        samples_gbps: samples,
+    }
+}
+
+fn read_sum(p: &[u8]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 was just detected.
+        return unsafe { read_sum_avx2(p) };
+    }
+    p.chunks(8).fold(0u64, |a, c| a.wrapping_add(c.iter().fold(0u64, |x, &b| x << 8 | b as u64)))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn read_sum_avx2(p: &[u8]) -> u64 {
+    use std::arch::x86_64::*;
+    let mut acc = [_mm256_setzero_si256(); 4];
+    let mut chunks = p.chunks_exact(128);
+    for c in &mut chunks {
+        for (j, a) in acc.iter_mut().enumerate() {
+            // SAFETY: each 32-byte load is inside the 128-byte chunk.
+            let v = unsafe { _mm256_loadu_si256(c.as_ptr().add(32 * j) as *const __m256i) };
+            *a = _mm256_add_epi64(*a, v);
+        }
+    }
+    let mut out = [0u64; 4];
+    let s = _mm256_add_epi64(_mm256_add_epi64(acc[0], acc[1]), _mm256_add_epi64(acc[2], acc[3]));
+    // SAFETY: `out` is 32 bytes.
+    unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, s) };
+    let tail: u64 = chunks.remainder().iter().map(|&b| b as u64).sum();
+    out.iter().fold(tail, |a, &b| a.wrapping_add(b))
+}
+
+/// Median of a non-empty list.
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 }
+}
+
+/// Nearest-rank percentile (p in 0..=100) of a non-empty list.
+pub fn percentile(v: &[f64], p: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * s.len() as f64).ceil().max(1.0) as usize;
+    s[rank.min(s.len()) - 1]
+}
+
+/// Coefficient of variation (sample standard deviation / mean); 0 for one sample.
+pub fn cv(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return 0.0;
+    }
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+    var.sqrt() / mean
+}
+
+/// Peak resident set size of this process in bytes (VmHWM), if the OS reports it.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// A prompt of `n` token ids drawn from `seed` (uniform over the vocabulary).
+pub fn seeded_prompt(n: usize, vocab: usize, seed: u64) -> Vec<u32> {
+    let mut z = seed ^ 0x5eed_0f_9a_0be_7;
+    (0..n)
+        .map(|_| {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut x = z;
+            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((x ^ (x >> 31)) % vocab as u64) as u32
+        })
+        .collect()
+}
+
+/// Strict mode: a kernel that computes without the quantised weights is an error.
+pub fn check_strict(stats: &[KernelStat]) -> Result<()> {
+    const FALLBACK: [&str; 3] = ["fallback_", "dequant_", "fp32_"];
+    if let Some(k) = stats
+        .iter()
+        .find(|k| FALLBACK.iter().any(|p| k.id.starts_with(p)) || k.id.ends_with("_dequant"))
+    {
+        return Err(EngineError::Strict(format!(
+            "kernel '{}' is a non-quantised fallback",
+            k.id
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! I2_S (bitnet.cpp, x86 `ACT_PARALLEL` layout, ggml type 36 in its fork).
+//! A block is 128 weights in 32 bytes: byte g holds weights g, g+32, g+64, g+96 in bits
+//! 7:6, 5:4, 3:2, 1:0; code 0 → −1, 1 → 0, 2 → +1. The tensor ends with a 32-byte tail
+//! whose first 4 bytes are one f32 scale for the whole tensor.
+//! The GEMV computes Σ code·q − Σ q (code = w + 1), so it needs only unsigned codes.
+
+use crate::kernels::QuantizedActivation;
+
+pub const BLOCK: usize = 128;
+pub const BLOCK_BYTES: usize = 32;
+pub const TAIL_BYTES: usize = 32;
+
+pub fn row_bytes(cols: usize) -> usize {
+    cols / 4
+}
+
+/// Bytes of a whole I2_S tensor as bitnet.cpp stores it: codes, then the 32-byte tail.
+pub fn tensor_bytes(rows: usize, cols: usize) -> usize {
+    rows * row_bytes(cols) + TAIL_BYTES
+}
+
+/// Packs ternary values (−1, 0, +1) of one row.
+pub fn pack_row(values: &[i8], out: &mut [u8]) {
+    for (vb, ob) in values.chunks_exact(BLOCK).zip(out.chunks_exact_mut(BLOCK_BYTES)) {
+        for g in 0..32 {
+            let code = |v: i8| (v + 1) as u8 & 3;
+            ob[g] = code(vb[g]) << 6 | code(vb[g + 32]) << 4 | code(vb[g + 64]) << 2 | code(vb[g + 96]);
+        }
+    }
+}
+
+pub fn dequantize_row(row: &[u8], out: &mut [f32]) {
+    for (b, ob) in row.chunks_exact(BLOCK_BYTES).zip(out.chunks_exact_mut(BLOCK)) {
+        for g in 0..32 {
+            for (n, shift) in [6, 4, 2, 0].into_iter().enumerate() {
+                ob[g + 32 * n] = ((b[g] >> shift) & 3) as f32 - 1.0;
+            }
+        }
+    }
+}
+
+/// Scalar reference: Σ (code − 1)·q over the row.
+pub fn dot_scalar(row: &[u8], a: &QuantizedActivation) -> f32 {
+    let mut acc: i32 = 0;
+    for (b, qb) in row.chunks_exact(BLOCK_BYTES).zip(a.q.chunks_exact(BLOCK)) {
+        for g in 0..32 {
+            let byte = b[g];
+            acc += ((byte >> 6) & 3) as i32 * qb[g] as i32
+                + ((byte >> 4) & 3) as i32 * qb[g + 32] as i32
+                + ((byte >> 2) & 3) as i32 * qb[g + 64] as i32
+                + (byte & 3) as i32 * qb[g + 96] as i32;
+        }
+    }
+    (acc - a.sum) as f32
+}
+
+/// AVX2: one 32-byte load gives four vectors of 32 codes that line up with four
+/// contiguous runs of 32 activations; `maddubs` multiplies u8 codes by i8 activations.
+///
+/// # Safety
+/// The CPU must support AVX2; `row.len() * 4 == q.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub unsafe fn dot_avx2(row: &[u8], a: &QuantizedActivation) -> f32 {
+    use std::arch::x86_64::*;
+    debug_assert_eq!(row.len() * 4, a.q.len());
+    let mask = _mm256_set1_epi8(3);
+    let ones = _mm256_set1_epi16(1);
+    let mut acc = _mm256_setzero_si256();
+    let nblocks = row.len() / BLOCK_BYTES;
+    let wp = row.as_ptr();
+    let qp = a.q.as_ptr();
+    for b in 0..nblocks {
+        // SAFETY: b < nblocks keeps every load inside `row` and `a.q`.
+        unsafe {
+            let w = _mm256_loadu_si256(wp.add(b * 32) as *const __m256i);
+            let q = qp.add(b * BLOCK);
+            let c0 = _mm256_and_si256(_mm256_srli_epi16(w, 6), mask);
+            let c1 = _mm256_and_si256(_mm256_srli_epi16(w, 4), mask);
+            let c2 = _mm256_and_si256(_mm256_srli_epi16(w, 2), mask);
+            let c3 = _mm256_and_si256(w, mask);
+            let q0 = _mm256_loadu_si256(q as *const __m256i);
+            let q1 = _mm256_loadu_si256(q.add(32) as *const __m256i);
+            let q2 = _mm256_loadu_si256(q.add(64) as *const __m256i);
+            let q3 = _mm256_loadu_si256(q.add(96) as *const __m256i);
+            // Each 16-bit lane is at most 2·2·128 = 512 in magnitude; four add to ≤ 2048.
+            let p = _mm256_add_epi16(
+                _mm256_add_epi16(_mm256_maddubs_epi16(c0, q0), _mm256_maddubs_epi16(c1, q1)),
+                _mm256_add_epi16(_mm256_maddubs_epi16(c2, q2), _mm256_maddubs_epi16(c3, q3)),
+            );
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+        }
+    }
+    (hsum_epi32_256(acc) - a.sum) as f32
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn hsum_epi32_256(v: std::arch::x86_64::__m256i) -> i32 {
+    use std::arch::x86_64::*;
+    let lo = _mm256_castsi256_si128(v);
+    let hi = _mm256_extracti128_si256(v, 1);
+    let s = _mm_add_epi32(lo, hi);
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b01_00_11_10));
+    let s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0b10_11_00_01));
+    _mm_cvtsi128_si32(s)
+}
+
+/// Rearranges activations for [`dot_avx512vnni`]: for each pair of blocks, the 32
+/// activations each shift group needs from both blocks sit in one 64-byte run. An odd
+/// last block keeps its natural order.
+pub fn permute_for_pairs(q: &[i8], out: &mut Vec<i8>) {
+    out.clear();
+    out.resize(q.len(), 0);
+    let pairs = q.len() / (2 * BLOCK);
+    for p in 0..pairs {
+        let base = p * 2 * BLOCK;
+        for s in 0..4 {
+            let dst = base + s * 64;
+            out[dst..dst + 32].copy_from_slice(&q[base + s * 32..base + s * 32 + 32]);
+            out[dst + 32..dst + 64].copy_from_slice(&q[base + BLOCK + s * 32..base + BLOCK + s * 32 + 32]);
+        }
+    }
+    let done = pairs * 2 * BLOCK;
+    out[done..].copy_from_slice(&q[done..]);
+}
+
+/// AVX-512 VNNI: a 64-byte load covers two blocks; `vpdpbusd` multiplies u8 codes by
+/// i8 activations and accumulates into i32 directly. `perm` comes from
+/// [`permute_for_pairs`].
+///
+/// # Safety
+/// The CPU must support AVX-512F/BW/VL and AVX-512 VNNI; `perm.len() == row.len() * 4`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2")]
+pub unsafe fn dot_avx512vnni(row: &[u8], perm: &[i8], sum: i32) -> f32 {
+    use std::arch::x86_64::*;
+    debug_assert_eq!(row.len() * 4, perm.len());
+    let mask = _mm512_set1_epi8(3);
+    let mut acc0 = _mm512_setzero_si512();
+    let mut acc1 = _mm512_setzero_si512();
+    let nblocks = row.len() / BLOCK_BYTES;
+    let pairs = nblocks / 2;
+    let wp = row.as_ptr();
+    let qp = perm.as_ptr();
+    for p in 0..pairs {
+        // SAFETY: p < pairs keeps the 64-byte weight load and four 64-byte activation
+        // loads inside `row` and `perm`.
+        unsafe {
+            let w = _mm512_loadu_si512(wp.add(p * 64) as *const _);
+            let q = qp.add(p * 2 * BLOCK);
+            let c0 = _mm512_and_si512(_mm512_srli_epi16(w, 6), mask);
+            let c1 = _mm512_and_si512(_mm512_srli_epi16(w, 4), mask);
+            let c2 = _mm512_and_si512(_mm512_srli_epi16(w, 2), mask);
+            let c3 = _mm512_and_si512(w, mask);
+            acc0 = _mm512_dpbusd_epi32(acc0, c0, _mm512_loadu_si512(q as *const _));
+            acc1 = _mm512_dpbusd_epi32(acc1, c1, _mm512_loadu_si512(q.add(64) as *const _));
+            acc0 = _mm512_dpbusd_epi32(acc0, c2, _mm512_loadu_si512(q.add(128) as *const _));
+            acc1 = _mm512_dpbusd_epi32(acc1, c3, _mm512_loadu_si512(q.add(192) as *const _));
+        }
+    }
+    let mut total = _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1));
+    if nblocks % 2 == 1 {
+        let b = nblocks - 1;
+        // SAFETY: the last block lies inside both slices (natural order in `perm`).
+        unsafe {
+            let mask = _mm256_set1_epi8(3);
+            let w = _mm256_loadu_si256(wp.add(b * 32) as *const __m256i);
+            let q = qp.add(b * BLOCK);
+            let mut acc = _mm256_setzero_si256();
+            for (n, shift) in [6, 4, 2, 0].into_iter().enumerate() {
+                let c = _mm256_and_si256(_mm256_srlv_epi16(w, _mm256_set1_epi16(shift)), mask);
+                acc = _mm256_dpbusd_epi32(acc, c, _mm256_loadu_si256(q.add(32 * n) as *const __m256i));
+            }
+            total += hsum_epi32_256(acc);
+        }
+    }
+    (total - sum) as f32
+}

@@ -1,0 +1,114 @@
+//! The output layer: logits = E·x over the tied F16 (or F32) embedding, unquantised
+//! activations. Scalar reference plus F16C/AVX2 and AVX-512 variants.
+
+use std::sync::OnceLock;
+
+use crate::f16::f16_to_f32;
+
+fn f16_table() -> &'static [f32] {
+    static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
+    TABLE.get_or_init(|| (0..=u16::MAX).map(f16_to_f32).collect())
+}
+
+/// Scalar reference: Σ f32(e_i)·x_i in order.
+pub fn dot_f16_scalar(row: &[u8], x: &[f32]) -> f32 {
+    let table = f16_table();
+    row.chunks_exact(2)
+        .zip(x)
+        .map(|(b, &xi)| table[u16::from_le_bytes([b[0], b[1]]) as usize] * xi)
+        .sum()
+}
+
+pub fn dot_f32_scalar(row: &[u8], x: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let mut tail = 0.0;
+    let rows = row.chunks_exact(32);
+    let xs = x.chunks_exact(8);
+    for (b, xc) in rows.remainder().chunks_exact(4).zip(xs.remainder()) {
+        tail += f32::from_le_bytes([b[0], b[1], b[2], b[3]]) * xc;
+    }
+    for (b, xc) in rows.zip(xs) {
+        for i in 0..8 {
+            acc[i] += f32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]) * xc[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// # Safety
+/// The CPU must support AVX2, FMA and F16C; `row.len() == 2 * x.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_f16_avx2(row: &[u8], x: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = x.len();
+    let (rp, xp) = (row.as_ptr(), x.as_ptr());
+    let mut acc0 = _mm256_setzero_ps();
+    let mut acc1 = _mm256_setzero_ps();
+    let mut i = 0;
+    // SAFETY: every load below reads elements i..i+16 (or i..i+8) with that bound
+    // checked against n, and row holds 2n bytes.
+    unsafe {
+        while i + 16 <= n {
+            let e0 = _mm256_cvtph_ps(_mm_loadu_si128(rp.add(2 * i) as *const __m128i));
+            let e1 = _mm256_cvtph_ps(_mm_loadu_si128(rp.add(2 * i + 16) as *const __m128i));
+            acc0 = _mm256_fmadd_ps(e0, _mm256_loadu_ps(xp.add(i)), acc0);
+            acc1 = _mm256_fmadd_ps(e1, _mm256_loadu_ps(xp.add(i + 8)), acc1);
+            i += 16;
+        }
+        if i + 8 <= n {
+            let e0 = _mm256_cvtph_ps(_mm_loadu_si128(rp.add(2 * i) as *const __m128i));
+            acc0 = _mm256_fmadd_ps(e0, _mm256_loadu_ps(xp.add(i)), acc0);
+            i += 8;
+        }
+    }
+    let mut sum = hsum_ps_256(_mm256_add_ps(acc0, acc1));
+    for j in i..n {
+        sum += f16_to_f32(u16::from_le_bytes([row[2 * j], row[2 * j + 1]])) * x[j];
+    }
+    sum
+}
+
+/// # Safety
+/// The CPU must support AVX-512F (and AVX2, FMA, F16C); `row.len() == 2 * x.len()`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub unsafe fn dot_f16_avx512(row: &[u8], x: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let n = x.len();
+    let (rp, xp) = (row.as_ptr(), x.as_ptr());
+    let mut acc0 = _mm512_setzero_ps();
+    let mut acc1 = _mm512_setzero_ps();
+    let mut i = 0;
+    // SAFETY: every load reads elements i..i+32 (or i..i+16) with that bound checked
+    // against n, and row holds 2n bytes.
+    unsafe {
+        while i + 32 <= n {
+            let e0 = _mm512_cvtph_ps(_mm256_loadu_si256(rp.add(2 * i) as *const __m256i));
+            let e1 = _mm512_cvtph_ps(_mm256_loadu_si256(rp.add(2 * i + 32) as *const __m256i));
+            acc0 = _mm512_fmadd_ps(e0, _mm512_loadu_ps(xp.add(i)), acc0);
+            acc1 = _mm512_fmadd_ps(e1, _mm512_loadu_ps(xp.add(i + 16)), acc1);
+            i += 32;
+        }
+        if i + 16 <= n {
+            let e0 = _mm512_cvtph_ps(_mm256_loadu_si256(rp.add(2 * i) as *const __m256i));
+            acc0 = _mm512_fmadd_ps(e0, _mm512_loadu_ps(xp.add(i)), acc0);
+            i += 16;
+        }
+    }
+    let mut sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    for j in i..n {
+        sum += f16_to_f32(u16::from_le_bytes([row[2 * j], row[2 * j + 1]])) * x[j];
+    }
+    sum
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub fn hsum_ps_256(v: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    _mm_cvtss_f32(s)
+}

@@ -1,0 +1,310 @@
+//! The kernel dispatcher: picks a SIMD level once at start-up, runs every operation
+//! through a named kernel, and counts calls and nanoseconds per kernel id. Those counts
+//! are the receipt's `kernel_stats`; nothing else may write kernel ids into a receipt.
+
+pub mod lm_head;
+pub mod ops;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::error::{EngineError, Result};
+use crate::formats::{Embedding, EmbeddingType, Format, TernaryMatrix, i2s};
+
+/// The instruction set the dispatcher uses for the kernels that have SIMD variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SimdLevel {
+    Scalar,
+    /// AVX2 + FMA + F16C.
+    Avx2,
+    /// AVX-512 F/BW/VL + VNNI (plus everything AVX2 needs).
+    Avx512Vnni,
+}
+
+impl SimdLevel {
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdLevel::Scalar => "scalar",
+            SimdLevel::Avx2 => "avx2",
+            SimdLevel::Avx512Vnni => "avx512vnni",
+        }
+    }
+
+    /// Whether this CPU can run the level.
+    pub fn supported(self) -> bool {
+        match self {
+            SimdLevel::Scalar => true,
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx2 => {
+                is_x86_feature_detected!("avx2")
+                    && is_x86_feature_detected!("fma")
+                    && is_x86_feature_detected!("f16c")
+            }
+            #[cfg(target_arch = "x86_64")]
+            SimdLevel::Avx512Vnni => {
+                SimdLevel::Avx2.supported()
+                    && is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512vl")
+                    && is_x86_feature_detected!("avx512vnni")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        }
+    }
+
+    /// The best level this CPU supports.
+    pub fn detect() -> SimdLevel {
+        [SimdLevel::Avx512Vnni, SimdLevel::Avx2]
+            .into_iter()
+            .find(|l| l.supported())
+            .unwrap_or(SimdLevel::Scalar)
+    }
+
+    /// Parses `auto | scalar | avx2 | avx512` and refuses a level the CPU lacks.
+    pub fn choose(request: &str) -> Result<SimdLevel> {
+        let level = match request {
+            "auto" => return Ok(SimdLevel::detect()),
+            "scalar" => SimdLevel::Scalar,
+            "avx2" => SimdLevel::Avx2,
+            "avx512" | "avx512vnni" => SimdLevel::Avx512Vnni,
+            other => {
+                return Err(EngineError::Kernels(format!(
+                    "unknown kernel set '{other}' (use auto, scalar, avx2 or avx512)"
+                )));
+            }
+        };
+        if !level.supported() {
+            return Err(EngineError::Kernels(format!(
+                "this CPU does not support {} (best available: {})",
+                level.name(),
+                SimdLevel::detect().name()
+            )));
+        }
+        Ok(level)
+    }
+}
+
+macro_rules! kernel_ids {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Every kernel the engine has. Only those that ran appear in a receipt.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum KernelId { $($variant,)* }
+        impl KernelId {
+            pub const ALL: &'static [KernelId] = &[$(KernelId::$variant,)*];
+            pub fn name(self) -> &'static str {
+                match self { $(KernelId::$variant => $name,)* }
+            }
+        }
+    };
+}
+
+kernel_ids! {
+    EmbeddingF16 => "embedding_f16",
+    EmbeddingF32 => "embedding_f32",
+    Rmsnorm => "rmsnorm",
+    QuantizeI8 => "quantize_i8_absmax",
+    I2sGemvScalar => "i2s_gemv_scalar",
+    I2sGemvAvx2 => "i2s_gemv_avx2",
+    I2sGemvAvx512Vnni => "i2s_gemv_avx512vnni",
+    Tq2GemvScalar => "tq2_gemv_scalar",
+    Tq2GemvAvx2 => "tq2_gemv_avx2",
+    Bitnet32F16GemvScalar => "bitnet32f16_gemv_scalar",
+    Qk256ScalarGemv => "qk256_scalar_gemv",
+    RopeNeox => "rope_neox",
+    AttentionCpu => "attention_cpu",
+    FfnRelu2 => "ffn_relu2_gate",
+    FfnSilu => "ffn_silu_gate",
+    ResidualAdd => "residual_add",
+    LmHeadF16Scalar => "lm_head_f16_scalar",
+    LmHeadF16Avx2 => "lm_head_f16_avx2",
+    LmHeadF16Avx512 => "lm_head_f16_avx512",
+    LmHeadF32Scalar => "lm_head_f32_scalar",
+    SampleGreedy => "sample_greedy",
+}
+
+/// Calls and nanoseconds of one kernel, as counted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelStat {
+    pub id: &'static str,
+    pub calls: u64,
+    pub total_ns: u64,
+}
+
+/// An activation vector quantised per token to int8 with its absmax scale.
+#[derive(Clone, Debug, Default)]
+pub struct QuantizedActivation {
+    pub q: Vec<i8>,
+    /// absmax / 127: multiply an integer dot product by it to get back to f32.
+    pub inv_scale: f32,
+    /// Σ q over the whole vector (I2_S subtracts it once per row).
+    pub sum: i32,
+    /// Σ q per run of 32 elements (block formats subtract per-block sums).
+    pub sums32: Vec<i32>,
+}
+
+impl QuantizedActivation {
+    /// Σ q over `len` elements from `start`; both multiples of 32.
+    pub fn block_sum(&self, start: usize, len: usize) -> i32 {
+        self.sums32[start / 32..(start + len) / 32].iter().sum()
+    }
+}
+
+/// Runs kernels and counts them. One per engine; shared by reference across threads.
+pub struct Dispatcher {
+    simd: SimdLevel,
+    counters: Vec<(AtomicU64, AtomicU64)>,
+}
+
+impl Dispatcher {
+    pub fn new(simd: SimdLevel) -> Self {
+        Dispatcher {
+            simd,
+            counters: KernelId::ALL
+                .iter()
+                .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
+                .collect(),
+        }
+    }
+
+    pub fn simd(&self) -> SimdLevel {
+        self.simd
+    }
+
+    fn timed<R>(&self, id: KernelId, f: impl FnOnce() -> R) -> R {
+        let start = Instant::now();
+        let r = f();
+        let ns = start.elapsed().as_nanos() as u64;
+        let (calls, total) = &self.counters[id as usize];
+        calls.fetch_add(1, Ordering::Relaxed);
+        total.fetch_add(ns, Ordering::Relaxed);
+        r
+    }
+
+    /// The kernels that ran since the last reset, in dispatcher order.
+    pub fn stats(&self) -> Vec<KernelStat> {
+        KernelId::ALL
+            .iter()
+            .zip(&self.counters)
+            .filter_map(|(id, (calls, ns))| {
+                let calls = calls.load(Ordering::Relaxed);
+                (calls > 0).then(|| KernelStat {
+                    id: id.name(),
+                    calls,
+                    total_ns: ns.load(Ordering::Relaxed),
+                })
+            })
+            .collect()
+    }
+
+    pub fn reset_stats(&self) {
+        for (calls, ns) in &self.counters {
+            calls.store(0, Ordering::Relaxed);
+            ns.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// The kernel id a ternary GEMV of this format runs at the chosen level.
+    pub fn gemv_kernel(&self, format: Format) -> KernelId {
+        format.kernel(self.simd)
+    }
+
+    /// out = W · dequant(a), rows in parallel.
+    pub fn gemv(&self, w: &TernaryMatrix, a: &QuantizedActivation, out: &mut [f32]) {
+        debug_assert_eq!(a.q.len(), w.cols);
+        debug_assert_eq!(out.len(), w.rows);
+        let id = self.gemv_kernel(w.format);
+        let post = a.inv_scale * w.scale;
+        self.timed(id, || match id {
+            #[cfg(target_arch = "x86_64")]
+            KernelId::I2sGemvAvx2 => {
+                // SAFETY: this id is chosen only when AVX2 was detected.
+                par_rows(out, |r| unsafe { i2s::dot_avx2(w.row(r), a) } * post)
+            }
+            #[cfg(target_arch = "x86_64")]
+            KernelId::I2sGemvAvx512Vnni => {
+                let mut perm = Vec::new();
+                i2s::permute_for_pairs(&a.q, &mut perm);
+                // SAFETY: this id is chosen only when AVX-512 VNNI was detected.
+                par_rows(out, |r| unsafe { i2s::dot_avx512vnni(w.row(r), &perm, a.sum) } * post)
+            }
+            #[cfg(target_arch = "x86_64")]
+            KernelId::Tq2GemvAvx2 => {
+                // SAFETY: this id is chosen only when AVX2 and FMA were detected.
+                par_rows(out, |r| unsafe { crate::formats::tq2_0::dot_avx2(w.row(r), a) } * post)
+            }
+            _ => par_rows(out, |r| w.format.dot_scalar(w.row(r), a) * post),
+        })
+    }
+
+    /// logits = E · x over the tied embedding, rows in parallel.
+    pub fn lm_head(&self, e: &Embedding, x: &[f32], out: &mut [f32]) {
+        let id = match (e.dtype, self.simd) {
+            (EmbeddingType::F32, _) => KernelId::LmHeadF32Scalar,
+            (EmbeddingType::F16, SimdLevel::Scalar) => KernelId::LmHeadF16Scalar,
+            (EmbeddingType::F16, SimdLevel::Avx2) => KernelId::LmHeadF16Avx2,
+            (EmbeddingType::F16, SimdLevel::Avx512Vnni) => KernelId::LmHeadF16Avx512,
+        };
+        self.timed(id, || match id {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: chosen only when AVX2/FMA/F16C were detected.
+            KernelId::LmHeadF16Avx2 => par_rows(out, |r| unsafe { lm_head::dot_f16_avx2(e.row(r), x) }),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: chosen only when AVX-512F was detected.
+            KernelId::LmHeadF16Avx512 => par_rows(out, |r| unsafe { lm_head::dot_f16_avx512(e.row(r), x) }),
+            KernelId::LmHeadF32Scalar => par_rows(out, |r| lm_head::dot_f32_scalar(e.row(r), x)),
+            _ => par_rows(out, |r| lm_head::dot_f16_scalar(e.row(r), x)),
+        })
+    }
+
+    pub fn embedding(&self, e: &Embedding, token: usize, out: &mut [f32]) {
+        let id = match e.dtype {
+            EmbeddingType::F16 => KernelId::EmbeddingF16,
+            EmbeddingType::F32 => KernelId::EmbeddingF32,
+        };
+        self.timed(id, || e.row_f32(token, out))
+    }
+
+    pub fn rmsnorm(&self, out: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
+        self.timed(KernelId::Rmsnorm, || ops::rmsnorm(out, x, w, eps))
+    }
+
+    pub fn quantize(&self, x: &[f32], out: &mut QuantizedActivation) {
+        self.timed(KernelId::QuantizeI8, || ops::quantize_i8_absmax(x, out))
+    }
+
+    pub fn rope(&self, v: &mut [f32], head_dim: usize, pos: usize, theta: f32) {
+        self.timed(KernelId::RopeNeox, || ops::rope_neox(v, head_dim, pos, theta))
+    }
+
+    pub fn attention(&self, a: ops::AttentionArgs<'_>, out: &mut [f32], scores: &mut [f32]) {
+        self.timed(KernelId::AttentionCpu, || ops::attention(a, out, scores))
+    }
+
+    pub fn ffn_gate(&self, act: crate::model::Activation, gate: &mut [f32], up: &[f32]) {
+        match act {
+            crate::model::Activation::Relu2 => self.timed(KernelId::FfnRelu2, || ops::relu2_gate(gate, up)),
+            crate::model::Activation::Silu => self.timed(KernelId::FfnSilu, || ops::silu_gate(gate, up)),
+        }
+    }
+
+    pub fn residual_add(&self, x: &mut [f32], y: &[f32]) {
+        self.timed(KernelId::ResidualAdd, || ops::residual_add(x, y))
+    }
+
+    pub fn sample_greedy(&self, logits: &[f32]) -> u32 {
+        self.timed(KernelId::SampleGreedy, || ops::argmax(logits))
+    }
+}
+
+/// Fills `out[r] = f(r)` with rayon, in chunks large enough to amortise scheduling.
+fn par_rows(out: &mut [f32], f: impl Fn(usize) -> f32 + Sync) {
+    let chunk = (out.len() / (rayon::current_num_threads() * 8)).max(16);
+    out.par_chunks_mut(chunk).enumerate().for_each(|(c, o)| {
+        for (i, y) in o.iter_mut().enumerate() {
+            *y = f(c * chunk + i);
+        }
+    });
+}

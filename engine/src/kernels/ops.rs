@@ -1,0 +1,149 @@
+//! The small scalar operations of the decoder, one named function each (llama2.c
+//! style). They are cheap next to the weight GEMVs, so they stay scalar and readable;
+//! loops are written so the compiler can vectorise them.
+
+use rayon::prelude::*;
+
+use super::QuantizedActivation;
+
+/// out = x / rms(x) · w.
+pub fn rmsnorm(out: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
+    let ss = dot_f32(x, x) / x.len() as f32;
+    let inv = 1.0 / (ss + eps).sqrt();
+    for ((o, &xi), &wi) in out.iter_mut().zip(x).zip(w) {
+        *o = xi * inv * wi;
+    }
+}
+
+/// Per-token absmax int8 quantisation: s = 127 / max(|x|, 1e-5), q = clamp(round(x·s)).
+pub fn quantize_i8_absmax(x: &[f32], out: &mut QuantizedActivation) {
+    let absmax = x.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-5);
+    let s = 127.0 / absmax;
+    out.q.clear();
+    out.q.extend(x.iter().map(|&v| (v * s).round().clamp(-128.0, 127.0) as i8));
+    out.inv_scale = 1.0 / s;
+    out.sums32.clear();
+    out.sums32.extend(out.q.chunks(32).map(|c| c.iter().map(|&v| v as i32).sum::<i32>()));
+    out.sum = out.sums32.iter().sum();
+}
+
+/// Rotary embedding with NeoX pairing: within each head, element i pairs with
+/// i + head_dim/2, rotated by pos·θ^(−2i/head_dim).
+pub fn rope_neox(v: &mut [f32], head_dim: usize, pos: usize, theta: f32) {
+    let half = head_dim / 2;
+    let mut cos_sin = [(0.0f32, 0.0f32); 256];
+    let table = &mut cos_sin[..half.min(256)];
+    for (i, cs) in table.iter_mut().enumerate() {
+        let freq = (theta as f64).powf(-2.0 * i as f64 / head_dim as f64);
+        let (s, c) = (pos as f64 * freq).sin_cos();
+        *cs = (c as f32, s as f32);
+    }
+    for head in v.chunks_exact_mut(head_dim) {
+        let (a, b) = head.split_at_mut(half);
+        for ((x0, x1), &(c, s)) in a.iter_mut().zip(b.iter_mut()).zip(table.iter()) {
+            let (u, w) = (*x0, *x1);
+            *x0 = u * c - w * s;
+            *x1 = u * s + w * c;
+        }
+    }
+}
+
+/// Inputs of causal grouped-query attention over the KV cache of one layer.
+pub struct AttentionArgs<'a> {
+    /// Queries of all heads for the current position.
+    pub q: &'a [f32],
+    /// Keys of positions 0..=pos, `kv_dim` values each.
+    pub keys: &'a [f32],
+    pub values: &'a [f32],
+    pub pos: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+}
+
+/// Softmax(q·kᵀ/√d)·v per head; query head h reads KV head h / (heads / kv_heads).
+pub fn attention(a: AttentionArgs<'_>, out: &mut [f32], scores: &mut [f32]) {
+    let hd = a.head_dim;
+    let kv_dim = a.kv_heads * hd;
+    let group = a.heads / a.kv_heads;
+    let seq = a.pos + 1;
+    let stride = scores.len() / a.heads;
+    let inv_sqrt = 1.0 / (hd as f32).sqrt();
+    out.par_chunks_mut(hd)
+        .zip(scores.par_chunks_mut(stride))
+        .enumerate()
+        .for_each(|(h, (o, att))| {
+            let q = &a.q[h * hd..(h + 1) * hd];
+            let kvh = h / group;
+            let att = &mut att[..seq];
+            for (t, s) in att.iter_mut().enumerate() {
+                let k = &a.keys[t * kv_dim + kvh * hd..t * kv_dim + (kvh + 1) * hd];
+                *s = dot_f32(q, k) * inv_sqrt;
+            }
+            softmax(att);
+            o.fill(0.0);
+            for (t, &w) in att.iter().enumerate() {
+                let v = &a.values[t * kv_dim + kvh * hd..t * kv_dim + (kvh + 1) * hd];
+                for (oi, &vi) in o.iter_mut().zip(v) {
+                    *oi += w * vi;
+                }
+            }
+        });
+}
+
+pub fn softmax(x: &mut [f32]) {
+    let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sum = 0.0;
+    for v in x.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in x.iter_mut() {
+        *v /= sum;
+    }
+}
+
+/// gate = relu(gate)² · up (BitNet b1.58's squared-ReLU gated FFN).
+pub fn relu2_gate(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        let r = g.max(0.0);
+        *g = r * r * u;
+    }
+}
+
+/// gate = silu(gate) · up (older BitNet GGUFs and llama.cpp's `bitnet` architecture).
+pub fn silu_gate(gate: &mut [f32], up: &[f32]) {
+    for (g, &u) in gate.iter_mut().zip(up) {
+        *g = *g / (1.0 + (-*g).exp()) * u;
+    }
+}
+
+pub fn residual_add(x: &mut [f32], y: &[f32]) {
+    for (a, &b) in x.iter_mut().zip(y) {
+        *a += b;
+    }
+}
+
+/// Index of the largest logit (the first on ties).
+pub fn argmax(x: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &v) in x.iter().enumerate() {
+        if v > x[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+/// Dot product with eight independent accumulators so it vectorises.
+pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ac.zip(bc) {
+        for i in 0..8 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}

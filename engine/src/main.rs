@@ -1,0 +1,318 @@
+//! `bitnet-engine`: bench (writes a receipt), generate (greedy token ids) and inspect
+//! (a GGUF's metadata and tensors). A thin layer: parsing flags and wiring the library.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use bitnet_engine::bench::{self, BenchOptions};
+use bitnet_engine::formats::{EmbeddingType, Format};
+use bitnet_engine::model::Model;
+use bitnet_engine::{Dispatcher, SimdLevel, gguf, receipt, synthetic};
+
+const USAGE: &str = "usage:
+  bitnet-engine bench --model <synthetic:tiny|synthetic:2b-4t|file.gguf> [--tokens 128] [--runs 5]
+                      [--warmup 1] [--prompt 32] [--threads N] [--kernels auto|scalar|avx2|avx512]
+                      [--format i2s|tq2_0|bitnet32f16|qk256] [--embedding f16|f32] [--seed S]
+                      [--calibration-passes 3] --receipt PATH
+  bitnet-engine generate --model M --prompt-ids 1,2,3 --tokens N [--threads N] [--kernels K]
+  bitnet-engine inspect FILE.gguf
+
+environment: BITNET_SEED (default 42), BITNET_DETERMINISTIC, BITNET_STRICT_MODE, RAYON_NUM_THREADS";
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e:#}");
+        std::process::exit(if e.downcast_ref::<UsageError>().is_some() { 2 } else { 1 });
+    }
+}
+
+#[derive(Debug)]
+struct UsageError(String);
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\n\n{USAGE}", self.0)
+    }
+}
+impl std::error::Error for UsageError {}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// `--key value` flags after the subcommand, plus positional arguments.
+struct Args {
+    flags: HashMap<String, String>,
+    positional: Vec<String>,
+}
+
+impl Args {
+    fn parse(raw: &[String], known: &[&str]) -> Result<Self> {
+        let mut flags = HashMap::new();
+        let mut positional = Vec::new();
+        let mut it = raw.iter();
+        while let Some(a) = it.next() {
+            if let Some(name) = a.strip_prefix("--") {
+                let (name, value) = match name.split_once('=') {
+                    Some((n, v)) => (n.to_string(), v.to_string()),
+                    None => {
+                        let v = it.next().ok_or_else(|| usage(format!("--{name} needs a value")))?;
+                        (name.to_string(), v.clone())
+                    }
+                };
+                if !known.contains(&name.as_str()) {
+                    return Err(usage(format!("unknown flag --{name}")));
+                }
+                flags.insert(name, value);
+            } else {
+                positional.push(a.clone());
+            }
+        }
+        Ok(Args { flags, positional })
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.flags.get(name).map(|s| s.as_str())
+    }
+
+    fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| usage(format!("--{name} expects a number, got '{v}'"))),
+        }
+    }
+}
+
+fn env_flag(key: &str) -> bool {
+    matches!(
+        std::env::var(key).map(|v| v.to_ascii_lowercase()).as_deref(),
+        Ok("1" | "true" | "yes" | "on")
+    )
+}
+
+fn seed(args: &Args) -> Result<u64> {
+    if let Some(s) = args.get("seed") {
+        return s.parse().map_err(|_| usage(format!("--seed expects an integer, got '{s}'")));
+    }
+    match std::env::var("BITNET_SEED") {
+        Ok(s) => s.trim().parse().with_context(|| format!("BITNET_SEED='{s}' is not an unsigned integer")),
+        Err(_) => Ok(42),
+    }
+}
+
+fn setup_threads(args: &Args) -> Result<usize> {
+    if let Some(t) = args.get("threads") {
+        let n: usize = t.parse().map_err(|_| usage(format!("--threads expects a number, got '{t}'")))?;
+        if n == 0 {
+            return Err(usage("--threads must be at least 1"));
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+            .context("configuring the thread pool")?;
+    }
+    Ok(rayon::current_num_threads())
+}
+
+struct Loaded {
+    model: Model,
+    path: String,
+    sha256: String,
+    load_ms: f64,
+}
+
+fn load(args: &Args, seed: u64) -> Result<Loaded> {
+    let spec = args.get("model").ok_or_else(|| usage("--model is required"))?;
+    let t0 = Instant::now();
+    if spec.starts_with("synthetic:") {
+        let format = match args.get("format") {
+            None => Format::I2s,
+            Some(f) => Format::parse(f).ok_or_else(|| usage(format!("unknown --format '{f}'")))?,
+        };
+        let dtype = match args.get("embedding").unwrap_or("f16") {
+            "f16" => EmbeddingType::F16,
+            "f32" => EmbeddingType::F32,
+            other => return Err(usage(format!("--embedding must be f16 or f32, got '{other}'"))),
+        };
+        let model = synthetic::build_spec(spec, seed, format, dtype)?;
+        let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+        eprintln!("[bitnet-engine] built {spec} ({}) in {load_ms:.0} ms; hashing weights", format.name());
+        let sha256 = synthetic::weights_sha256(&model);
+        Ok(Loaded {
+            model,
+            path: spec.to_string(),
+            sha256,
+            load_ms,
+        })
+    } else {
+        if args.get("format").is_some() {
+            return Err(usage("--format applies to synthetic models; a GGUF says its own format"));
+        }
+        let path = PathBuf::from(spec);
+        let model = gguf::load_model(&path)?;
+        let load_ms = t0.elapsed().as_secs_f64() * 1e3;
+        eprintln!("[bitnet-engine] mapped {spec} in {load_ms:.0} ms; hashing file");
+        let sha256 = gguf::file_sha256(&path)?;
+        Ok(Loaded {
+            model,
+            path: spec.to_string(),
+            sha256,
+            load_ms,
+        })
+    }
+}
+
+fn dispatcher(args: &Args) -> Result<Dispatcher> {
+    Ok(Dispatcher::new(SimdLevel::choose(args.get("kernels").unwrap_or("auto"))?))
+}
+
+fn run() -> Result<()> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = argv.split_first() else {
+        return Err(usage("missing command"));
+    };
+    match cmd.as_str() {
+        "bench" => cmd_bench(rest),
+        "generate" => cmd_generate(rest),
+        "inspect" => cmd_inspect(rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(usage(format!("unknown command '{other}'"))),
+    }
+}
+
+fn cmd_bench(raw: &[String]) -> Result<()> {
+    let args = Args::parse(
+        raw,
+        &[
+            "model", "tokens", "runs", "warmup", "prompt", "prompt-ids", "threads", "kernels", "receipt",
+            "format", "embedding", "seed", "calibration-passes",
+        ],
+    )?;
+    let receipt_path = PathBuf::from(args.get("receipt").ok_or_else(|| usage("--receipt PATH is required"))?);
+    let tokens: usize = args.num("tokens", 128)?;
+    if tokens == 0 {
+        return Err(usage("--tokens must be at least 1"));
+    }
+    let runs: usize = args.num("runs", 5)?;
+    if runs == 0 {
+        return Err(usage("--runs must be at least 1"));
+    }
+    let warmup: usize = args.num("warmup", 1)?;
+    let passes: usize = args.num("calibration-passes", 3)?;
+    let seed = seed(&args)?;
+    let strict = env_flag("BITNET_STRICT_MODE");
+    let deterministic = env_flag("BITNET_DETERMINISTIC");
+    let threads = setup_threads(&args)?;
+    let k = dispatcher(&args)?;
+    let loaded = load(&args, seed)?;
+    let m = &loaded.model;
+    let prompt = match args.get("prompt-ids") {
+        Some(ids) => parse_ids(ids)?,
+        None => bench::seeded_prompt(args.num("prompt", 32)?, m.config.vocab, seed),
+    };
+    if prompt.is_empty() {
+        return Err(usage("--prompt must be at least 1"));
+    }
+    eprintln!(
+        "[bitnet-engine] calibrating: streaming {:.0} MB of weights on {threads} threads",
+        m.bytes_per_token() as f64 / 1e6
+    );
+    let calibration = bench::measure_bandwidth(m, passes);
+    eprintln!(
+        "[bitnet-engine] memory bandwidth {:.2} GB/s -> roofline {:.2} tok/s; {} kernels; {warmup} warm-up + {runs} runs of {} prompt + {tokens} tokens",
+        calibration.mem_bw_gbps,
+        calibration.mem_bw_gbps * 1e9 / m.bytes_per_token() as f64,
+        k.simd().name(),
+        prompt.len(),
+    );
+    let opts = BenchOptions {
+        prompt,
+        tokens,
+        runs,
+        warmup,
+    };
+    let result = bench::run(m, &k, &opts, |line| eprintln!("[bitnet-engine] {line}"))?;
+    if strict {
+        bench::check_strict(&result.kernel_stats)?;
+    }
+    if deterministic && !result.outputs_identical {
+        bail!("BITNET_DETERMINISTIC is set but the timed runs generated different tokens");
+    }
+    let value = receipt::build(&receipt::ReceiptInputs {
+        model: m,
+        model_path: loaded.path.clone(),
+        model_sha256: loaded.sha256.clone(),
+        model_load_ms: loaded.load_ms,
+        opts: &opts,
+        bench: &result,
+        calibration: &calibration,
+        simd: k.simd(),
+        threads,
+        seed,
+        deterministic,
+        strict,
+        peak_rss_bytes: bench::peak_rss_bytes(),
+    });
+    if let Some(dir) = receipt_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let text = serde_json::to_string_pretty(&value)? + "\n";
+    std::fs::write(&receipt_path, text).with_context(|| format!("writing {}", receipt_path.display()))?;
+    eprintln!(
+        "[bitnet-engine] {:.2} tok/s (median of {runs}), roofline fraction {:.3}, receipt {}",
+        value["tokens_per_second"].as_f64().unwrap_or(f64::NAN),
+        value["calibration"]["roofline_fraction"].as_f64().unwrap_or(f64::NAN),
+        receipt_path.display()
+    );
+    Ok(())
+}
+
+fn parse_ids(s: &str) -> Result<Vec<u32>> {
+    s.split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| {
+            t.trim()
+                .parse::<u32>()
+                .map_err(|_| usage(format!("--prompt-ids: '{t}' is not a token id (expected e.g. 1,2,3)")))
+        })
+        .collect()
+}
+
+fn cmd_generate(raw: &[String]) -> Result<()> {
+    let args = Args::parse(
+        raw,
+        &["model", "prompt-ids", "tokens", "threads", "kernels", "format", "embedding", "seed"],
+    )?;
+    let ids = parse_ids(args.get("prompt-ids").ok_or_else(|| usage("--prompt-ids is required"))?)?;
+    if ids.is_empty() {
+        return Err(usage("--prompt-ids needs at least one id"));
+    }
+    let tokens: usize = args.num("tokens", 16)?;
+    if tokens == 0 {
+        return Err(usage("--tokens must be at least 1"));
+    }
+    let seed = seed(&args)?;
+    setup_threads(&args)?;
+    let k = dispatcher(&args)?;
+    let loaded = load(&args, seed)?;
+    let out = bitnet_engine::generate(&loaded.model, &k, &ids, tokens)?;
+    let text: Vec<String> = out.iter().map(|t| t.to_string()).collect();
+    println!("{}", text.join(","));
+    if env_flag("BITNET_STRICT_MODE") {
+        bench::check_strict(&k.stats())?;
+    }
+    Ok(())
+}
+
+fn cmd_inspect(raw: &[String]) -> Result<()> {
+    let args = Args::parse(raw, &[])?;
+    let [path] = args.positional.as_slice() else {
+        return Err(usage("inspect takes one GGUF file"));
+    };
+    print!("{}", gguf::inspect(&PathBuf::from(path))?);
+    Ok(())
+}

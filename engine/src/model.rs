@@ -1,0 +1,307 @@
+//! The BitNet b1.58 decoder: config, weights, run state, and one `forward` for one
+//! token that reads top to bottom like the paper. Every step is a named kernel call
+//! through the dispatcher, so the receipt counts what ran. No I/O here.
+
+use crate::error::{EngineError, Result};
+use crate::formats::{Embedding, Format, TernaryMatrix};
+use crate::kernels::{Dispatcher, QuantizedActivation, ops::AttentionArgs};
+
+/// The FFN gate activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// relu(gate)² · up — BitNet b1.58 2B-4T (`hidden_act = "relu2"`).
+    Relu2,
+    /// silu(gate) · up — older BitNet GGUFs and llama.cpp's `bitnet` architecture.
+    Silu,
+}
+
+impl Activation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu2 => "relu2",
+            Activation::Silu => "silu",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub hidden: usize,
+    pub ffn: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    pub vocab: usize,
+    pub context: usize,
+    pub rope_theta: f32,
+    pub norm_eps: f32,
+    pub activation: Activation,
+}
+
+impl Config {
+    pub fn kv_dim(&self) -> usize {
+        self.kv_heads * self.head_dim
+    }
+
+    pub fn q_dim(&self) -> usize {
+        self.heads * self.head_dim
+    }
+
+    /// Rejects shapes the decoder cannot run.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |m: String| Err(EngineError::Config(m));
+        if self.hidden == 0 || self.layers == 0 || self.vocab == 0 || self.head_dim == 0 {
+            return fail(format!("zero-sized dimension in {self:?}"));
+        }
+        if self.kv_heads == 0 || self.heads % self.kv_heads != 0 {
+            return fail(format!(
+                "heads {} must be a positive multiple of kv_heads {}",
+                self.heads, self.kv_heads
+            ));
+        }
+        if self.head_dim % 2 != 0 || self.head_dim > 512 {
+            return fail(format!("head_dim {} must be even and at most 512", self.head_dim));
+        }
+        if self.context == 0 {
+            return fail("context length is 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// Weights of one transformer block. Norm weights are f32 and small, so always owned.
+#[derive(Debug)]
+pub struct Layer {
+    pub attn_norm: Vec<f32>,
+    pub wq: TernaryMatrix,
+    pub wk: TernaryMatrix,
+    pub wv: TernaryMatrix,
+    pub attn_sub_norm: Vec<f32>,
+    pub wo: TernaryMatrix,
+    pub ffn_norm: Vec<f32>,
+    pub w_gate: TernaryMatrix,
+    pub w_up: TernaryMatrix,
+    pub ffn_sub_norm: Vec<f32>,
+    pub w_down: TernaryMatrix,
+}
+
+impl Layer {
+    pub fn matrices(&self) -> [(&'static str, &TernaryMatrix); 7] {
+        [
+            ("attn_q", &self.wq),
+            ("attn_k", &self.wk),
+            ("attn_v", &self.wv),
+            ("attn_output", &self.wo),
+            ("ffn_gate", &self.w_gate),
+            ("ffn_up", &self.w_up),
+            ("ffn_down", &self.w_down),
+        ]
+    }
+
+    pub fn norms(&self) -> [(&'static str, &[f32]); 4] {
+        [
+            ("attn_norm", &self.attn_norm),
+            ("attn_sub_norm", &self.attn_sub_norm),
+            ("ffn_norm", &self.ffn_norm),
+            ("ffn_sub_norm", &self.ffn_sub_norm),
+        ]
+    }
+}
+
+/// Where a model came from, for the receipt.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelSource {
+    Synthetic { preset: String, seed: u64 },
+    Gguf { path: std::path::PathBuf },
+}
+
+#[derive(Debug)]
+pub struct Model {
+    pub config: Config,
+    pub format: Format,
+    pub source: ModelSource,
+    /// Token embedding, tied: also the output layer.
+    pub embedding: Embedding,
+    pub layers: Vec<Layer>,
+    pub output_norm: Vec<f32>,
+}
+
+impl Model {
+    /// Bytes a decoded token reads: every ternary matrix, the whole embedding (as the
+    /// lm_head), one embedding row, and the norm weights. KV-cache reads are excluded.
+    pub fn bytes_per_token(&self) -> u64 {
+        let c = &self.config;
+        let ternary: usize = self.layers.iter().flat_map(|l| l.matrices()).map(|(_, m)| m.byte_len()).sum();
+        let norms = 4 * (c.hidden + c.layers * (2 * c.hidden + c.hidden + c.ffn));
+        let row = c.hidden * self.embedding.dtype.size();
+        (ternary + self.embedding.data.len() + row + norms) as u64
+    }
+
+    /// Bytes held by weights (what a loaded model occupies).
+    pub fn weight_bytes(&self) -> u64 {
+        let ternary: usize = self.layers.iter().flat_map(|l| l.matrices()).map(|(_, m)| m.byte_len()).sum();
+        let norms: usize = self.layers.iter().flat_map(|l| l.norms()).map(|(_, n)| n.len() * 4).sum();
+        (ternary + self.embedding.data.len() + norms + self.output_norm.len() * 4) as u64
+    }
+
+    /// Parameter count: ternary weights + embedding + norm weights.
+    pub fn params(&self) -> u64 {
+        let ternary: usize = self.layers.iter().flat_map(|l| l.matrices()).map(|(_, m)| m.rows * m.cols).sum();
+        let norms: usize = self.layers.iter().flat_map(|l| l.norms()).map(|(_, n)| n.len()).sum();
+        (ternary + self.embedding.vocab * self.embedding.hidden + norms + self.output_norm.len()) as u64
+    }
+}
+
+/// Activations and the KV cache for one sequence of up to `max_seq` tokens.
+pub struct RunState {
+    pub x: Vec<f32>,
+    pub xb: Vec<f32>,
+    pub xb2: Vec<f32>,
+    pub q: Vec<f32>,
+    pub k: Vec<f32>,
+    pub v: Vec<f32>,
+    pub att_out: Vec<f32>,
+    pub gate: Vec<f32>,
+    pub up: Vec<f32>,
+    pub scores: Vec<f32>,
+    pub qa: QuantizedActivation,
+    pub logits: Vec<f32>,
+    /// [layer][pos][kv_dim], f32.
+    pub key_cache: Vec<f32>,
+    pub value_cache: Vec<f32>,
+    pub max_seq: usize,
+}
+
+impl RunState {
+    pub fn new(c: &Config, max_seq: usize) -> Result<Self> {
+        if max_seq > c.context {
+            return Err(EngineError::ContextOverflow {
+                pos: max_seq - 1,
+                limit: c.context,
+            });
+        }
+        let cache = c.layers * max_seq * c.kv_dim();
+        Ok(RunState {
+            x: vec![0.0; c.hidden],
+            xb: vec![0.0; c.hidden.max(c.q_dim())],
+            xb2: vec![0.0; c.hidden],
+            q: vec![0.0; c.q_dim()],
+            k: vec![0.0; c.kv_dim()],
+            v: vec![0.0; c.kv_dim()],
+            att_out: vec![0.0; c.q_dim()],
+            gate: vec![0.0; c.ffn],
+            up: vec![0.0; c.ffn],
+            scores: vec![0.0; c.heads * max_seq],
+            qa: QuantizedActivation::default(),
+            logits: vec![0.0; c.vocab],
+            key_cache: vec![0.0; cache],
+            value_cache: vec![0.0; cache],
+            max_seq,
+        })
+    }
+
+    /// Bytes of the KV cache as allocated.
+    pub fn kv_cache_bytes(&self) -> u64 {
+        ((self.key_cache.len() + self.value_cache.len()) * 4) as u64
+    }
+}
+
+/// Runs one token at position `pos` through the decoder. With `want_logits`, fills
+/// `s.logits`; prompt tokens whose logits nobody reads skip the lm_head.
+pub fn forward(
+    m: &Model,
+    k: &Dispatcher,
+    s: &mut RunState,
+    token: u32,
+    pos: usize,
+    want_logits: bool,
+) -> Result<()> {
+    let c = &m.config;
+    if pos >= s.max_seq || pos >= c.context {
+        return Err(EngineError::ContextOverflow {
+            pos,
+            limit: s.max_seq.min(c.context),
+        });
+    }
+    if token as usize >= c.vocab {
+        return Err(EngineError::TokenOutOfRange { token, vocab: c.vocab });
+    }
+    let (hidden, kv_dim, hd) = (c.hidden, c.kv_dim(), c.head_dim);
+
+    k.embedding(&m.embedding, token as usize, &mut s.x);
+
+    for (l, layer) in m.layers.iter().enumerate() {
+        // Attention: n = attn_norm(x); q, k, v from the int8-quantised n.
+        k.rmsnorm(&mut s.xb[..hidden], &s.x, &layer.attn_norm, c.norm_eps);
+        k.quantize(&s.xb[..hidden], &mut s.qa);
+        k.gemv(&layer.wq, &s.qa, &mut s.q);
+        k.gemv(&layer.wk, &s.qa, &mut s.k);
+        k.gemv(&layer.wv, &s.qa, &mut s.v);
+        k.rope(&mut s.q, hd, pos, c.rope_theta);
+        k.rope(&mut s.k, hd, pos, c.rope_theta);
+
+        let layer_cache = l * s.max_seq * kv_dim;
+        let at = layer_cache + pos * kv_dim;
+        s.key_cache[at..at + kv_dim].copy_from_slice(&s.k);
+        s.value_cache[at..at + kv_dim].copy_from_slice(&s.v);
+        let span = layer_cache..layer_cache + (pos + 1) * kv_dim;
+        k.attention(
+            AttentionArgs {
+                q: &s.q,
+                keys: &s.key_cache[span.clone()],
+                values: &s.value_cache[span],
+                pos,
+                heads: c.heads,
+                kv_heads: c.kv_heads,
+                head_dim: hd,
+            },
+            &mut s.att_out,
+            &mut s.scores,
+        );
+
+        // Sub-norm before the output projection, then the residual.
+        k.rmsnorm(&mut s.xb[..c.q_dim()], &s.att_out, &layer.attn_sub_norm, c.norm_eps);
+        k.quantize(&s.xb[..c.q_dim()], &mut s.qa);
+        k.gemv(&layer.wo, &s.qa, &mut s.xb2);
+        k.residual_add(&mut s.x, &s.xb2);
+
+        // FFN: m = ffn_norm(x); down(ffn_sub_norm(act(gate·m) ⊙ up·m)).
+        k.rmsnorm(&mut s.xb[..hidden], &s.x, &layer.ffn_norm, c.norm_eps);
+        k.quantize(&s.xb[..hidden], &mut s.qa);
+        k.gemv(&layer.w_gate, &s.qa, &mut s.gate);
+        k.gemv(&layer.w_up, &s.qa, &mut s.up);
+        k.ffn_gate(c.activation, &mut s.gate, &s.up);
+        k.rmsnorm(&mut s.up, &s.gate, &layer.ffn_sub_norm, c.norm_eps);
+        k.quantize(&s.up, &mut s.qa);
+        k.gemv(&layer.w_down, &s.qa, &mut s.xb2);
+        k.residual_add(&mut s.x, &s.xb2);
+    }
+
+    if want_logits {
+        k.rmsnorm(&mut s.xb[..hidden], &s.x, &m.output_norm, c.norm_eps);
+        k.lm_head(&m.embedding, &s.xb[..hidden], &mut s.logits);
+    }
+    Ok(())
+}
+
+/// Greedy generation: feeds `prompt`, then `n` new tokens. Returns the new token ids.
+pub fn generate(m: &Model, k: &Dispatcher, prompt: &[u32], n: usize) -> Result<Vec<u32>> {
+    if prompt.is_empty() {
+        return Err(EngineError::Config("the prompt needs at least one token".into()));
+    }
+    let mut s = RunState::new(&m.config, prompt.len() + n)?;
+    let mut out = Vec::with_capacity(n);
+    for (pos, &t) in prompt.iter().enumerate() {
+        forward(m, k, &mut s, t, pos, pos + 1 == prompt.len())?;
+    }
+    let mut next = k.sample_greedy(&s.logits);
+    for i in 0..n {
+        out.push(next);
+        if i + 1 < n {
+            forward(m, k, &mut s, next, prompt.len() + i, true)?;
+            next = k.sample_greedy(&s.logits);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,147 @@
+//! Every SIMD kernel equals its scalar reference on random inputs of awkward sizes.
+//! Integer kernels must match exactly; float kernels within rounding.
+
+use bitnet_engine::formats::{Bytes, Embedding, EmbeddingType, Format, TernaryMatrix};
+use bitnet_engine::kernels::{Dispatcher, QuantizedActivation, SimdLevel};
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}
+
+fn activation(rng: &mut Rng, n: usize) -> QuantizedActivation {
+    let q: Vec<i8> = (0..n).map(|_| rng.next() as i8).collect();
+    let sums32: Vec<i32> = q.chunks(32).map(|c| c.iter().map(|&v| v as i32).sum()).collect();
+    QuantizedActivation {
+        sum: sums32.iter().sum(),
+        sums32,
+        q,
+        inv_scale: 0.013,
+    }
+}
+
+/// Random bytes with each block's f16 scale set to a finite value.
+fn random_matrix(rng: &mut Rng, format: Format, rows: usize, cols: usize) -> TernaryMatrix {
+    let mut data = rng.bytes(rows * format.row_bytes(cols));
+    let (block_bytes, at) = match format {
+        Format::Tq2_0 => (66, Some(64)),
+        Format::Bitnet32F16 => (10, Some(8)),
+        _ => (1, None),
+    };
+    if let Some(at) = at {
+        for b in data.chunks_exact_mut(block_bytes) {
+            let d = bitnet_engine::f16::f32_to_f16(0.01 + (rng.next() % 1000) as f32 / 1000.0);
+            b[at..at + 2].copy_from_slice(&d.to_le_bytes());
+        }
+    }
+    TernaryMatrix::new("test", format, rows, cols, Bytes::Owned(data), 0.7).unwrap()
+}
+
+fn levels() -> Vec<SimdLevel> {
+    [SimdLevel::Avx2, SimdLevel::Avx512Vnni]
+        .into_iter()
+        .filter(|l| l.supported())
+        .collect()
+}
+
+#[test]
+fn gemv_simd_equals_scalar_on_awkward_sizes() {
+    let mut rng = Rng(0x9e3779b97f4a7c15);
+    let scalar = Dispatcher::new(SimdLevel::Scalar);
+    for format in Format::ALL {
+        for blocks in [1usize, 2, 3, 5, 7, 9, 27] {
+            for rows in [1usize, 3, 17, 33, 70] {
+                let cols = blocks * format.block().max(128);
+                let m = random_matrix(&mut rng, format, rows, cols);
+                let a = activation(&mut rng, cols);
+                let mut want = vec![0.0; rows];
+                scalar.gemv(&m, &a, &mut want);
+                for level in levels() {
+                    let d = Dispatcher::new(level);
+                    let mut got = vec![0.0; rows];
+                    d.gemv(&m, &a, &mut got);
+                    for (r, (g, w)) in got.iter().zip(&want).enumerate() {
+                        let exact = matches!(format, Format::I2s | Format::Qk256);
+                        let ok = if exact { g == w } else { (g - w).abs() <= 1e-4 * w.abs().max(1.0) };
+                        assert!(
+                            ok,
+                            "{} {:?} rows {rows} cols {cols} row {r}: {g} vs scalar {w}",
+                            format.name(),
+                            level
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn lm_head_simd_equals_scalar_on_awkward_sizes() {
+    let mut rng = Rng(12345);
+    let scalar = Dispatcher::new(SimdLevel::Scalar);
+    for hidden in [1usize, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257] {
+        let vocab = 37;
+        let data: Vec<u8> = (0..vocab * hidden)
+            .flat_map(|_| {
+                let v = ((rng.next() % 2000) as f32 - 1000.0) / 700.0;
+                bitnet_engine::f16::f32_to_f16(v).to_le_bytes()
+            })
+            .collect();
+        let e = Embedding {
+            dtype: EmbeddingType::F16,
+            vocab,
+            hidden,
+            data: Bytes::Owned(data),
+        };
+        let x: Vec<f32> = (0..hidden).map(|_| ((rng.next() % 2000) as f32 - 1000.0) / 500.0).collect();
+        let mut want = vec![0.0; vocab];
+        scalar.lm_head(&e, &x, &mut want);
+        for level in levels() {
+            let mut got = vec![0.0; vocab];
+            Dispatcher::new(level).lm_head(&e, &x, &mut got);
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() <= 1e-4 * (hidden as f32).max(w.abs()), "{level:?} hidden {hidden}: {g} vs {w}");
+            }
+        }
+    }
+}
+
+#[test]
+fn packing_round_trips_through_dequantize() {
+    let mut rng = Rng(777);
+    for format in Format::ALL {
+        let cols = 512;
+        let values: Vec<i8> = (0..cols)
+            .map(|_| match format {
+                Format::Qk256 => [-2i8, -1, 1, 2][(rng.next() % 4) as usize],
+                _ => (rng.next() % 3) as i8 - 1,
+            })
+            .collect();
+        let scales = vec![0.5f32; cols / 32];
+        let mut row = vec![0u8; format.row_bytes(cols)];
+        match format {
+            Format::I2s => bitnet_engine::formats::i2s::pack_row(&values, &mut row),
+            Format::Tq2_0 => bitnet_engine::formats::tq2_0::pack_row(&values, &scales, &mut row),
+            Format::Bitnet32F16 => bitnet_engine::formats::bitnet32f16::pack_row(&values, &scales, &mut row),
+            Format::Qk256 => bitnet_engine::formats::qk256::pack_row(&values, &mut row),
+        }
+        let mut out = vec![0.0f32; cols];
+        format.dequantize_row(&row, &mut out);
+        let unit = match format {
+            Format::Tq2_0 | Format::Bitnet32F16 => 0.5,
+            _ => 1.0,
+        };
+        for (i, (&v, &o)) in values.iter().zip(&out).enumerate() {
+            assert_eq!(v as f32 * unit, o, "{} element {i}", format.name());
+        }
+    }
+}
