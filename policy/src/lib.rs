@@ -1,0 +1,11 @@
+//! receipt-policy: verify inference benchmark receipts, judge them against
+//! envelope policies, and keep performance claims honest (see DESIGN.md).
+//!
+//! Data flows one way: receipt file → `receipt` → `gates` → `verdict` → `report`.
+
+pub mod cli;
+pub mod gates;
+pub mod receipt;
+pub mod report;
+pub mod verdict;
+pub mod verify;

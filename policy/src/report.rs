@@ -1,0 +1,140 @@
+//! Renderers: turn results into text for a terminal or JSON for scripts. They
+//! read the result model and decide nothing; the verdict is made before them.
+
+use crate::verdict::{Level, Status};
+use crate::verify::{ReceiptResult, overall};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// Identifies the JSON shape of `verify --format json`; bumped on breaking changes.
+pub const VERIFY_JSON_FORMAT: &str = "policy-check/verify/1";
+
+/// ANSI styling, on only when writing to a terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn status(self, status: Status) -> String {
+        let label = format!("{:<5}", status.as_str().to_ascii_uppercase());
+        let code = match status {
+            Status::Pass => "32",
+            Status::Warn | Status::Incomparable | Status::InsufficientEvidence => "33",
+            Status::Fail | Status::Error => "1;31",
+        };
+        self.paint(code, &label)
+    }
+
+    fn level(self, level: Level) -> String {
+        let code = match level {
+            Level::Deny => "31",
+            Level::Warn => "33",
+            Level::Allow => "2",
+        };
+        self.paint(code, &format!("{:<4}", level.as_str()))
+    }
+}
+
+/// Text for a terminal: one line per receipt, its findings below it, a summary.
+pub fn verify_text(results: &[ReceiptResult], style: Style) -> String {
+    let mut out = String::new();
+    for r in results {
+        let mut headline = format!("{} {}", style.status(r.status), r.path);
+        if let (Some(v), Some(b), Some(t)) = (&r.schema_version, &r.backend, r.tokens_per_second)
+        {
+            let _ = write!(headline, "  (v{v}, {b}, {t} tok/s)");
+        }
+        let _ = writeln!(out, "{headline}");
+        if let Some(e) = &r.error {
+            let _ = writeln!(out, "      {}", e.message);
+            let _ = writeln!(out, "      fix: {}", e.fix);
+        }
+        for f in r.findings.iter().filter(|f| f.level != Level::Allow) {
+            let place = if f.pointer.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", f.pointer)
+            };
+            let _ = writeln!(
+                out,
+                "  {} {}{place}: {}",
+                style.level(f.level),
+                f.code,
+                f.message
+            );
+            let _ = writeln!(out, "       fix: {}", f.fix);
+        }
+    }
+    let status = overall(results);
+    let _ = writeln!(
+        out,
+        "\n{} receipt{}: {} → {} (exit {})",
+        results.len(),
+        if results.len() == 1 { "" } else { "s" },
+        counts(results)
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        status,
+        status.exit_code()
+    );
+    if results.iter().any(|r| !r.findings.is_empty()) {
+        let _ = writeln!(
+            out,
+            "Run `policy-check explain <code>` for what a code means and how to fix it."
+        );
+    }
+    out
+}
+
+fn counts(results: &[ReceiptResult]) -> Vec<(&'static str, usize)> {
+    [
+        Status::Pass,
+        Status::Warn,
+        Status::Fail,
+        Status::Error,
+        Status::Incomparable,
+        Status::InsufficientEvidence,
+    ]
+    .into_iter()
+    .map(|s| (s.as_str(), results.iter().filter(|r| r.status == s).count()))
+    .filter(|&(s, n)| n > 0 || s == "pass" || s == "fail")
+    .collect()
+}
+
+#[derive(Serialize)]
+struct VerifyJson<'a> {
+    format: &'static str,
+    status: Status,
+    exit_code: i32,
+    counts: serde_json::Map<String, serde_json::Value>,
+    receipts: &'a [ReceiptResult],
+}
+
+/// Stable JSON for scripts (documented in docs/receipts.md).
+pub fn verify_json(results: &[ReceiptResult]) -> String {
+    let status = overall(results);
+    let doc = VerifyJson {
+        format: VERIFY_JSON_FORMAT,
+        status,
+        exit_code: status.exit_code(),
+        counts: counts(results)
+            .into_iter()
+            .map(|(s, n)| (s.to_string(), n.into()))
+            .collect(),
+        receipts: results,
+    };
+    let mut text = serde_json::to_string_pretty(&doc).expect("results serialize");
+    text.push('\n');
+    text
+}

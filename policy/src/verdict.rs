@@ -1,0 +1,159 @@
+//! The result model every check writes into and every renderer reads from:
+//! findings with a code, a level and a place, and the status they add up to.
+//! It knows nothing about how a result is printed.
+
+use crate::gates::Code;
+use serde::Serialize;
+use std::fmt;
+
+/// How much a finding matters. A policy can move a code between levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Recorded, never shown as a problem.
+    Allow,
+    /// Shown, does not fail the run.
+    Warn,
+    /// Fails the run.
+    Deny,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Allow => "allow",
+            Level::Warn => "warn",
+            Level::Deny => "deny",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Level> {
+        match s {
+            "allow" => Some(Level::Allow),
+            "warn" => Some(Level::Warn),
+            "deny" => Some(Level::Deny),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One thing wrong (or worth saying) about one receipt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub code: Code,
+    pub level: Level,
+    /// JSON pointer into the receipt ("" is the whole document).
+    pub pointer: String,
+    /// What is wrong, with the values that are wrong.
+    pub message: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl Finding {
+    pub fn new(
+        code: Code,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            code,
+            level: code.default_level(),
+            pointer: pointer.into(),
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// The outcome for one receipt, and for a whole run (the worst of its parts).
+/// Ordered from best to worst so that `max` gives the overall status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Pass,
+    Warn,
+    Incomparable,
+    InsufficientEvidence,
+    Fail,
+    /// The input could not be read at all (missing file, directory, permissions).
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Incomparable => "incomparable",
+            Status::InsufficientEvidence => "insufficient-evidence",
+            Status::Fail => "fail",
+            Status::Error => "error",
+        }
+    }
+
+    /// The status that a set of findings adds up to.
+    pub fn from_findings(findings: &[Finding]) -> Status {
+        match findings.iter().map(|f| f.level).max() {
+            Some(Level::Deny) => Status::Fail,
+            Some(Level::Warn) => Status::Warn,
+            _ => Status::Pass,
+        }
+    }
+
+    /// Process exit code, as documented in docs/receipts.md and DESIGN §5:
+    /// 0 pass or warn, 1 fail, 2 usage error or unreadable input,
+    /// 3 incomparable or insufficient evidence.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Status::Pass | Status::Warn => 0,
+            Status::Fail => 1,
+            Status::Error => 2,
+            Status::Incomparable | Status::InsufficientEvidence => 3,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worst_status_wins_and_maps_to_documented_exit_codes() {
+        let all = [
+            Status::Pass,
+            Status::Warn,
+            Status::Incomparable,
+            Status::Fail,
+            Status::Error,
+        ];
+        assert_eq!(all.iter().copied().max(), Some(Status::Error));
+        assert_eq!(Status::Pass.exit_code(), 0);
+        assert_eq!(Status::Warn.exit_code(), 0);
+        assert_eq!(Status::Fail.exit_code(), 1);
+        assert_eq!(Status::Error.exit_code(), 2);
+        assert_eq!(Status::InsufficientEvidence.exit_code(), 3);
+    }
+
+    #[test]
+    fn findings_add_up_to_their_worst_level() {
+        let mut f = Finding::new(Code::DuplicateKernel, "/kernels/1", "m", "f");
+        assert_eq!(Status::from_findings(std::slice::from_ref(&f)), Status::Warn);
+        f.level = Level::Allow;
+        assert_eq!(Status::from_findings(&[f]), Status::Pass);
+        assert_eq!(Status::from_findings(&[]), Status::Pass);
+    }
+}

@@ -1,0 +1,226 @@
+//! `policy-check verify`: expand the inputs (files, directories, globs), read
+//! each receipt under a size cap, run the gates in parallel, and give one result
+//! per receipt in input order. An input that cannot be read is reported and the
+//! others are still checked.
+
+use crate::gates::{self, GateConfig, structure};
+use crate::receipt::parse::DEFAULT_MAX_BYTES;
+use crate::verdict::{Finding, Status};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Options of one verify run.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    pub gates: GateConfig,
+    /// Files above this many bytes are refused unread.
+    pub max_bytes: u64,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            gates: GateConfig::default(),
+            max_bytes: DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
+/// An input that names no readable receipt (exit code 2).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputError {
+    pub message: String,
+    pub fix: String,
+}
+
+/// The outcome for one receipt file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceiptResult {
+    pub path: String,
+    pub status: Status,
+    /// As written in the receipt, when it could be read.
+    pub schema_version: Option<String>,
+    pub backend: Option<String>,
+    pub tokens_per_second: Option<f64>,
+    pub findings: Vec<Finding>,
+    /// Set when the input could not be read at all.
+    pub error: Option<InputError>,
+}
+
+impl ReceiptResult {
+    fn input_error(path: String, message: String, fix: &str) -> ReceiptResult {
+        ReceiptResult {
+            path,
+            status: Status::Error,
+            schema_version: None,
+            backend: None,
+            tokens_per_second: None,
+            findings: Vec::new(),
+            error: Some(InputError {
+                message,
+                fix: fix.to_string(),
+            }),
+        }
+    }
+}
+
+/// An input after expansion: a path to read, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    File(PathBuf),
+    Unmatched { pattern: String, why: String },
+}
+
+/// Expand command-line inputs: a glob matches files, a directory contributes its
+/// `*.json` files (recursively, sorted), anything else is taken as a file path.
+pub fn expand(args: &[String]) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for arg in args {
+        if arg.contains(['*', '?', '[']) {
+            match glob::glob(arg) {
+                Err(e) => inputs.push(Input::Unmatched {
+                    pattern: arg.clone(),
+                    why: format!("invalid glob pattern: {e}"),
+                }),
+                Ok(paths) => {
+                    let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+                    matched.sort();
+                    if matched.is_empty() {
+                        inputs.push(Input::Unmatched {
+                            pattern: arg.clone(),
+                            why: "no file matches this pattern".into(),
+                        });
+                    }
+                    inputs.extend(matched.into_iter().map(Input::File));
+                }
+            }
+        } else if Path::new(arg).is_dir() {
+            let mut found = Vec::new();
+            collect_json(Path::new(arg), &mut found);
+            found.sort();
+            if found.is_empty() {
+                inputs.push(Input::Unmatched {
+                    pattern: arg.clone(),
+                    why: "the directory holds no .json files".into(),
+                });
+            }
+            inputs.extend(found.into_iter().map(Input::File));
+        } else {
+            inputs.push(Input::File(PathBuf::from(arg)));
+        }
+    }
+    inputs
+}
+
+fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_json(&path, out);
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+}
+
+/// Verify every input in parallel; results keep the input order.
+pub fn verify(inputs: &[Input], options: &VerifyOptions) -> Vec<ReceiptResult> {
+    inputs
+        .par_iter()
+        .map(|input| match input {
+            Input::File(path) => verify_file(path, options),
+            Input::Unmatched { pattern, why } => ReceiptResult::input_error(
+                pattern.clone(),
+                why.clone(),
+                "check the path or pattern (quote globs so policy-check expands them)",
+            ),
+        })
+        .collect()
+}
+
+/// Verify one receipt file.
+pub fn verify_file(path: &Path, options: &VerifyOptions) -> ReceiptResult {
+    let display = path.display().to_string();
+    let bytes = match read_capped(path, options.max_bytes) {
+        Ok(Loaded::Bytes(bytes)) => bytes,
+        Ok(Loaded::TooLarge(size)) => {
+            let findings = vec![structure::too_large(size, options.max_bytes)];
+            return finish(display, None, findings);
+        }
+        Err((message, fix)) => return ReceiptResult::input_error(display, message, fix),
+    };
+    let gated = gates::check_bytes(&bytes, &options.gates);
+    finish(display, gated.receipt, gated.findings)
+}
+
+fn finish(
+    path: String,
+    receipt: Option<crate::receipt::Receipt>,
+    findings: Vec<Finding>,
+) -> ReceiptResult {
+    ReceiptResult {
+        path,
+        status: Status::from_findings(&findings),
+        schema_version: receipt.as_ref().map(|r| r.schema_version.clone()),
+        backend: receipt.as_ref().map(|r| r.backend.clone()),
+        tokens_per_second: receipt.as_ref().map(|r| r.tokens_per_second),
+        findings,
+        error: None,
+    }
+}
+
+enum Loaded {
+    Bytes(Vec<u8>),
+    TooLarge(u64),
+}
+
+fn read_capped(path: &Path, cap: u64) -> Result<Loaded, (String, &'static str)> {
+    let file = File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => (
+            "file not found".to_string(),
+            "check the path; receipts are written by the benchmark step",
+        ),
+        std::io::ErrorKind::PermissionDenied => (
+            "permission denied".to_string(),
+            "make the file readable by the user running policy-check",
+        ),
+        _ => (format!("cannot open: {e}"), "check the path"),
+    })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| (format!("cannot stat: {e}"), "check the path"))?;
+    if meta.is_dir() {
+        return Err((
+            "is a directory, not a receipt file".into(),
+            "pass the directory itself without a trailing pattern to check every .json in it",
+        ));
+    }
+    if meta.len() > cap {
+        return Ok(Loaded::TooLarge(meta.len()));
+    }
+    // The size can change between stat and read (or be unknown, as in /proc):
+    // read at most one byte past the cap to tell.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| (format!("cannot read: {e}"), "check the file"))?;
+    if bytes.len() as u64 > cap {
+        return Ok(Loaded::TooLarge(bytes.len() as u64));
+    }
+    Ok(Loaded::Bytes(bytes))
+}
+
+/// The overall status of a run: the worst of its receipts.
+pub fn overall(results: &[ReceiptResult]) -> Status {
+    results
+        .iter()
+        .map(|r| r.status)
+        .max()
+        .unwrap_or(Status::Error)
+}
