@@ -235,9 +235,10 @@ pub fn forward(
         // Attention: n = attn_norm(x); q, k, v from the int8-quantised n.
         k.rmsnorm(&mut s.xb[..hidden], &s.x, &layer.attn_norm, c.norm_eps);
         k.quantize(&s.xb[..hidden], &mut s.qa);
-        k.gemv(&layer.wq, &s.qa, &mut s.q);
-        k.gemv(&layer.wk, &s.qa, &mut s.k);
-        k.gemv(&layer.wv, &s.qa, &mut s.v);
+        k.gemv_fused(
+            &s.qa,
+            &mut [(&layer.wq, &mut s.q), (&layer.wk, &mut s.k), (&layer.wv, &mut s.v)],
+        );
         k.rope(&mut s.q, hd, pos, c.rope_theta);
         k.rope(&mut s.k, hd, pos, c.rope_theta);
 
@@ -269,8 +270,7 @@ pub fn forward(
         // FFN: m = ffn_norm(x); down(ffn_sub_norm(act(gate·m) ⊙ up·m)).
         k.rmsnorm(&mut s.xb[..hidden], &s.x, &layer.ffn_norm, c.norm_eps);
         k.quantize(&s.xb[..hidden], &mut s.qa);
-        k.gemv(&layer.w_gate, &s.qa, &mut s.gate);
-        k.gemv(&layer.w_up, &s.qa, &mut s.up);
+        k.gemv_fused(&s.qa, &mut [(&layer.w_gate, &mut s.gate), (&layer.w_up, &mut s.up)]);
         k.ffn_gate(c.activation, &mut s.gate, &s.up);
         k.rmsnorm(&mut s.up, &s.gate, &layer.ffn_sub_norm, c.norm_eps);
         k.quantize(&s.up, &mut s.qa);

@@ -136,30 +136,36 @@ pub fn permute_for_pairs(q: &[i8], out: &mut Vec<i8>) {
 pub unsafe fn dot_avx512vnni(row: &[u8], perm: &[i8], sum: i32) -> f32 {
     use std::arch::x86_64::*;
     debug_assert_eq!(row.len() * 4, perm.len());
-    let mask = _mm512_set1_epi8(3);
-    let mut acc0 = _mm512_setzero_si512();
-    let mut acc1 = _mm512_setzero_si512();
+    // Codes are masked in place, not shifted: group g (bits 7:6, 5:4, 3:2, 1:0) enters
+    // vpdpbusd as code·64, ·16, ·4, ·1, each in its own accumulator, and the exact
+    // multiples are shifted back once per row. |Σ| ≤ 192·128·cols stays far below 2^31
+    // for any row up to 87,000 weights. vpdpbusd's 5-cycle latency wants the four
+    // independent chains anyway.
+    let m = [0xC0u8, 0x30, 0x0C, 0x03].map(|b| _mm512_set1_epi8(b as i8));
+    let mut acc = [_mm512_setzero_si512(); 4];
     let nblocks = row.len() / BLOCK_BYTES;
     let pairs = nblocks / 2;
     let wp = row.as_ptr();
     let qp = perm.as_ptr();
     for p in 0..pairs {
         // SAFETY: p < pairs keeps the 64-byte weight load and four 64-byte activation
-        // loads inside `row` and `perm`.
+        // loads inside `row` and `perm`; prefetch never faults.
         unsafe {
+            _mm_prefetch::<_MM_HINT_T0>(wp.add(p * 64 + 1024) as *const i8);
             let w = _mm512_loadu_si512(wp.add(p * 64) as *const _);
             let q = qp.add(p * 2 * BLOCK);
-            let c0 = _mm512_and_si512(_mm512_srli_epi16(w, 6), mask);
-            let c1 = _mm512_and_si512(_mm512_srli_epi16(w, 4), mask);
-            let c2 = _mm512_and_si512(_mm512_srli_epi16(w, 2), mask);
-            let c3 = _mm512_and_si512(w, mask);
-            acc0 = _mm512_dpbusd_epi32(acc0, c0, _mm512_loadu_si512(q as *const _));
-            acc1 = _mm512_dpbusd_epi32(acc1, c1, _mm512_loadu_si512(q.add(64) as *const _));
-            acc0 = _mm512_dpbusd_epi32(acc0, c2, _mm512_loadu_si512(q.add(128) as *const _));
-            acc1 = _mm512_dpbusd_epi32(acc1, c3, _mm512_loadu_si512(q.add(192) as *const _));
+            for g in 0..4 {
+                let c = _mm512_and_si512(w, m[g]);
+                acc[g] = _mm512_dpbusd_epi32(acc[g], c, _mm512_loadu_si512(q.add(64 * g) as *const _));
+            }
         }
     }
-    let mut total = _mm512_reduce_add_epi32(_mm512_add_epi32(acc0, acc1));
+    // Every lane of acc[g] is a multiple of 64, 16, 4, 1, so the lane shifts are exact.
+    let lanes = _mm512_add_epi32(
+        _mm512_add_epi32(_mm512_srai_epi32(acc[0], 6), _mm512_srai_epi32(acc[1], 4)),
+        _mm512_add_epi32(_mm512_srai_epi32(acc[2], 2), acc[3]),
+    );
+    let mut total = _mm512_reduce_add_epi32(lanes);
     if nblocks % 2 == 1 {
         let b = nblocks - 1;
         // SAFETY: the last block lies inside both slices (natural order in `perm`).

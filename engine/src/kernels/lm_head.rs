@@ -77,25 +77,28 @@ pub unsafe fn dot_f16_avx512(row: &[u8], x: &[f32]) -> f32 {
     use std::arch::x86_64::*;
     let n = x.len();
     let (rp, xp) = (row.as_ptr(), x.as_ptr());
-    let mut acc0 = _mm512_setzero_ps();
-    let mut acc1 = _mm512_setzero_ps();
+    let mut acc = [_mm512_setzero_ps(); 4];
     let mut i = 0;
-    // SAFETY: every load reads elements i..i+32 (or i..i+16) with that bound checked
-    // against n, and row holds 2n bytes.
+    // SAFETY: every load reads elements i..i+64 (or i..i+16) with that bound checked
+    // against n, and row holds 2n bytes; prefetch never faults.
     unsafe {
-        while i + 32 <= n {
-            let e0 = _mm512_cvtph_ps(_mm256_loadu_si256(rp.add(2 * i) as *const __m256i));
-            let e1 = _mm512_cvtph_ps(_mm256_loadu_si256(rp.add(2 * i + 32) as *const __m256i));
-            acc0 = _mm512_fmadd_ps(e0, _mm512_loadu_ps(xp.add(i)), acc0);
-            acc1 = _mm512_fmadd_ps(e1, _mm512_loadu_ps(xp.add(i + 16)), acc1);
-            i += 32;
+        while i + 64 <= n {
+            _mm_prefetch::<_MM_HINT_T0>(rp.add(2 * i + 1024) as *const i8);
+            _mm_prefetch::<_MM_HINT_T0>(rp.add(2 * i + 1088) as *const i8);
+            for (j, a) in acc.iter_mut().enumerate() {
+                let e = _mm512_cvtph_ps(_mm256_loadu_si256(rp.add(2 * (i + 16 * j)) as *const __m256i));
+                *a = _mm512_fmadd_ps(e, _mm512_loadu_ps(xp.add(i + 16 * j)), *a);
+            }
+            i += 64;
         }
-        if i + 16 <= n {
+        while i + 16 <= n {
             let e0 = _mm512_cvtph_ps(_mm256_loadu_si256(rp.add(2 * i) as *const __m256i));
-            acc0 = _mm512_fmadd_ps(e0, _mm512_loadu_ps(xp.add(i)), acc0);
+            acc[0] = _mm512_fmadd_ps(e0, _mm512_loadu_ps(xp.add(i)), acc[0]);
             i += 16;
         }
     }
+    let acc0 = _mm512_add_ps(acc[0], acc[2]);
+    let acc1 = _mm512_add_ps(acc[1], acc[3]);
     let mut sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
     for j in i..n {
         sum += f16_to_f32(u16::from_le_bytes([row[2 * j], row[2 * j + 1]])) * x[j];

@@ -213,29 +213,48 @@ impl Dispatcher {
 
     /// out = W · dequant(a), rows in parallel.
     pub fn gemv(&self, w: &TernaryMatrix, a: &QuantizedActivation, out: &mut [f32]) {
-        debug_assert_eq!(a.q.len(), w.cols);
-        debug_assert_eq!(out.len(), w.rows);
-        let id = self.gemv_kernel(w.format);
-        let post = a.inv_scale * w.scale;
-        self.timed(id, || match id {
-            #[cfg(target_arch = "x86_64")]
-            KernelId::I2sGemvAvx2 => {
-                // SAFETY: this id is chosen only when AVX2 was detected.
-                par_rows(out, |r| unsafe { i2s::dot_avx2(w.row(r), a) } * post)
-            }
-            #[cfg(target_arch = "x86_64")]
-            KernelId::I2sGemvAvx512Vnni => {
-                let mut perm = Vec::new();
+        self.gemv_fused(a, &mut [(w, out)]);
+    }
+
+    /// Several GEMVs that share one activation (q/k/v, gate/up) as one parallel region,
+    /// so the threads start once. Counts one call of the format's kernel.
+    pub fn gemv_fused(&self, a: &QuantizedActivation, jobs: &mut [(&TernaryMatrix, &mut [f32])]) {
+        let Some(first) = jobs.first() else { return };
+        let format = first.0.format;
+        debug_assert!(jobs.iter().all(|(w, o)| w.format == format && w.cols == a.q.len() && o.len() == w.rows));
+        let id = self.gemv_kernel(format);
+        self.timed(id, || {
+            let mut perm = Vec::new();
+            if id == KernelId::I2sGemvAvx512Vnni {
                 i2s::permute_for_pairs(&a.q, &mut perm);
-                // SAFETY: this id is chosen only when AVX-512 VNNI was detected.
-                par_rows(out, |r| unsafe { i2s::dot_avx512vnni(w.row(r), &perm, a.sum) } * post)
             }
-            #[cfg(target_arch = "x86_64")]
-            KernelId::Tq2GemvAvx2 => {
-                // SAFETY: this id is chosen only when AVX2 and FMA were detected.
-                par_rows(out, |r| unsafe { crate::formats::tq2_0::dot_avx2(w.row(r), a) } * post)
+            let rows: usize = jobs.iter().map(|(w, _)| w.rows).sum();
+            let chunk = (rows / (rayon::current_num_threads() * 8)).max(16);
+            let mut tasks: Vec<(&TernaryMatrix, usize, &mut [f32])> = Vec::new();
+            for (w, out) in jobs.iter_mut() {
+                for (c, o) in out.chunks_mut(chunk).enumerate() {
+                    tasks.push((*w, c * chunk, o));
+                }
             }
-            _ => par_rows(out, |r| w.format.dot_scalar(w.row(r), a) * post),
+            tasks.into_par_iter().for_each(|(w, start, out)| {
+                let post = a.inv_scale * w.scale;
+                let dot = |r: usize| -> f32 {
+                    match id {
+                        // SAFETY (all three): the id is chosen only when the CPU
+                        // features the kernel needs were detected at start-up.
+                        #[cfg(target_arch = "x86_64")]
+                        KernelId::I2sGemvAvx2 => unsafe { i2s::dot_avx2(w.row(r), a) },
+                        #[cfg(target_arch = "x86_64")]
+                        KernelId::I2sGemvAvx512Vnni => unsafe { i2s::dot_avx512vnni(w.row(r), &perm, a.sum) },
+                        #[cfg(target_arch = "x86_64")]
+                        KernelId::Tq2GemvAvx2 => unsafe { crate::formats::tq2_0::dot_avx2(w.row(r), a) },
+                        _ => w.format.dot_scalar(w.row(r), a),
+                    }
+                };
+                for (i, y) in out.iter_mut().enumerate() {
+                    *y = dot(start + i) * post;
+                }
+            });
         })
     }
 

@@ -20,11 +20,18 @@ pub fn quantize_i8_absmax(x: &[f32], out: &mut QuantizedActivation) {
     let absmax = x.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-5);
     let s = 127.0 / absmax;
     out.q.clear();
-    out.q.extend(x.iter().map(|&v| (v * s).round().clamp(-128.0, 127.0) as i8));
+    out.q.extend(x.iter().map(|&v| nearest_int(v * s).clamp(-128, 127) as i8));
     out.inv_scale = 1.0 / s;
     out.sums32.clear();
     out.sums32.extend(out.q.chunks(32).map(|c| c.iter().map(|&v| v as i32).sum::<i32>()));
     out.sum = out.sums32.iter().sum();
+}
+
+/// Round to nearest, ties to even, for |x| < 2^22 (ggml's `nearest_int`): adding
+/// 1.5·2^23 puts the integer in the low mantissa bits. Branch-free, so it vectorises.
+pub fn nearest_int(x: f32) -> i32 {
+    let v = x + 12_582_912.0;
+    (v.to_bits() & 0x007f_ffff) as i32 - 0x0040_0000
 }
 
 /// Rotary embedding with NeoX pairing: within each head, element i pairs with
