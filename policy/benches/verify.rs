@@ -126,7 +126,15 @@ fn side_by_side(dir: &Path, paths: &[PathBuf]) {
         &["--schemafile", schema.to_str().unwrap()],
         paths,
     );
-    println!("\nside by side, {RECEIPTS} receipts in {}:", dir.display());
+    let bytes: u64 = paths
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    println!(
+        "\nside by side, {RECEIPTS} receipts of {} bytes on average in {}:",
+        bytes / RECEIPTS as u64,
+        dir.display()
+    );
     let rate = |secs: f64| RECEIPTS as f64 / secs;
     match &ours {
         Ok(s) => println!(
@@ -140,7 +148,9 @@ fn side_by_side(dir: &Path, paths: &[PathBuf]) {
             "  check-jsonschema (schema only):                    {s:.3} s = {:.0} receipts/s",
             rate(*s)
         ),
-        Err(e) => println!("  check-jsonschema not run ({e}); `pip install check-jsonschema` to compare"),
+        Err(e) => {
+            println!("  check-jsonschema not run ({e}); `pip install check-jsonschema` to compare")
+        }
     }
     if let (Ok(a), Ok(b)) = (ours, theirs) {
         println!("  policy-check is {:.1}x faster", b / a);
@@ -155,4 +165,3 @@ fn main() {
     c.final_summary();
     side_by_side(dir.path(), &paths);
 }
-

@@ -1,6 +1,8 @@
 //! Renderers: turn results into text for a terminal or JSON for scripts. They
 //! read the result model and decide nothing; the verdict is made before them.
 
+pub mod check;
+
 use crate::verdict::{Level, Status};
 use crate::verify::{ReceiptResult, overall};
 use serde::Serialize;
@@ -49,8 +51,7 @@ pub fn verify_text(results: &[ReceiptResult], style: Style) -> String {
     let mut out = String::new();
     for r in results {
         let mut headline = format!("{} {}", style.status(r.status), r.path);
-        if let (Some(v), Some(b), Some(t)) = (&r.schema_version, &r.backend, r.tokens_per_second)
-        {
+        if let (Some(v), Some(b), Some(t)) = (&r.schema_version, &r.backend, r.tokens_per_second) {
             let _ = write!(headline, "  (v{v}, {b}, {t} tok/s)");
         }
         let _ = writeln!(out, "{headline}");
@@ -97,19 +98,22 @@ pub fn verify_text(results: &[ReceiptResult], style: Style) -> String {
     out
 }
 
+const ALL_STATUSES: [Status; 6] = [
+    Status::Pass,
+    Status::Warn,
+    Status::Fail,
+    Status::Error,
+    Status::Incomparable,
+    Status::InsufficientEvidence,
+];
+
+/// Counts for the text summary: statuses that occurred, plus pass and fail always.
 fn counts(results: &[ReceiptResult]) -> Vec<(&'static str, usize)> {
-    [
-        Status::Pass,
-        Status::Warn,
-        Status::Fail,
-        Status::Error,
-        Status::Incomparable,
-        Status::InsufficientEvidence,
-    ]
-    .into_iter()
-    .map(|s| (s.as_str(), results.iter().filter(|r| r.status == s).count()))
-    .filter(|&(s, n)| n > 0 || s == "pass" || s == "fail")
-    .collect()
+    ALL_STATUSES
+        .into_iter()
+        .map(|s| (s.as_str(), results.iter().filter(|r| r.status == s).count()))
+        .filter(|&(s, n)| n > 0 || s == "pass" || s == "fail")
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -128,9 +132,12 @@ pub fn verify_json(results: &[ReceiptResult]) -> String {
         format: VERIFY_JSON_FORMAT,
         status,
         exit_code: status.exit_code(),
-        counts: counts(results)
-            .into_iter()
-            .map(|(s, n)| (s.to_string(), n.into()))
+        counts: ALL_STATUSES
+            .iter()
+            .map(|s| {
+                let n = results.iter().filter(|r| r.status == *s).count();
+                (s.as_str().to_string(), n.into())
+            })
             .collect(),
         receipts: results,
     };

@@ -151,7 +151,10 @@ mod tests {
     #[test]
     fn findings_add_up_to_their_worst_level() {
         let mut f = Finding::new(Code::DuplicateKernel, "/kernels/1", "m", "f");
-        assert_eq!(Status::from_findings(std::slice::from_ref(&f)), Status::Warn);
+        assert_eq!(
+            Status::from_findings(std::slice::from_ref(&f)),
+            Status::Warn
+        );
         f.level = Level::Allow;
         assert_eq!(Status::from_findings(&[f]), Status::Pass);
         assert_eq!(Status::from_findings(&[]), Status::Pass);

@@ -194,7 +194,10 @@ fn v1_1_rate_that_is_not_the_median_of_its_samples_fails() {
     r["calibration"] = json!({"mem_bw_gbps": 60.0, "roofline_tokens_per_second": roofline,
         "roofline_fraction": 30.0 / roofline});
     let (code, codes, _) = verify_value(&r);
-    assert_eq!((code, codes), (1, vec!["rate-disagrees-with-samples".into()]));
+    assert_eq!(
+        (code, codes),
+        (1, vec!["rate-disagrees-with-samples".into()])
+    );
 }
 
 #[test]
@@ -231,11 +234,17 @@ fn v1_1_summary_statistics_wall_time_and_kernel_stats_are_cross_checked() {
 #[test]
 fn deterministic_without_a_seed_fails_and_duplicate_kernels_warn() {
     let mut r = plan_receipt();
-    r["environment"].as_object_mut().unwrap().remove("BITNET_SEED");
+    r["environment"]
+        .as_object_mut()
+        .unwrap()
+        .remove("BITNET_SEED");
     r["kernels"] = json!(["i2s_gemv", "i2s_gemv"]);
     let (code, codes, _) = verify_value(&r);
     assert_eq!(code, 1);
-    assert_eq!(codes, vec!["duplicate-kernel", "deterministic-without-seed"]);
+    assert_eq!(
+        codes,
+        vec!["duplicate-kernel", "deterministic-without-seed"]
+    );
     let mut r = plan_receipt();
     r["kernels"] = json!(["i2s_gemv", "i2s_gemv"]);
     let (code, codes, doc) = verify_value(&r);
@@ -355,7 +364,11 @@ fn negative_and_huge_counts_are_schema_violations() {
         let mut r = plan_receipt();
         r["tokens_requested"] = value.clone();
         let (code, codes, _) = verify_value(&r);
-        assert_eq!((code, codes), (1, vec!["schema-violation".into()]), "{value}");
+        assert_eq!(
+            (code, codes),
+            (1, vec!["schema-violation".into()]),
+            "{value}"
+        );
     }
 }
 
@@ -378,38 +391,65 @@ fn unknown_or_missing_schema_version() {
 fn malformed_files_get_structure_findings_never_a_panic() {
     let dir = Dir::new();
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    let dup = br#"{"schema_version": "1.0.0", "tokens_per_second": 1.0, "tokens_per_second": 150.0}"#;
+    let dup =
+        br#"{"schema_version": "1.0.0", "tokens_per_second": 1.0, "tokens_per_second": 150.0}"#;
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.json", vec![], "empty-file"),
         ("text.json", b"tokens: 15".to_vec(), "invalid-json"),
         ("array.json", b"[{}]".to_vec(), "not-an-object"),
         ("string.json", b"\"receipt\"".to_vec(), "not-an-object"),
-        ("binary.json", (0u8..=255).cycle().take(2048).collect(), "invalid-utf8"),
+        (
+            "binary.json",
+            (0u8..=255).cycle().take(2048).collect(),
+            "invalid-utf8",
+        ),
         ("gguf.json", b"GGUF\x03\0\0\0\0\0".to_vec(), "invalid-json"),
-        ("latin1.json", b"{\"os\": \"caf\xe9\"}".to_vec(), "invalid-utf8"),
+        (
+            "latin1.json",
+            b"{\"os\": \"caf\xe9\"}".to_vec(),
+            "invalid-utf8",
+        ),
         ("deep.json", deep.into_bytes(), "nesting-too-deep"),
-        ("nan.json", br#"{"tokens_per_second": NaN}"#.to_vec(), "invalid-json"),
-        ("inf.json", br#"{"tokens_per_second": Infinity}"#.to_vec(), "invalid-json"),
+        (
+            "nan.json",
+            br#"{"tokens_per_second": NaN}"#.to_vec(),
+            "invalid-json",
+        ),
+        (
+            "inf.json",
+            br#"{"tokens_per_second": Infinity}"#.to_vec(),
+            "invalid-json",
+        ),
     ];
     for (name, bytes, expected) in cases {
         let p = dir.write(name, &bytes);
         let (code, codes, doc) = verify_paths(&[s(&p)]);
         assert_eq!((code, codes), (1, vec![expected.to_string()]), "{name}");
-        let message = doc["receipts"][0]["findings"][0]["message"].as_str().unwrap();
+        let message = doc["receipts"][0]["findings"][0]["message"]
+            .as_str()
+            .unwrap();
         assert!(!message.is_empty(), "{name}");
     }
     // duplicate keys are reported, and the gates still run on the rest
     let mut r = plan_receipt();
     r["tokens_per_second"] = json!(1.0);
-    let text = serde_json::to_string(&r)
-        .unwrap()
-        .replacen('{', r#"{"tokens_per_second": 150.0,"#, 1);
+    let text =
+        serde_json::to_string(&r)
+            .unwrap()
+            .replacen('{', r#"{"tokens_per_second": 150.0,"#, 1);
     let p = dir.write("dup.json", text);
     let (code, codes, doc) = verify_paths(&[s(&p)]);
     assert_eq!((code, codes), (1, vec!["duplicate-key".to_string()]));
-    assert_eq!(doc["receipts"][0]["findings"][0]["pointer"], "/tokens_per_second");
+    assert_eq!(
+        doc["receipts"][0]["findings"][0]["pointer"],
+        "/tokens_per_second"
+    );
     let p = dir.write("dup2.json", dup);
-    assert!(verify_paths(&[s(&p)]).1.contains(&"schema-violation".to_string()));
+    assert!(
+        verify_paths(&[s(&p)])
+            .1
+            .contains(&"schema-violation".to_string())
+    );
 }
 
 #[test]
@@ -432,13 +472,8 @@ fn unreadable_inputs_among_valid_ones_exit_2_and_the_valid_ones_are_still_checke
     let missing = dir.0.path().join("missing.json");
     let under_file = good.join("x.json"); // ENOTDIR: a path that can never be read
     let glob_none = format!("{}/*.nomatch", dir.0.path().display());
-    let (code, _, doc) = verify_paths(&[
-        s(&good),
-        s(&missing),
-        s(&under_file),
-        &glob_none,
-        s(&good),
-    ]);
+    let (code, _, doc) =
+        verify_paths(&[s(&good), s(&missing), s(&under_file), &glob_none, s(&good)]);
     assert_eq!(code, 2);
     let statuses: Vec<&str> = doc["receipts"]
         .as_array()
@@ -449,10 +484,19 @@ fn unreadable_inputs_among_valid_ones_exit_2_and_the_valid_ones_are_still_checke
     assert_eq!(statuses, vec!["pass", "error", "error", "error", "pass"]);
     assert_eq!(doc["receipts"][1]["error"]["message"], "file not found");
     // a directory expands to the receipts inside it
-    std::fs::write(sub.join("inner.json"), serde_json::to_vec(&plan_receipt()).unwrap()).unwrap();
+    std::fs::write(
+        sub.join("inner.json"),
+        serde_json::to_vec(&plan_receipt()).unwrap(),
+    )
+    .unwrap();
     let (code, _, doc) = verify_paths(&[s(&sub)]);
     assert_eq!(code, 0);
-    assert!(doc["receipts"][0]["path"].as_str().unwrap().ends_with("inner.json"));
+    assert!(
+        doc["receipts"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("inner.json")
+    );
 }
 
 #[test]
@@ -466,7 +510,12 @@ fn globs_expand_and_results_keep_input_order() {
     let (code, codes, doc) = verify_paths(&[&pattern]);
     assert_eq!(code, 1);
     assert_eq!(codes, vec!["compute-path-not-real"]);
-    assert!(doc["receipts"][0]["path"].as_str().unwrap().ends_with("a.json"));
+    assert!(
+        doc["receipts"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("a.json")
+    );
     assert_eq!(doc["counts"]["pass"], 1);
     assert_eq!(doc["counts"]["fail"], 1);
 }
@@ -508,7 +557,10 @@ fn text_output_reads_at_a_glance() {
 fn explain_and_schema_commands() {
     let (code, out, _) = policy_check(&["explain", "mock-kernel"]);
     assert_eq!(code, 0);
-    assert!(out.starts_with("mock-kernel (honesty gate, default level deny)"), "{out}");
+    assert!(
+        out.starts_with("mock-kernel (honesty gate, default level deny)"),
+        "{out}"
+    );
     assert!(out.contains("mock_inference"));
     let (code, _, err) = policy_check(&["explain", "mock-kernal"]);
     assert_eq!(code, 2);
@@ -520,7 +572,12 @@ fn explain_and_schema_commands() {
         let (code, out, _) = policy_check(&["schema", "receipt", "--version", version]);
         assert_eq!(code, 0);
         let schema: Value = serde_json::from_str(&out).unwrap();
-        assert!(schema["$id"].as_str().unwrap().contains(&format!("v{version}")));
+        assert!(
+            schema["$id"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("v{version}"))
+        );
     }
     assert_eq!(policy_check(&["schema", "receipt", "--version", "9"]).0, 2);
     assert_eq!(policy_check(&["verify"]).0, 2);

@@ -35,15 +35,14 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
         ));
     }
     if let (Some(requested), Some(generated)) = (receipt.tokens_requested, receipt.tokens_generated)
+        && generated < requested
     {
-        if generated < requested {
-            findings.push(Finding::new(
-                Code::TokensShort,
-                "/tokens_generated",
-                format!("{generated} tokens generated of {requested} requested"),
-                "disable early stopping for benchmarks, or request the number that is generated",
-            ));
-        }
+        findings.push(Finding::new(
+            Code::TokensShort,
+            "/tokens_generated",
+            format!("{generated} tokens generated of {requested} requested"),
+            "disable early stopping for benchmarks, or request the number that is generated",
+        ));
     }
     samples(receipt, findings);
     if receipt.deterministic == Some(true) && receipt.seed().is_none() {
@@ -131,15 +130,18 @@ fn samples(receipt: &Receipt, findings: &mut Vec<Finding>) {
     }
     let lo = samples.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = samples.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    for (name, stated, actual) in [("median", m.median, med), ("min", m.min, lo), ("max", m.max, hi)]
-    {
-        if let Some(stated) = stated {
-            if !close(stated, actual, SUMMARY_REL_TOLERANCE) {
-                findings.push(inconsistent(
-                    &format!("/measurement/{name}"),
-                    format!("measurement.{name} is {stated} but the samples give {actual:.4}"),
-                ));
-            }
+    for (name, stated, actual) in [
+        ("median", m.median, med),
+        ("min", m.min, lo),
+        ("max", m.max, hi),
+    ] {
+        if let Some(stated) = stated
+            && !close(stated, actual, SUMMARY_REL_TOLERANCE)
+        {
+            findings.push(inconsistent(
+                &format!("/measurement/{name}"),
+                format!("measurement.{name} is {stated} but the samples give {actual:.4}"),
+            ));
         }
     }
     if let Some(cv) = m.cv {
@@ -151,16 +153,16 @@ fn samples(receipt: &Receipt, findings: &mut Vec<Finding>) {
             ));
         }
     }
-    if let Some(runs) = m.timed_runs {
-        if runs != samples.len() as u64 {
-            findings.push(inconsistent(
-                "/measurement/timed_runs",
-                format!(
-                    "timed_runs is {runs} but there are {} samples",
-                    samples.len()
-                ),
-            ));
-        }
+    if let Some(runs) = m.timed_runs
+        && runs != samples.len() as u64
+    {
+        findings.push(inconsistent(
+            "/measurement/timed_runs",
+            format!(
+                "timed_runs is {runs} but there are {} samples",
+                samples.len()
+            ),
+        ));
     }
     if let (Some(tokens), Some(wall_ms)) = (m.decode_tokens, m.wall_ms) {
         let decode_ms: f64 = samples.iter().map(|s| tokens as f64 / s * 1000.0).sum();
@@ -226,9 +228,10 @@ fn calibration(receipt: &Receipt, findings: &mut Vec<Finding>) {
         (Some(bw), Some(bytes)) if bytes > 0 => Some(bw * 1e9 / bytes as f64),
         _ => None,
     };
-    if let (Some(stated), Some(derived)) = (cal.roofline_tokens_per_second, derived) {
-        if !close(stated, derived, CALIBRATION_REL_TOLERANCE) {
-            findings.push(Finding::new(
+    if let (Some(stated), Some(derived)) = (cal.roofline_tokens_per_second, derived)
+        && !close(stated, derived, CALIBRATION_REL_TOLERANCE)
+    {
+        findings.push(Finding::new(
                 Code::CalibrationInconsistent,
                 "/calibration/roofline_tokens_per_second",
                 format!(
@@ -236,7 +239,6 @@ fn calibration(receipt: &Receipt, findings: &mut Vec<Finding>) {
                 ),
                 "compute the roofline from the measured bandwidth and the model's bytes per token",
             ));
-        }
     }
     let roofline = derived.or(cal.roofline_tokens_per_second);
     if let (Some(stated), Some(roofline)) = (cal.roofline_fraction, cal.roofline_tokens_per_second)
@@ -253,10 +255,14 @@ fn calibration(receipt: &Receipt, findings: &mut Vec<Finding>) {
             ));
         }
     }
-    let fraction = roofline.map(|r| rate / r).into_iter().chain(cal.roofline_fraction);
-    if let Some(worst) = fraction.reduce(f64::max) {
-        if worst > MAX_ROOFLINE_FRACTION {
-            findings.push(Finding::new(
+    let fraction = roofline
+        .map(|r| rate / r)
+        .into_iter()
+        .chain(cal.roofline_fraction);
+    if let Some(worst) = fraction.reduce(f64::max)
+        && worst > MAX_ROOFLINE_FRACTION
+    {
+        findings.push(Finding::new(
                 Code::RooflineExceeded,
                 "/calibration/roofline_fraction",
                 format!(
@@ -266,7 +272,6 @@ fn calibration(receipt: &Receipt, findings: &mut Vec<Finding>) {
                 ),
                 "check tokens_per_second and model.bytes_per_token; a decode step reads every weight once",
             ));
-        }
     }
 }
 

@@ -149,10 +149,11 @@ fn schema_version(value: &Value) -> Result<SchemaVersion, Vec<Finding>> {
 }
 
 fn violation_finding(version: SchemaVersion, v: schema::Violation) -> Finding {
-    if v.pointer == "/timestamp" && v.keyword == "format" {
-        if let Some(value) = v.message.split('"').nth(1) {
-            return timestamp_finding(value);
-        }
+    if v.pointer == "/timestamp"
+        && v.keyword == "format"
+        && let Some(value) = v.message.split('"').nth(1)
+    {
+        return timestamp_finding(value);
     }
     let place = if v.pointer.is_empty() {
         "the receipt".to_string()
@@ -162,7 +163,10 @@ fn violation_finding(version: SchemaVersion, v: schema::Violation) -> Finding {
     Finding::new(
         Code::SchemaViolation,
         v.pointer,
-        format!("{place} breaks the schema's \"{}\" rule: {}", v.keyword, v.message),
+        format!(
+            "{place} breaks the schema's \"{}\" rule: {}",
+            v.keyword, v.message
+        ),
         format!(
             "write the field as the v{version} schema says (`policy-check schema receipt --version {version}`)"
         ),

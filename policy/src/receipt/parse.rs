@@ -97,7 +97,12 @@ fn strip_position(message: &str) -> &str {
 
 fn line_column(prefix: &[u8]) -> (usize, usize) {
     let line = prefix.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = prefix.len() - prefix.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+    let column = prefix.len()
+        - prefix
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1)
+        + 1;
     (line, column)
 }
 
@@ -272,10 +277,7 @@ mod tests {
     #[test]
     fn binary_data_is_invalid_utf8_or_invalid_json() {
         let bin: Vec<u8> = (0u8..=255).cycle().take(4096).collect();
-        assert!(matches!(
-            parse(&bin),
-            Err(ParseProblem::InvalidUtf8 { .. })
-        ));
+        assert!(matches!(parse(&bin), Err(ParseProblem::InvalidUtf8 { .. })));
         let nul = b"\0\0\0\0GGUF";
         assert!(matches!(
             parse(nul),

@@ -87,7 +87,8 @@ mod tests {
 
     #[test]
     fn meta_validation_would_catch_a_broken_schema() {
-        let broken = json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "receipt"});
+        let broken =
+            json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "receipt"});
         assert!(jsonschema::meta::validate(&broken).is_err());
     }
 
