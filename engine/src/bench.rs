@@ -64,7 +64,9 @@ pub fn run_once(m: &Model, k: &Dispatcher, prompt: &[u32], tokens: usize) -> Res
         return Err(EngineError::Config("--tokens must be at least 1".into()));
     }
     if prompt.is_empty() {
-        return Err(EngineError::Config("--prompt must be at least 1 token".into()));
+        return Err(EngineError::Config(
+            "--prompt must be at least 1 token".into(),
+        ));
     }
     let total = prompt.len() + tokens - 1;
     let mut s = RunState::new(&m.config, total)?;
@@ -97,7 +99,12 @@ pub fn run_once(m: &Model, k: &Dispatcher, prompt: &[u32], tokens: usize) -> Res
 }
 
 /// Warm-up runs, then timed runs; kernel stats cover the timed runs only.
-pub fn run(m: &Model, k: &Dispatcher, o: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchResult> {
+pub fn run(
+    m: &Model,
+    k: &Dispatcher,
+    o: &BenchOptions,
+    mut progress: impl FnMut(&str),
+) -> Result<BenchResult> {
     if o.runs == 0 {
         return Err(EngineError::Config("--runs must be at least 1".into()));
     }
@@ -162,7 +169,10 @@ pub fn measure_bandwidth(m: &Model, passes: usize) -> Calibration {
     let mut samples = Vec::with_capacity(passes);
     for _ in 0..passes.max(1) {
         let t0 = Instant::now();
-        let sum: u64 = pieces.par_iter().map(|p| read_sum(p)).reduce(|| 0, u64::wrapping_add);
+        let sum: u64 = pieces
+            .par_iter()
+            .map(|p| read_sum(p))
+            .reduce(|| 0, u64::wrapping_add);
         let secs = t0.elapsed().as_secs_f64();
         std::hint::black_box(sum);
         samples.push(bytes as f64 / secs / 1e9);
@@ -181,7 +191,9 @@ fn read_sum(p: &[u8]) -> u64 {
         // SAFETY: AVX2 was just detected.
         return unsafe { read_sum_avx2(p) };
     }
-    p.chunks(8).fold(0u64, |a, c| a.wrapping_add(c.iter().fold(0u64, |x, &b| x << 8 | b as u64)))
+    p.chunks(8).fold(0u64, |a, c| {
+        a.wrapping_add(c.iter().fold(0u64, |x, &b| x << 8 | b as u64))
+    })
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -198,7 +210,10 @@ unsafe fn read_sum_avx2(p: &[u8]) -> u64 {
         }
     }
     let mut out = [0u64; 4];
-    let s = _mm256_add_epi64(_mm256_add_epi64(acc[0], acc[1]), _mm256_add_epi64(acc[2], acc[3]));
+    let s = _mm256_add_epi64(
+        _mm256_add_epi64(acc[0], acc[1]),
+        _mm256_add_epi64(acc[2], acc[3]),
+    );
     // SAFETY: `out` is 32 bytes.
     unsafe { _mm256_storeu_si256(out.as_mut_ptr() as *mut __m256i, s) };
     let tail: u64 = chunks.remainder().iter().map(|&b| b as u64).sum();
@@ -210,7 +225,11 @@ pub fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
     let n = s.len();
-    if n % 2 == 1 { s[n / 2] } else { (s[n / 2 - 1] + s[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
 }
 
 /// Nearest-rank percentile (p in 0..=100) of a non-empty list.
@@ -221,13 +240,14 @@ pub fn percentile(v: &[f64], p: f64) -> f64 {
     s[rank.min(s.len()) - 1]
 }
 
-/// Coefficient of variation (sample standard deviation / mean); 0 for one sample.
+/// Coefficient of variation: population standard deviation / mean (as the receipt
+/// schema defines it); 0 for one sample.
 pub fn cv(v: &[f64]) -> f64 {
     if v.len() < 2 {
         return 0.0;
     }
     let mean = v.iter().sum::<f64>() / v.len() as f64;
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
     var.sqrt() / mean
 }
 
@@ -241,7 +261,7 @@ pub fn peak_rss_bytes() -> Option<u64> {
 
 /// A prompt of `n` token ids drawn from `seed` (uniform over the vocabulary).
 pub fn seeded_prompt(n: usize, vocab: usize, seed: u64) -> Vec<u32> {
-    let mut z = seed ^ 0x5eed_0f_9a_0be_7;
+    let mut z = seed ^ 0x5eed_0f9a_0be7;
     (0..n)
         .map(|_| {
             z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);

@@ -13,13 +13,19 @@ pub enum EngineError {
         source: std::io::Error,
     },
 
-    #[error("{path}: not a GGUF file: the first 4 bytes are {found:?}, expected \"GGUF\" (pass a .gguf model file)")]
+    #[error(
+        "{path}: not a GGUF file: the first 4 bytes are {found:?}, expected \"GGUF\" (pass a .gguf model file)"
+    )]
     BadMagic { path: PathBuf, found: [u8; 4] },
 
-    #[error("{path}: GGUF version {version} is not supported (this engine reads versions 2 and 3; re-export the model with a current gguf writer)")]
+    #[error(
+        "{path}: GGUF version {version} is not supported (this engine reads versions 2 and 3; re-export the model with a current gguf writer)"
+    )]
     UnsupportedVersion { path: PathBuf, version: u32 },
 
-    #[error("{path}: truncated at byte {offset} while reading {what} (the file is {len} bytes; it may be an incomplete download)")]
+    #[error(
+        "{path}: truncated at byte {offset} while reading {what} (the file is {len} bytes; it may be an incomplete download)"
+    )]
     Truncated {
         path: PathBuf,
         offset: u64,
@@ -34,7 +40,9 @@ pub enum EngineError {
         detail: String,
     },
 
-    #[error("{path}: tensor '{tensor}' has data at bytes {start}..{end}, beyond the end of the file ({len} bytes); the file is truncated or its offsets are corrupt")]
+    #[error(
+        "{path}: tensor '{tensor}' has data at bytes {start}..{end}, beyond the end of the file ({len} bytes); the file is truncated or its offsets are corrupt"
+    )]
     TensorBeyondEnd {
         path: PathBuf,
         tensor: String,
@@ -43,14 +51,18 @@ pub enum EngineError {
         len: u64,
     },
 
-    #[error("{path}: tensor '{tensor}' has ggml type {type_id}, which this engine does not know (supported: F32=0, F16=1, TQ2_0=35, I2_S=36)")]
+    #[error(
+        "{path}: tensor '{tensor}' has ggml type {type_id}, which this engine does not know (supported: F32=0, F16=1, TQ2_0=35, I2_S=36)"
+    )]
     UnknownTensorType {
         path: PathBuf,
         tensor: String,
         type_id: u32,
     },
 
-    #[error("{path}: tensor '{tensor}' is missing; a BitNet b1.58 model needs it (check the architecture and tensor names with `bitnet-engine inspect`)")]
+    #[error(
+        "{path}: tensor '{tensor}' is missing; a BitNet b1.58 model needs it (check the architecture and tensor names with `bitnet-engine inspect`)"
+    )]
     MissingTensor { path: PathBuf, tensor: String },
 
     #[error("{path}: metadata key '{key}' is missing or has the wrong type ({detail})")]
@@ -68,7 +80,9 @@ pub enum EngineError {
         expected: Vec<u64>,
     },
 
-    #[error("{place}: row length {cols} is not a multiple of the {format} block size {block}; this format cannot store that matrix")]
+    #[error(
+        "{place}: row length {cols} is not a multiple of the {format} block size {block}; this format cannot store that matrix"
+    )]
     RowNotBlockAligned {
         place: String,
         format: &'static str,
@@ -76,14 +90,18 @@ pub enum EngineError {
         block: usize,
     },
 
-    #[error("{place}: invalid scale {value} ({why}); the weights are corrupt or were quantised wrongly")]
+    #[error(
+        "{place}: invalid scale {value} ({why}); the weights are corrupt or were quantised wrongly"
+    )]
     BadScale {
         place: String,
         value: f32,
         why: &'static str,
     },
 
-    #[error("{place}: {format} tensor holds {found} bytes, expected {expected} for {rows}x{cols} weights")]
+    #[error(
+        "{place}: {format} tensor holds {found} bytes, expected {expected} for {rows}x{cols} weights"
+    )]
     WrongByteSize {
         place: String,
         format: &'static str,
@@ -93,13 +111,17 @@ pub enum EngineError {
         cols: usize,
     },
 
-    #[error("model '{0}' is unknown: use synthetic:tiny, synthetic:2b-4t or the path of a .gguf file")]
+    #[error(
+        "model '{0}' is unknown: use synthetic:tiny, synthetic:2b-4t or the path of a .gguf file"
+    )]
     UnknownModel(String),
 
     #[error("invalid configuration: {0}")]
     Config(String),
 
-    #[error("context overflow: position {pos} is past the context of {limit} tokens (lower --prompt or --tokens)")]
+    #[error(
+        "context overflow: position {pos} is past the context of {limit} tokens (lower --prompt or --tokens)"
+    )]
     ContextOverflow { pos: usize, limit: usize },
 
     #[error("token id {token} is outside the vocabulary of {vocab} (prompt ids must be < {vocab})")]

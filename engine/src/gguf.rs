@@ -72,13 +72,18 @@ impl MetaValue {
     }
     fn short(&self) -> String {
         match self {
-            MetaValue::String(s) if s.len() > 60 => format!("{:?}…", &s[..s.floor_char_boundary(60)]),
+            MetaValue::String(s) if s.len() > 60 => {
+                format!("{:?}…", &s[..s.floor_char_boundary(60)])
+            }
             MetaValue::String(s) => format!("{s:?}"),
             MetaValue::Array(a) => format!("[{} values]", a.len()),
             MetaValue::F32(v) => format!("{v}"),
             MetaValue::F64(v) => format!("{v}"),
             MetaValue::Bool(v) => format!("{v}"),
-            other => other.as_u64().map(|v| v.to_string()).unwrap_or_else(|| format!("{other:?}")),
+            other => other
+                .as_u64()
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| format!("{other:?}")),
         }
     }
 }
@@ -133,13 +138,19 @@ impl<'a> Cursor<'a> {
         Ok(self.take(1, what)?[0])
     }
     fn u16(&mut self, what: &str) -> Result<u16> {
-        Ok(u16::from_le_bytes(self.take(2, what)?.try_into().expect("2 bytes")))
+        Ok(u16::from_le_bytes(
+            self.take(2, what)?.try_into().expect("2 bytes"),
+        ))
     }
     fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.take(4, what)?.try_into().expect("4 bytes"),
+        ))
     }
     fn u64(&mut self, what: &str) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().expect("8 bytes")))
+        Ok(u64::from_le_bytes(
+            self.take(8, what)?.try_into().expect("8 bytes"),
+        ))
     }
     fn malformed(&self, detail: String) -> EngineError {
         EngineError::Malformed {
@@ -165,7 +176,8 @@ impl<'a> Cursor<'a> {
     fn string(&mut self, what: &str) -> Result<String> {
         let n = self.count(what, 1)?;
         let bytes = self.take(n, what)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| self.malformed(format!("{what} is not UTF-8")))
+        String::from_utf8(bytes.to_vec())
+            .map_err(|_| self.malformed(format!("{what} is not UTF-8")))
     }
     fn value(&mut self, type_id: u32, what: &str, depth: usize) -> Result<MetaValue> {
         Ok(match type_id {
@@ -242,7 +254,9 @@ impl GgufFile {
             let name = c.string(&format!("tensor {i}'s name"))?;
             let n_dims = c.u32(&format!("tensor '{name}' dimension count"))?;
             if n_dims == 0 || n_dims > 4 {
-                return Err(c.malformed(format!("tensor '{name}' has {n_dims} dimensions (1 to 4 allowed)")));
+                return Err(c.malformed(format!(
+                    "tensor '{name}' has {n_dims} dimensions (1 to 4 allowed)"
+                )));
             }
             let mut dims = Vec::new();
             for _ in 0..n_dims {
@@ -255,7 +269,12 @@ impl GgufFile {
         let alignment = match metadata.iter().find(|(k, _)| k == "general.alignment") {
             Some((_, v)) => match v.as_u64() {
                 Some(a) if a.is_power_of_two() => a,
-                _ => return Err(c.malformed(format!("general.alignment {} is not a power of two", v.short()))),
+                _ => {
+                    return Err(c.malformed(format!(
+                        "general.alignment {} is not a power of two",
+                        v.short()
+                    )));
+                }
             },
             None => 32,
         };
@@ -267,14 +286,19 @@ impl GgufFile {
         let file_len = map.len() as u64;
         let mut tensors = Vec::with_capacity(raw.len());
         for (name, dims, type_id, offset) in raw {
-            let n = dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).ok_or_else(|| EngineError::Malformed {
-                path: path.to_path_buf(),
-                offset: 0,
-                detail: format!("tensor '{name}' has dimensions {dims:?} whose product overflows"),
-            })?;
+            let n = dims
+                .iter()
+                .try_fold(1u64, |a, &d| a.checked_mul(d))
+                .ok_or_else(|| EngineError::Malformed {
+                    path: path.to_path_buf(),
+                    offset: 0,
+                    detail: format!(
+                        "tensor '{name}' has dimensions {dims:?} whose product overflows"
+                    ),
+                })?;
             let size = tensor_bytes(path, &name, type_id, &dims, n, fmt_key.as_deref())?;
-            let start = data_start.checked_add(offset).unwrap_or(u64::MAX);
-            let end = start.checked_add(size).unwrap_or(u64::MAX);
+            let start = data_start.saturating_add(offset);
+            let end = start.saturating_add(size);
             if end > file_len {
                 return Err(EngineError::TensorBeyondEnd {
                     path: path.to_path_buf(),
@@ -318,11 +342,15 @@ impl GgufFile {
     pub fn type36_format(&self) -> Result<Format> {
         match self.meta(FORMAT_KEY) {
             None => Ok(Format::I2s),
-            Some(v) => v.as_str().and_then(Format::parse).ok_or_else(|| EngineError::MissingMetadata {
-                path: self.path.clone(),
-                key: FORMAT_KEY.into(),
-                detail: format!("{} is not one of i2s, qk256, bitnet32f16", v.short()),
-            }),
+            Some(v) => {
+                v.as_str()
+                    .and_then(Format::parse)
+                    .ok_or_else(|| EngineError::MissingMetadata {
+                        path: self.path.clone(),
+                        key: FORMAT_KEY.into(),
+                        detail: format!("{} is not one of i2s, qk256, bitnet32f16", v.short()),
+                    })
+            }
         }
     }
 }
@@ -338,10 +366,17 @@ fn type_name(t: u32) -> &'static str {
 }
 
 /// Bytes a tensor occupies; errors for unknown types and rows that split a block.
-fn tensor_bytes(path: &Path, name: &str, type_id: u32, dims: &[u64], n: u64, fmt: Option<&str>) -> Result<u64> {
+fn tensor_bytes(
+    path: &Path,
+    name: &str,
+    type_id: u32,
+    dims: &[u64],
+    n: u64,
+    fmt: Option<&str>,
+) -> Result<u64> {
     let ne0 = dims[0];
     let aligned = |format: &'static str, block: u64| {
-        if ne0 % block != 0 {
+        if !ne0.is_multiple_of(block) {
             Err(EngineError::RowNotBlockAligned {
                 place: format!("{}: tensor '{name}'", path.display()),
                 format,
@@ -410,7 +445,12 @@ pub fn config(g: &GgufFile) -> Result<Config> {
     let arch = g
         .meta("general.architecture")
         .and_then(MetaValue::as_str)
-        .ok_or_else(|| missing("general.architecture", "a string such as \"bitnet-b1.58\" is required"))?
+        .ok_or_else(|| {
+            missing(
+                "general.architecture",
+                "a string such as \"bitnet-b1.58\" is required",
+            )
+        })?
         .to_string();
     let key = |k: &str| format!("{arch}.{k}");
     let int = |k: &str| -> Result<usize> {
@@ -420,11 +460,18 @@ pub fn config(g: &GgufFile) -> Result<Config> {
             .map(|v| v as usize)
             .ok_or_else(|| missing(&full, "an unsigned integer is required"))
     };
-    let opt_int = |k: &str| g.meta(&key(k)).and_then(MetaValue::as_u64).map(|v| v as usize);
+    let opt_int = |k: &str| {
+        g.meta(&key(k))
+            .and_then(MetaValue::as_u64)
+            .map(|v| v as usize)
+    };
     let opt_f32 = |k: &str| g.meta(&key(k)).and_then(MetaValue::as_f32);
     let hidden = int("embedding_length")?;
     let heads = int("attention.head_count")?;
-    let activation = match g.meta(&key("hidden_activation")).and_then(MetaValue::as_str) {
+    let activation = match g
+        .meta(&key("hidden_activation"))
+        .and_then(MetaValue::as_str)
+    {
         Some("relu2" | "relu_sqr" | "relu_squared" | "squared_relu") => Activation::Relu2,
         Some("silu" | "swiglu" | "swish") => Activation::Silu,
         Some(other) => {
@@ -449,15 +496,19 @@ pub fn config(g: &GgufFile) -> Result<Config> {
         layers: int("block_count")?,
         heads,
         kv_heads: opt_int("attention.head_count_kv").unwrap_or(heads),
-        head_dim: opt_int("rope.dimension_count").unwrap_or(if heads > 0 { hidden / heads } else { 0 }),
+        head_dim: opt_int("rope.dimension_count").unwrap_or(hidden.checked_div(heads).unwrap_or(0)),
         vocab,
         context: opt_int("context_length").unwrap_or(4096),
         rope_theta: opt_f32("rope.freq_base").unwrap_or(10_000.0),
         norm_eps: opt_f32("attention.layer_norm_rms_epsilon").unwrap_or(1e-5),
         activation,
     };
-    c.validate()
-        .map_err(|e| missing(&format!("{arch}.*"), &format!("the shape does not make a decoder: {e}")))?;
+    c.validate().map_err(|e| {
+        missing(
+            &format!("{arch}.*"),
+            &format!("the shape does not make a decoder: {e}"),
+        )
+    })?;
     Ok(c)
 }
 
@@ -489,7 +540,10 @@ pub fn load_model(path: &Path) -> Result<Model> {
         shape(t, &[len as u64])?;
         let bytes = &g.map[t.start as usize..t.end as usize];
         match t.type_id {
-            GGML_F32 => Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
+            GGML_F32 => Ok(bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()),
             GGML_F16 => Ok(bytes
                 .chunks_exact(2)
                 .map(|b| crate::f16::f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
@@ -634,7 +688,14 @@ pub fn inspect(path: &Path) -> Result<String> {
             GGML_I2_S => format!("I2_S(36, read as {t36})"),
             other => format!("{}({other})", type_name(other)),
         };
-        let _ = writeln!(s, "  {:<28} {:<24} {:?} {}", t.name, ty, t.dims, t.end - t.start);
+        let _ = writeln!(
+            s,
+            "  {:<28} {:<24} {:?} {}",
+            t.name,
+            ty,
+            t.dims,
+            t.end - t.start
+        );
     }
     if t36 == "i2s" && g.tensors.iter().any(|t| t.type_id == GGML_I2_S) {
         let _ = writeln!(

@@ -24,7 +24,11 @@ environment: BITNET_SEED (default 42), BITNET_DETERMINISTIC, BITNET_STRICT_MODE,
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e:#}");
-        std::process::exit(if e.downcast_ref::<UsageError>().is_some() { 2 } else { 1 });
+        std::process::exit(if e.downcast_ref::<UsageError>().is_some() {
+            2
+        } else {
+            1
+        });
     }
 }
 
@@ -57,7 +61,9 @@ impl Args {
                 let (name, value) = match name.split_once('=') {
                     Some((n, v)) => (n.to_string(), v.to_string()),
                     None => {
-                        let v = it.next().ok_or_else(|| usage(format!("--{name} needs a value")))?;
+                        let v = it
+                            .next()
+                            .ok_or_else(|| usage(format!("--{name} needs a value")))?;
                         (name.to_string(), v.clone())
                     }
                 };
@@ -79,31 +85,42 @@ impl Args {
     fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| usage(format!("--{name} expects a number, got '{v}'"))),
+            Some(v) => v
+                .parse()
+                .map_err(|_| usage(format!("--{name} expects a number, got '{v}'"))),
         }
     }
 }
 
 fn env_flag(key: &str) -> bool {
     matches!(
-        std::env::var(key).map(|v| v.to_ascii_lowercase()).as_deref(),
+        std::env::var(key)
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref(),
         Ok("1" | "true" | "yes" | "on")
     )
 }
 
 fn seed(args: &Args) -> Result<u64> {
     if let Some(s) = args.get("seed") {
-        return s.parse().map_err(|_| usage(format!("--seed expects an integer, got '{s}'")));
+        return s
+            .parse()
+            .map_err(|_| usage(format!("--seed expects an integer, got '{s}'")));
     }
     match std::env::var("BITNET_SEED") {
-        Ok(s) => s.trim().parse().with_context(|| format!("BITNET_SEED='{s}' is not an unsigned integer")),
+        Ok(s) => s
+            .trim()
+            .parse()
+            .with_context(|| format!("BITNET_SEED='{s}' is not an unsigned integer")),
         Err(_) => Ok(42),
     }
 }
 
 fn setup_threads(args: &Args) -> Result<usize> {
     if let Some(t) = args.get("threads") {
-        let n: usize = t.parse().map_err(|_| usage(format!("--threads expects a number, got '{t}'")))?;
+        let n: usize = t
+            .parse()
+            .map_err(|_| usage(format!("--threads expects a number, got '{t}'")))?;
         if n == 0 {
             return Err(usage("--threads must be at least 1"));
         }
@@ -123,7 +140,9 @@ struct Loaded {
 }
 
 fn load(args: &Args, seed: u64) -> Result<Loaded> {
-    let spec = args.get("model").ok_or_else(|| usage("--model is required"))?;
+    let spec = args
+        .get("model")
+        .ok_or_else(|| usage("--model is required"))?;
     let t0 = Instant::now();
     if spec.starts_with("synthetic:") {
         let format = match args.get("format") {
@@ -133,11 +152,18 @@ fn load(args: &Args, seed: u64) -> Result<Loaded> {
         let dtype = match args.get("embedding").unwrap_or("f16") {
             "f16" => EmbeddingType::F16,
             "f32" => EmbeddingType::F32,
-            other => return Err(usage(format!("--embedding must be f16 or f32, got '{other}'"))),
+            other => {
+                return Err(usage(format!(
+                    "--embedding must be f16 or f32, got '{other}'"
+                )));
+            }
         };
         let model = synthetic::build_spec(spec, seed, format, dtype)?;
         let load_ms = t0.elapsed().as_secs_f64() * 1e3;
-        eprintln!("[bitnet-engine] built {spec} ({}) in {load_ms:.0} ms; hashing weights", format.name());
+        eprintln!(
+            "[bitnet-engine] built {spec} ({}) in {load_ms:.0} ms; hashing weights",
+            format.name()
+        );
         let sha256 = synthetic::weights_sha256(&model);
         Ok(Loaded {
             model,
@@ -147,7 +173,9 @@ fn load(args: &Args, seed: u64) -> Result<Loaded> {
         })
     } else {
         if args.get("format").is_some() {
-            return Err(usage("--format applies to synthetic models; a GGUF says its own format"));
+            return Err(usage(
+                "--format applies to synthetic models; a GGUF says its own format",
+            ));
         }
         let path = PathBuf::from(spec);
         let model = gguf::load_model(&path)?;
@@ -164,7 +192,9 @@ fn load(args: &Args, seed: u64) -> Result<Loaded> {
 }
 
 fn dispatcher(args: &Args) -> Result<Dispatcher> {
-    Ok(Dispatcher::new(SimdLevel::choose(args.get("kernels").unwrap_or("auto"))?))
+    Ok(Dispatcher::new(SimdLevel::choose(
+        args.get("kernels").unwrap_or("auto"),
+    )?))
 }
 
 fn run() -> Result<()> {
@@ -188,11 +218,25 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
     let args = Args::parse(
         raw,
         &[
-            "model", "tokens", "runs", "warmup", "prompt", "prompt-ids", "threads", "kernels", "receipt",
-            "format", "embedding", "seed", "calibration-passes",
+            "model",
+            "tokens",
+            "runs",
+            "warmup",
+            "prompt",
+            "prompt-ids",
+            "threads",
+            "kernels",
+            "receipt",
+            "format",
+            "embedding",
+            "seed",
+            "calibration-passes",
         ],
     )?;
-    let receipt_path = PathBuf::from(args.get("receipt").ok_or_else(|| usage("--receipt PATH is required"))?);
+    let receipt_path = PathBuf::from(
+        args.get("receipt")
+            .ok_or_else(|| usage("--receipt PATH is required"))?,
+    );
     let tokens: usize = args.num("tokens", 128)?;
     if tokens == 0 {
         return Err(usage("--tokens must be at least 1"));
@@ -261,11 +305,14 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let text = serde_json::to_string_pretty(&value)? + "\n";
-    std::fs::write(&receipt_path, text).with_context(|| format!("writing {}", receipt_path.display()))?;
+    std::fs::write(&receipt_path, text)
+        .with_context(|| format!("writing {}", receipt_path.display()))?;
     eprintln!(
         "[bitnet-engine] {:.2} tok/s (median of {runs}), roofline fraction {:.3}, receipt {}",
         value["tokens_per_second"].as_f64().unwrap_or(f64::NAN),
-        value["calibration"]["roofline_fraction"].as_f64().unwrap_or(f64::NAN),
+        value["calibration"]["roofline_fraction"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
         receipt_path.display()
     );
     Ok(())
@@ -275,9 +322,11 @@ fn parse_ids(s: &str) -> Result<Vec<u32>> {
     s.split(',')
         .filter(|t| !t.trim().is_empty())
         .map(|t| {
-            t.trim()
-                .parse::<u32>()
-                .map_err(|_| usage(format!("--prompt-ids: '{t}' is not a token id (expected e.g. 1,2,3)")))
+            t.trim().parse::<u32>().map_err(|_| {
+                usage(format!(
+                    "--prompt-ids: '{t}' is not a token id (expected e.g. 1,2,3)"
+                ))
+            })
         })
         .collect()
 }
@@ -285,9 +334,21 @@ fn parse_ids(s: &str) -> Result<Vec<u32>> {
 fn cmd_generate(raw: &[String]) -> Result<()> {
     let args = Args::parse(
         raw,
-        &["model", "prompt-ids", "tokens", "threads", "kernels", "format", "embedding", "seed"],
+        &[
+            "model",
+            "prompt-ids",
+            "tokens",
+            "threads",
+            "kernels",
+            "format",
+            "embedding",
+            "seed",
+        ],
     )?;
-    let ids = parse_ids(args.get("prompt-ids").ok_or_else(|| usage("--prompt-ids is required"))?)?;
+    let ids = parse_ids(
+        args.get("prompt-ids")
+            .ok_or_else(|| usage("--prompt-ids is required"))?,
+    )?;
     if ids.is_empty() {
         return Err(usage("--prompt-ids needs at least one id"));
     }

@@ -54,14 +54,17 @@ impl Config {
         if self.hidden == 0 || self.layers == 0 || self.vocab == 0 || self.head_dim == 0 {
             return fail(format!("zero-sized dimension in {self:?}"));
         }
-        if self.kv_heads == 0 || self.heads % self.kv_heads != 0 {
+        if self.kv_heads == 0 || !self.heads.is_multiple_of(self.kv_heads) {
             return fail(format!(
                 "heads {} must be a positive multiple of kv_heads {}",
                 self.heads, self.kv_heads
             ));
         }
-        if self.head_dim % 2 != 0 || self.head_dim > 512 {
-            return fail(format!("head_dim {} must be even and at most 512", self.head_dim));
+        if !self.head_dim.is_multiple_of(2) || self.head_dim > 512 {
+            return fail(format!(
+                "head_dim {} must be even and at most 512",
+                self.head_dim
+            ));
         }
         if self.context == 0 {
             return fail("context length is 0".into());
@@ -132,7 +135,12 @@ impl Model {
     /// lm_head), one embedding row, and the norm weights. KV-cache reads are excluded.
     pub fn bytes_per_token(&self) -> u64 {
         let c = &self.config;
-        let ternary: usize = self.layers.iter().flat_map(|l| l.matrices()).map(|(_, m)| m.byte_len()).sum();
+        let ternary: usize = self
+            .layers
+            .iter()
+            .flat_map(|l| l.matrices())
+            .map(|(_, m)| m.byte_len())
+            .sum();
         let norms = 4 * (c.hidden + c.layers * (2 * c.hidden + c.hidden + c.ffn));
         let row = c.hidden * self.embedding.dtype.size();
         (ternary + self.embedding.data.len() + row + norms) as u64
@@ -140,16 +148,37 @@ impl Model {
 
     /// Bytes held by weights (what a loaded model occupies).
     pub fn weight_bytes(&self) -> u64 {
-        let ternary: usize = self.layers.iter().flat_map(|l| l.matrices()).map(|(_, m)| m.byte_len()).sum();
-        let norms: usize = self.layers.iter().flat_map(|l| l.norms()).map(|(_, n)| n.len() * 4).sum();
+        let ternary: usize = self
+            .layers
+            .iter()
+            .flat_map(|l| l.matrices())
+            .map(|(_, m)| m.byte_len())
+            .sum();
+        let norms: usize = self
+            .layers
+            .iter()
+            .flat_map(|l| l.norms())
+            .map(|(_, n)| n.len() * 4)
+            .sum();
         (ternary + self.embedding.data.len() + norms + self.output_norm.len() * 4) as u64
     }
 
     /// Parameter count: ternary weights + embedding + norm weights.
     pub fn params(&self) -> u64 {
-        let ternary: usize = self.layers.iter().flat_map(|l| l.matrices()).map(|(_, m)| m.rows * m.cols).sum();
-        let norms: usize = self.layers.iter().flat_map(|l| l.norms()).map(|(_, n)| n.len()).sum();
-        (ternary + self.embedding.vocab * self.embedding.hidden + norms + self.output_norm.len()) as u64
+        let ternary: usize = self
+            .layers
+            .iter()
+            .flat_map(|l| l.matrices())
+            .map(|(_, m)| m.rows * m.cols)
+            .sum();
+        let norms: usize = self
+            .layers
+            .iter()
+            .flat_map(|l| l.norms())
+            .map(|(_, n)| n.len())
+            .sum();
+        (ternary + self.embedding.vocab * self.embedding.hidden + norms + self.output_norm.len())
+            as u64
     }
 }
 
@@ -225,7 +254,10 @@ pub fn forward(
         });
     }
     if token as usize >= c.vocab {
-        return Err(EngineError::TokenOutOfRange { token, vocab: c.vocab });
+        return Err(EngineError::TokenOutOfRange {
+            token,
+            vocab: c.vocab,
+        });
     }
     let (hidden, kv_dim, hd) = (c.hidden, c.kv_dim(), c.head_dim);
 
@@ -237,7 +269,11 @@ pub fn forward(
         k.quantize(&s.xb[..hidden], &mut s.qa);
         k.gemv_fused(
             &s.qa,
-            &mut [(&layer.wq, &mut s.q), (&layer.wk, &mut s.k), (&layer.wv, &mut s.v)],
+            &mut [
+                (&layer.wq, &mut s.q),
+                (&layer.wk, &mut s.k),
+                (&layer.wv, &mut s.v),
+            ],
         );
         k.rope(&mut s.q, hd, pos, c.rope_theta);
         k.rope(&mut s.k, hd, pos, c.rope_theta);
@@ -262,7 +298,12 @@ pub fn forward(
         );
 
         // Sub-norm before the output projection, then the residual.
-        k.rmsnorm(&mut s.xb[..c.q_dim()], &s.att_out, &layer.attn_sub_norm, c.norm_eps);
+        k.rmsnorm(
+            &mut s.xb[..c.q_dim()],
+            &s.att_out,
+            &layer.attn_sub_norm,
+            c.norm_eps,
+        );
         k.quantize(&s.xb[..c.q_dim()], &mut s.qa);
         k.gemv(&layer.wo, &s.qa, &mut s.xb2);
         k.residual_add(&mut s.x, &s.xb2);
@@ -270,7 +311,10 @@ pub fn forward(
         // FFN: m = ffn_norm(x); down(ffn_sub_norm(act(gate·m) ⊙ up·m)).
         k.rmsnorm(&mut s.xb[..hidden], &s.x, &layer.ffn_norm, c.norm_eps);
         k.quantize(&s.xb[..hidden], &mut s.qa);
-        k.gemv_fused(&s.qa, &mut [(&layer.w_gate, &mut s.gate), (&layer.w_up, &mut s.up)]);
+        k.gemv_fused(
+            &s.qa,
+            &mut [(&layer.w_gate, &mut s.gate), (&layer.w_up, &mut s.up)],
+        );
         k.ffn_gate(c.activation, &mut s.gate, &s.up);
         k.rmsnorm(&mut s.up, &s.gate, &layer.ffn_sub_norm, c.norm_eps);
         k.quantize(&s.up, &mut s.qa);
@@ -288,7 +332,9 @@ pub fn forward(
 /// Greedy generation: feeds `prompt`, then `n` new tokens. Returns the new token ids.
 pub fn generate(m: &Model, k: &Dispatcher, prompt: &[u32], n: usize) -> Result<Vec<u32>> {
     if prompt.is_empty() {
-        return Err(EngineError::Config("the prompt needs at least one token".into()));
+        return Err(EngineError::Config(
+            "the prompt needs at least one token".into(),
+        ));
     }
     let mut s = RunState::new(&m.config, prompt.len() + n)?;
     let mut out = Vec::with_capacity(n);

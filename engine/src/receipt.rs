@@ -33,14 +33,33 @@ pub struct ReceiptInputs<'a> {
 }
 
 pub fn build(r: &ReceiptInputs<'_>) -> Value {
+    let mut v = build_raw(r);
+    // Absent beats null for optional fields the schema types strictly.
+    for section in ["model", "measurement", "host"] {
+        if let Some(obj) = v.get_mut(section).and_then(Value::as_object_mut) {
+            obj.retain(|_, field| !field.is_null());
+        }
+    }
+    v
+}
+
+fn build_raw(r: &ReceiptInputs<'_>) -> Value {
     let m = r.model;
     let c = &m.config;
     let b = r.bench;
-    let rates: Vec<f64> = b.samples.iter().map(|s| s.decode_tokens_per_second()).collect();
+    let rates: Vec<f64> = b
+        .samples
+        .iter()
+        .map(|s| s.decode_tokens_per_second())
+        .collect();
     let tps = median(&rates);
     let bytes_per_token = m.bytes_per_token();
     let roofline = r.calibration.mem_bw_gbps * 1e9 / bytes_per_token as f64;
-    let latencies: Vec<f64> = b.samples.iter().flat_map(|s| s.token_latency_ms.iter().cloned()).collect();
+    let latencies: Vec<f64> = b
+        .samples
+        .iter()
+        .flat_map(|s| s.token_latency_ms.iter().cloned())
+        .collect();
     let prefill_ms: f64 = b.samples.iter().map(|s| s.prefill_ms).sum();
     let prefill_tokens: usize = b.samples.iter().map(|s| s.prefill_tokens).sum();
     let first_token: Vec<f64> = b.samples.iter().map(|s| s.first_token_ms).collect();
@@ -152,8 +171,20 @@ fn round3(x: f64) -> f64 {
 fn environment() -> Value {
     let mut env = serde_json::Map::new();
     env.insert("BITNET_VERSION".into(), json!(env!("CARGO_PKG_VERSION")));
-    env.insert("OS".into(), json!(format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)));
-    for key in ["RAYON_NUM_THREADS", "BITNET_DETERMINISTIC", "BITNET_SEED", "BITNET_STRICT_MODE"] {
+    env.insert(
+        "OS".into(),
+        json!(format!(
+            "{}-{}",
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        )),
+    );
+    for key in [
+        "RAYON_NUM_THREADS",
+        "BITNET_DETERMINISTIC",
+        "BITNET_SEED",
+        "BITNET_STRICT_MODE",
+    ] {
         if let Ok(v) = std::env::var(key) {
             env.insert(key.into(), json!(v));
         }
@@ -174,7 +205,9 @@ fn cargo_features() -> Vec<&'static str> {
 
 fn git(args: &[&str]) -> Option<String> {
     let out = Command::new("git").args(args).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// The commit checked out where the bench runs, or null outside a git work tree.
@@ -222,8 +255,11 @@ fn ci() -> Value {
         return Value::Null;
     }
     let var = |k: &str| std::env::var(k).ok();
-    let pr = var("GITHUB_REF")
-        .and_then(|r| r.strip_prefix("refs/pull/").and_then(|r| r.split('/').next()).and_then(|n| n.parse::<u64>().ok()));
+    let pr = var("GITHUB_REF").and_then(|r| {
+        r.strip_prefix("refs/pull/")
+            .and_then(|r| r.split('/').next())
+            .and_then(|n| n.parse::<u64>().ok())
+    });
     json!({
         "provider": "github",
         "repository": var("GITHUB_REPOSITORY"),
@@ -238,7 +274,10 @@ fn ci() -> Value {
 
 /// RFC 3339 UTC with seconds, e.g. `2026-05-01T12:34:56Z`.
 pub fn rfc3339_utc(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;

@@ -8,7 +8,9 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{EngineError, Result};
 use crate::f16::f32_to_f16;
-use crate::formats::{Bytes, Embedding, EmbeddingType, Format, TernaryMatrix, bitnet32f16, i2s, qk256, tq2_0};
+use crate::formats::{
+    Bytes, Embedding, EmbeddingType, Format, TernaryMatrix, bitnet32f16, i2s, qk256, tq2_0,
+};
 use crate::model::{Activation, Config, Layer, Model, ModelSource};
 
 /// Named shapes. `tiny` is for tests; `2b-4t` has BitNet b1.58 2B-4T's real shapes.
@@ -68,7 +70,9 @@ struct Rng(u64);
 
 impl Rng {
     fn new(seed: u64, tensor: u64, chunk: u64) -> Self {
-        Rng(mix(seed ^ mix(tensor.wrapping_mul(0x1000_0000_01B3) ^ mix(chunk))))
+        Rng(mix(
+            seed ^ mix(tensor.wrapping_mul(0x1000_0000_01B3) ^ mix(chunk))
+        ))
     }
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
@@ -119,27 +123,66 @@ fn fill_blocks(
     });
 }
 
-fn matrix(format: Format, rows: usize, cols: usize, seed: u64, tensor: u64, name: &str) -> Result<TernaryMatrix> {
+fn matrix(
+    format: Format,
+    rows: usize,
+    cols: usize,
+    seed: u64,
+    tensor: u64,
+    name: &str,
+) -> Result<TernaryMatrix> {
     let mut data = vec![0u8; rows * format.row_bytes(cols)];
     // Scales keep each output's variance near 1 for unit-RMS inputs.
     let unit = 1.0 / (0.5 * cols as f32).sqrt();
     let scale = match format {
         Format::I2s => {
-            fill_blocks(&mut data, i2s::BLOCK_BYTES, None, 0.0, seed, tensor, ternary_codes);
+            fill_blocks(
+                &mut data,
+                i2s::BLOCK_BYTES,
+                None,
+                0.0,
+                seed,
+                tensor,
+                ternary_codes,
+            );
             unit
         }
         Format::Tq2_0 => {
-            fill_blocks(&mut data, tq2_0::BLOCK_BYTES, Some(64), unit, seed, tensor, ternary_codes);
+            fill_blocks(
+                &mut data,
+                tq2_0::BLOCK_BYTES,
+                Some(64),
+                unit,
+                seed,
+                tensor,
+                ternary_codes,
+            );
             1.0
         }
         Format::Bitnet32F16 => {
             // Codes 1..=3 are the values −1, 0, +1.
             let shifted = |x: u64| ternary_codes(x) + LOW_BITS;
-            fill_blocks(&mut data, bitnet32f16::BLOCK_BYTES, Some(8), unit, seed, tensor, shifted);
+            fill_blocks(
+                &mut data,
+                bitnet32f16::BLOCK_BYTES,
+                Some(8),
+                unit,
+                seed,
+                tensor,
+                shifted,
+            );
             1.0
         }
         Format::Qk256 => {
-            fill_blocks(&mut data, qk256::BLOCK_BYTES, None, 0.0, seed, tensor, |x| x);
+            fill_blocks(
+                &mut data,
+                qk256::BLOCK_BYTES,
+                None,
+                0.0,
+                seed,
+                tensor,
+                |x| x,
+            );
             1.0 / (2.5 * cols as f32).sqrt()
         }
     };
@@ -154,26 +197,30 @@ fn embedding(c: &Config, dtype: EmbeddingType, seed: u64) -> Embedding {
             // Random sign and mantissa, exponent 7..=10: magnitudes in [2^-8, 2^-4), small
             // next to what the layers add, so the tied lm_head does not just echo the input.
             let mut data = vec![0u8; n * 2];
-            data.par_chunks_mut(262_144).enumerate().for_each(|(ci, c)| {
-                let mut rng = Rng::new(seed, tensor, ci as u64);
-                for w in c.chunks_mut(8) {
-                    let x = rng.next();
-                    let e = ((x >> 10) & 0x0003_0003_0003_0003) + 0x0007_0007_0007_0007;
-                    let v = (x & 0x83FF_83FF_83FF_83FF) | (e << 10);
-                    let bytes = v.to_le_bytes();
-                    w.copy_from_slice(&bytes[..w.len()]);
-                }
-            });
+            data.par_chunks_mut(262_144)
+                .enumerate()
+                .for_each(|(ci, c)| {
+                    let mut rng = Rng::new(seed, tensor, ci as u64);
+                    for w in c.chunks_mut(8) {
+                        let x = rng.next();
+                        let e = ((x >> 10) & 0x0003_0003_0003_0003) + 0x0007_0007_0007_0007;
+                        let v = (x & 0x83FF_83FF_83FF_83FF) | (e << 10);
+                        let bytes = v.to_le_bytes();
+                        w.copy_from_slice(&bytes[..w.len()]);
+                    }
+                });
             data
         }
         EmbeddingType::F32 => {
             let mut data = vec![0u8; n * 4];
-            data.par_chunks_mut(262_144).enumerate().for_each(|(ci, c)| {
-                let mut rng = Rng::new(seed, tensor, ci as u64);
-                for w in c.chunks_exact_mut(4) {
-                    w.copy_from_slice(&rng.uniform(-1.0, 1.0).to_le_bytes());
-                }
-            });
+            data.par_chunks_mut(262_144)
+                .enumerate()
+                .for_each(|(ci, c)| {
+                    let mut rng = Rng::new(seed, tensor, ci as u64);
+                    for w in c.chunks_exact_mut(4) {
+                        w.copy_from_slice(&rng.uniform(-1.0, 1.0).to_le_bytes());
+                    }
+                });
             data
         }
     };
@@ -200,11 +247,18 @@ pub fn build_spec(spec: &str, seed: u64, format: Format, dtype: EmbeddingType) -
 
 /// Builds preset `name` from `seed` in `format`.
 pub fn build(name: &str, seed: u64, format: Format, dtype: EmbeddingType) -> Result<Model> {
-    let config = preset(name).ok_or_else(|| EngineError::UnknownModel(format!("synthetic:{name}")))?;
+    let config =
+        preset(name).ok_or_else(|| EngineError::UnknownModel(format!("synthetic:{name}")))?;
     build_config(config, name, seed, format, dtype)
 }
 
-pub fn build_config(config: Config, name: &str, seed: u64, format: Format, dtype: EmbeddingType) -> Result<Model> {
+pub fn build_config(
+    config: Config,
+    name: &str,
+    seed: u64,
+    format: Format,
+    dtype: EmbeddingType,
+) -> Result<Model> {
     config.validate()?;
     let c = &config;
     let embedding = embedding(c, dtype, seed);
@@ -218,7 +272,14 @@ pub fn build_config(config: Config, name: &str, seed: u64, format: Format, dtype
             wk: matrix(format, c.kv_dim(), c.hidden, seed, t + 2, &name("attn_k"))?,
             wv: matrix(format, c.kv_dim(), c.hidden, seed, t + 3, &name("attn_v"))?,
             attn_sub_norm: norm(c.q_dim(), seed, t + 4),
-            wo: matrix(format, c.hidden, c.q_dim(), seed, t + 5, &name("attn_output"))?,
+            wo: matrix(
+                format,
+                c.hidden,
+                c.q_dim(),
+                seed,
+                t + 5,
+                &name("attn_output"),
+            )?,
             ffn_norm: norm(c.hidden, seed, t + 6),
             w_gate: matrix(format, c.ffn, c.hidden, seed, t + 7, &name("ffn_gate"))?,
             w_up: matrix(format, c.ffn, c.hidden, seed, t + 8, &name("ffn_up"))?,
@@ -248,13 +309,17 @@ pub fn weights_sha256(m: &Model) -> String {
         pieces.push((format!("token_embd.weight#{i}"), c));
     }
     let f32_bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-    let mut owned: Vec<(String, Vec<u8>)> = vec![("output_norm.weight".into(), f32_bytes(&m.output_norm))];
+    let mut owned: Vec<(String, Vec<u8>)> =
+        vec![("output_norm.weight".into(), f32_bytes(&m.output_norm))];
     for (l, layer) in m.layers.iter().enumerate() {
         for (n, mat) in layer.matrices() {
             for (i, c) in mat.data.chunks(PIECE).enumerate() {
                 pieces.push((format!("blk.{l}.{n}.weight#{i}"), c));
             }
-            owned.push((format!("blk.{l}.{n}.scale"), mat.scale.to_le_bytes().to_vec()));
+            owned.push((
+                format!("blk.{l}.{n}.scale"),
+                mat.scale.to_le_bytes().to_vec(),
+            ));
         }
         for (n, w) in layer.norms() {
             owned.push((format!("blk.{l}.{n}.weight"), f32_bytes(w)));

@@ -19,7 +19,10 @@ impl Rng {
 
 fn activation(rng: &mut Rng, n: usize) -> QuantizedActivation {
     let q: Vec<i8> = (0..n).map(|_| rng.next() as i8).collect();
-    let sums32: Vec<i32> = q.chunks(32).map(|c| c.iter().map(|&v| v as i32).sum()).collect();
+    let sums32: Vec<i32> = q
+        .chunks(32)
+        .map(|c| c.iter().map(|&v| v as i32).sum())
+        .collect();
     QuantizedActivation {
         sum: sums32.iter().sum(),
         sums32,
@@ -70,7 +73,11 @@ fn gemv_simd_equals_scalar_on_awkward_sizes() {
                     d.gemv(&m, &a, &mut got);
                     for (r, (g, w)) in got.iter().zip(&want).enumerate() {
                         let exact = matches!(format, Format::I2s | Format::Qk256);
-                        let ok = if exact { g == w } else { (g - w).abs() <= 1e-4 * w.abs().max(1.0) };
+                        let ok = if exact {
+                            g == w
+                        } else {
+                            (g - w).abs() <= 1e-4 * w.abs().max(1.0)
+                        };
                         assert!(
                             ok,
                             "{} {:?} rows {rows} cols {cols} row {r}: {g} vs scalar {w}",
@@ -102,14 +109,19 @@ fn lm_head_simd_equals_scalar_on_awkward_sizes() {
             hidden,
             data: Bytes::Owned(data),
         };
-        let x: Vec<f32> = (0..hidden).map(|_| ((rng.next() % 2000) as f32 - 1000.0) / 500.0).collect();
+        let x: Vec<f32> = (0..hidden)
+            .map(|_| ((rng.next() % 2000) as f32 - 1000.0) / 500.0)
+            .collect();
         let mut want = vec![0.0; vocab];
         scalar.lm_head(&e, &x, &mut want);
         for level in levels() {
             let mut got = vec![0.0; vocab];
             Dispatcher::new(level).lm_head(&e, &x, &mut got);
             for (g, w) in got.iter().zip(&want) {
-                assert!((g - w).abs() <= 1e-4 * (hidden as f32).max(w.abs()), "{level:?} hidden {hidden}: {g} vs {w}");
+                assert!(
+                    (g - w).abs() <= 1e-4 * (hidden as f32).max(w.abs()),
+                    "{level:?} hidden {hidden}: {g} vs {w}"
+                );
             }
         }
     }
@@ -131,7 +143,9 @@ fn packing_round_trips_through_dequantize() {
         match format {
             Format::I2s => bitnet_engine::formats::i2s::pack_row(&values, &mut row),
             Format::Tq2_0 => bitnet_engine::formats::tq2_0::pack_row(&values, &scales, &mut row),
-            Format::Bitnet32F16 => bitnet_engine::formats::bitnet32f16::pack_row(&values, &scales, &mut row),
+            Format::Bitnet32F16 => {
+                bitnet_engine::formats::bitnet32f16::pack_row(&values, &scales, &mut row)
+            }
             Format::Qk256 => bitnet_engine::formats::qk256::pack_row(&values, &mut row),
         }
         let mut out = vec![0.0f32; cols];

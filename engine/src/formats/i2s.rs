@@ -21,16 +21,23 @@ pub fn tensor_bytes(rows: usize, cols: usize) -> usize {
 
 /// Packs ternary values (−1, 0, +1) of one row.
 pub fn pack_row(values: &[i8], out: &mut [u8]) {
-    for (vb, ob) in values.chunks_exact(BLOCK).zip(out.chunks_exact_mut(BLOCK_BYTES)) {
+    for (vb, ob) in values
+        .chunks_exact(BLOCK)
+        .zip(out.chunks_exact_mut(BLOCK_BYTES))
+    {
         for g in 0..32 {
             let code = |v: i8| (v + 1) as u8 & 3;
-            ob[g] = code(vb[g]) << 6 | code(vb[g + 32]) << 4 | code(vb[g + 64]) << 2 | code(vb[g + 96]);
+            ob[g] =
+                code(vb[g]) << 6 | code(vb[g + 32]) << 4 | code(vb[g + 64]) << 2 | code(vb[g + 96]);
         }
     }
 }
 
 pub fn dequantize_row(row: &[u8], out: &mut [f32]) {
-    for (b, ob) in row.chunks_exact(BLOCK_BYTES).zip(out.chunks_exact_mut(BLOCK)) {
+    for (b, ob) in row
+        .chunks_exact(BLOCK_BYTES)
+        .zip(out.chunks_exact_mut(BLOCK))
+    {
         for g in 0..32 {
             for (n, shift) in [6, 4, 2, 0].into_iter().enumerate() {
                 ob[g + 32 * n] = ((b[g] >> shift) & 3) as f32 - 1.0;
@@ -118,7 +125,8 @@ pub fn permute_for_pairs(q: &[i8], out: &mut Vec<i8>) {
         for s in 0..4 {
             let dst = base + s * 64;
             out[dst..dst + 32].copy_from_slice(&q[base + s * 32..base + s * 32 + 32]);
-            out[dst + 32..dst + 64].copy_from_slice(&q[base + BLOCK + s * 32..base + BLOCK + s * 32 + 32]);
+            out[dst + 32..dst + 64]
+                .copy_from_slice(&q[base + BLOCK + s * 32..base + BLOCK + s * 32 + 32]);
         }
     }
     let done = pairs * 2 * BLOCK;
@@ -156,7 +164,8 @@ pub unsafe fn dot_avx512vnni(row: &[u8], perm: &[i8], sum: i32) -> f32 {
             let q = qp.add(p * 2 * BLOCK);
             for g in 0..4 {
                 let c = _mm512_and_si512(w, m[g]);
-                acc[g] = _mm512_dpbusd_epi32(acc[g], c, _mm512_loadu_si512(q.add(64 * g) as *const _));
+                acc[g] =
+                    _mm512_dpbusd_epi32(acc[g], c, _mm512_loadu_si512(q.add(64 * g) as *const _));
             }
         }
     }
@@ -176,7 +185,11 @@ pub unsafe fn dot_avx512vnni(row: &[u8], perm: &[i8], sum: i32) -> f32 {
             let mut acc = _mm256_setzero_si256();
             for (n, shift) in [6, 4, 2, 0].into_iter().enumerate() {
                 let c = _mm256_and_si256(_mm256_srlv_epi16(w, _mm256_set1_epi16(shift)), mask);
-                acc = _mm256_dpbusd_epi32(acc, c, _mm256_loadu_si256(q.add(32 * n) as *const __m256i));
+                acc = _mm256_dpbusd_epi32(
+                    acc,
+                    c,
+                    _mm256_loadu_si256(q.add(32 * n) as *const __m256i),
+                );
             }
             total += hsum_epi32_256(acc);
         }

@@ -145,7 +145,7 @@ impl TernaryMatrix {
         data: Bytes,
         scale: f32,
     ) -> Result<Self> {
-        if cols == 0 || rows == 0 || cols % format.block() != 0 {
+        if cols == 0 || rows == 0 || !cols.is_multiple_of(format.block()) {
             return Err(EngineError::RowNotBlockAligned {
                 place: place.to_string(),
                 format: format.name(),
@@ -192,7 +192,8 @@ impl TernaryMatrix {
             Format::I2s | Format::Qk256 => return Ok(()),
         };
         for (b, block) in self.data.chunks_exact(block_bytes).enumerate() {
-            let d = crate::f16::f16_to_f32(u16::from_le_bytes([block[scale_at], block[scale_at + 1]]));
+            let d =
+                crate::f16::f16_to_f32(u16::from_le_bytes([block[scale_at], block[scale_at + 1]]));
             if !d.is_finite() {
                 return Err(EngineError::BadScale {
                     place: format!("{place} block {b}"),

@@ -18,7 +18,11 @@ fn block_scale(b: &[u8]) -> f32 {
 
 /// Packs ternary values with one scale per block (as f16).
 pub fn pack_row(values: &[i8], scales: &[f32], out: &mut [u8]) {
-    for ((vb, ob), &d) in values.chunks_exact(BLOCK).zip(out.chunks_exact_mut(BLOCK_BYTES)).zip(scales) {
+    for ((vb, ob), &d) in values
+        .chunks_exact(BLOCK)
+        .zip(out.chunks_exact_mut(BLOCK_BYTES))
+        .zip(scales)
+    {
         ob[..64].fill(0);
         for j in 0..2 {
             for m in 0..32 {
@@ -33,7 +37,10 @@ pub fn pack_row(values: &[i8], scales: &[f32], out: &mut [u8]) {
 }
 
 pub fn dequantize_row(row: &[u8], out: &mut [f32]) {
-    for (b, ob) in row.chunks_exact(BLOCK_BYTES).zip(out.chunks_exact_mut(BLOCK)) {
+    for (b, ob) in row
+        .chunks_exact(BLOCK_BYTES)
+        .zip(out.chunks_exact_mut(BLOCK))
+    {
         let d = block_scale(b);
         for j in 0..2 {
             for m in 0..32 {
@@ -49,7 +56,11 @@ pub fn dequantize_row(row: &[u8], out: &mut [f32]) {
 /// Scalar reference: Σ_blocks d · Σ (code − 1)·q.
 pub fn dot_scalar(row: &[u8], a: &QuantizedActivation) -> f32 {
     let mut acc = 0.0f32;
-    for (bi, (b, qb)) in row.chunks_exact(BLOCK_BYTES).zip(a.q.chunks_exact(BLOCK)).enumerate() {
+    for (bi, (b, qb)) in row
+        .chunks_exact(BLOCK_BYTES)
+        .zip(a.q.chunks_exact(BLOCK))
+        .enumerate()
+    {
         let mut isum: i32 = 0;
         for j in 0..2 {
             for m in 0..32 {

@@ -29,7 +29,8 @@ pub fn dot_f32_scalar(row: &[u8], x: &[f32]) -> f32 {
     }
     for (b, xc) in rows.zip(xs) {
         for i in 0..8 {
-            acc[i] += f32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]) * xc[i];
+            acc[i] +=
+                f32::from_le_bytes([b[4 * i], b[4 * i + 1], b[4 * i + 2], b[4 * i + 3]]) * xc[i];
         }
     }
     acc.iter().sum::<f32>() + tail
@@ -86,7 +87,9 @@ pub unsafe fn dot_f16_avx512(row: &[u8], x: &[f32]) -> f32 {
             _mm_prefetch::<_MM_HINT_T0>(rp.add(2 * i + 1024) as *const i8);
             _mm_prefetch::<_MM_HINT_T0>(rp.add(2 * i + 1088) as *const i8);
             for (j, a) in acc.iter_mut().enumerate() {
-                let e = _mm512_cvtph_ps(_mm256_loadu_si256(rp.add(2 * (i + 16 * j)) as *const __m256i));
+                let e = _mm512_cvtph_ps(_mm256_loadu_si256(
+                    rp.add(2 * (i + 16 * j)) as *const __m256i
+                ));
                 *a = _mm512_fmadd_ps(e, _mm512_loadu_ps(xp.add(i + 16 * j)), *a);
             }
             i += 64;
@@ -106,6 +109,10 @@ pub unsafe fn dot_f16_avx512(row: &[u8], x: &[f32]) -> f32 {
     sum
 }
 
+/// Horizontal sum of eight f32 lanes.
+///
+/// # Safety
+/// Callable only where AVX2 is enabled (from other AVX2 kernels).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 pub fn hsum_ps_256(v: std::arch::x86_64::__m256) -> f32 {

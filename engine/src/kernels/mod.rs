@@ -221,7 +221,10 @@ impl Dispatcher {
     pub fn gemv_fused(&self, a: &QuantizedActivation, jobs: &mut [(&TernaryMatrix, &mut [f32])]) {
         let Some(first) = jobs.first() else { return };
         let format = first.0.format;
-        debug_assert!(jobs.iter().all(|(w, o)| w.format == format && w.cols == a.q.len() && o.len() == w.rows));
+        debug_assert!(
+            jobs.iter()
+                .all(|(w, o)| w.format == format && w.cols == a.q.len() && o.len() == w.rows)
+        );
         let id = self.gemv_kernel(format);
         self.timed(id, || {
             let mut perm = Vec::new();
@@ -245,9 +248,13 @@ impl Dispatcher {
                         #[cfg(target_arch = "x86_64")]
                         KernelId::I2sGemvAvx2 => unsafe { i2s::dot_avx2(w.row(r), a) },
                         #[cfg(target_arch = "x86_64")]
-                        KernelId::I2sGemvAvx512Vnni => unsafe { i2s::dot_avx512vnni(w.row(r), &perm, a.sum) },
+                        KernelId::I2sGemvAvx512Vnni => unsafe {
+                            i2s::dot_avx512vnni(w.row(r), &perm, a.sum)
+                        },
                         #[cfg(target_arch = "x86_64")]
-                        KernelId::Tq2GemvAvx2 => unsafe { crate::formats::tq2_0::dot_avx2(w.row(r), a) },
+                        KernelId::Tq2GemvAvx2 => unsafe {
+                            crate::formats::tq2_0::dot_avx2(w.row(r), a)
+                        },
                         _ => w.format.dot_scalar(w.row(r), a),
                     }
                 };
@@ -269,10 +276,14 @@ impl Dispatcher {
         self.timed(id, || match id {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: chosen only when AVX2/FMA/F16C were detected.
-            KernelId::LmHeadF16Avx2 => par_rows(out, |r| unsafe { lm_head::dot_f16_avx2(e.row(r), x) }),
+            KernelId::LmHeadF16Avx2 => {
+                par_rows(out, |r| unsafe { lm_head::dot_f16_avx2(e.row(r), x) })
+            }
             #[cfg(target_arch = "x86_64")]
             // SAFETY: chosen only when AVX-512F was detected.
-            KernelId::LmHeadF16Avx512 => par_rows(out, |r| unsafe { lm_head::dot_f16_avx512(e.row(r), x) }),
+            KernelId::LmHeadF16Avx512 => {
+                par_rows(out, |r| unsafe { lm_head::dot_f16_avx512(e.row(r), x) })
+            }
             KernelId::LmHeadF32Scalar => par_rows(out, |r| lm_head::dot_f32_scalar(e.row(r), x)),
             _ => par_rows(out, |r| lm_head::dot_f16_scalar(e.row(r), x)),
         })
@@ -295,7 +306,9 @@ impl Dispatcher {
     }
 
     pub fn rope(&self, v: &mut [f32], head_dim: usize, pos: usize, theta: f32) {
-        self.timed(KernelId::RopeNeox, || ops::rope_neox(v, head_dim, pos, theta))
+        self.timed(KernelId::RopeNeox, || {
+            ops::rope_neox(v, head_dim, pos, theta)
+        })
     }
 
     pub fn attention(&self, a: ops::AttentionArgs<'_>, out: &mut [f32], scores: &mut [f32]) {
@@ -304,8 +317,12 @@ impl Dispatcher {
 
     pub fn ffn_gate(&self, act: crate::model::Activation, gate: &mut [f32], up: &[f32]) {
         match act {
-            crate::model::Activation::Relu2 => self.timed(KernelId::FfnRelu2, || ops::relu2_gate(gate, up)),
-            crate::model::Activation::Silu => self.timed(KernelId::FfnSilu, || ops::silu_gate(gate, up)),
+            crate::model::Activation::Relu2 => {
+                self.timed(KernelId::FfnRelu2, || ops::relu2_gate(gate, up))
+            }
+            crate::model::Activation::Silu => {
+                self.timed(KernelId::FfnSilu, || ops::silu_gate(gate, up))
+            }
         }
     }
 

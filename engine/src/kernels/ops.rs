@@ -20,10 +20,15 @@ pub fn quantize_i8_absmax(x: &[f32], out: &mut QuantizedActivation) {
     let absmax = x.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-5);
     let s = 127.0 / absmax;
     out.q.clear();
-    out.q.extend(x.iter().map(|&v| nearest_int(v * s).clamp(-128, 127) as i8));
+    out.q
+        .extend(x.iter().map(|&v| nearest_int(v * s).clamp(-128, 127) as i8));
     out.inv_scale = 1.0 / s;
     out.sums32.clear();
-    out.sums32.extend(out.q.chunks(32).map(|c| c.iter().map(|&v| v as i32).sum::<i32>()));
+    out.sums32.extend(
+        out.q
+            .chunks(32)
+            .map(|c| c.iter().map(|&v| v as i32).sum::<i32>()),
+    );
     out.sum = out.sums32.iter().sum();
 }
 
@@ -146,7 +151,12 @@ pub fn argmax(x: &[f32]) -> u32 {
 pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
     let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ac.remainder().iter().zip(bc.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in ac.zip(bc) {
         for i in 0..8 {
             acc[i] += x[i] * y[i];

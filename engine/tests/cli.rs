@@ -1,0 +1,304 @@
+//! End-to-end runs of the `bitnet-engine` binary on synthetic:tiny: the receipt is
+//! complete and consistent, its kernels are the ones that ran, determinism holds
+//! across thread counts, and bad arguments fail with a clear message and exit code.
+
+mod common;
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn engine(args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_bitnet-engine"));
+    c.args(args);
+    for k in [
+        "BITNET_DETERMINISTIC",
+        "BITNET_SEED",
+        "BITNET_STRICT_MODE",
+        "RAYON_NUM_THREADS",
+    ] {
+        c.env_remove(k);
+    }
+    c.envs(envs.iter().cloned());
+    c.output().unwrap()
+}
+
+fn bench(name: &str, extra: &[&str], envs: &[(&str, &str)]) -> Value {
+    let path = common::temp_path(&format!("{name}.json"));
+    let p = path.to_str().unwrap();
+    let mut args = vec![
+        "bench",
+        "--model",
+        "synthetic:tiny",
+        "--tokens",
+        "6",
+        "--runs",
+        "3",
+        "--prompt",
+        "4",
+        "--receipt",
+        p,
+    ];
+    args.extend_from_slice(extra);
+    let out = engine(&args, envs);
+    assert!(
+        out.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("run 3/3"),
+        "no progress line"
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn kernels(r: &Value) -> Vec<String> {
+    r["kernels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn bench_receipt_is_complete_and_consistent() {
+    let r = bench(
+        "receipt",
+        &[],
+        &[("BITNET_DETERMINISTIC", "1"), ("BITNET_SEED", "7")],
+    );
+    assert_eq!(r["schema_version"], "1.1.0");
+    assert_eq!(r["compute_path"], "real");
+    assert_eq!(r["backend"], "cpu");
+    assert_eq!(r["deterministic"], true);
+    assert_eq!(r["environment"]["BITNET_SEED"], "7");
+    assert_eq!(r["run"]["seed"], 7);
+    assert!(r["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(r["tokens_requested"], 6);
+    assert_eq!(r["tokens_generated"], 6);
+
+    let samples: Vec<f64> = r["measurement"]["samples_tokens_per_second"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(samples.len(), 3);
+    let mut sorted = samples.clone();
+    sorted.sort_by(f64::total_cmp);
+    assert_eq!(
+        r["tokens_per_second"].as_f64().unwrap(),
+        sorted[1],
+        "tokens_per_second is the median"
+    );
+    assert!(samples.iter().all(|s| s.is_finite() && *s > 0.0));
+
+    // kernels are exactly the ids the dispatcher counted, each with calls.
+    let stats = r["kernel_stats"].as_array().unwrap();
+    let ids: Vec<String> = stats
+        .iter()
+        .map(|k| k["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, kernels(&r));
+    assert!(stats.iter().all(|k| k["calls"].as_u64().unwrap() > 0));
+    assert!(ids.iter().any(|k| k.starts_with("i2s_gemv_")), "{ids:?}");
+    let lm = stats
+        .iter()
+        .find(|k| k["id"].as_str().unwrap().starts_with("lm_head_"))
+        .unwrap();
+    assert_eq!(
+        lm["calls"],
+        3 * 6,
+        "one lm_head per decoded token in the timed runs"
+    );
+
+    let cal = &r["calibration"];
+    let bw = cal["mem_bw_gbps"].as_f64().unwrap();
+    let bpt = r["model"]["bytes_per_token"].as_f64().unwrap();
+    let roof = cal["roofline_tokens_per_second"].as_f64().unwrap();
+    assert!((roof - bw * 1e9 / bpt).abs() < 1e-6 * roof);
+    let frac = cal["roofline_fraction"].as_f64().unwrap();
+    assert!((frac - r["tokens_per_second"].as_f64().unwrap() / roof).abs() < 1e-9);
+
+    assert_eq!(r["model"]["source"], "synthetic");
+    assert_eq!(r["model"]["format"], "i2s");
+    assert_eq!(r["model"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(r["build"]["binary_sha256"].as_str().unwrap().len(), 64);
+    assert!(r["build"]["rustc"].as_str().unwrap().starts_with("rustc "));
+    assert_eq!(r["run"]["output_sha256"].as_str().unwrap().len(), 64);
+    assert!(r["host"]["threads"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn kernels_follow_what_ran() {
+    let auto = bench("auto", &[], &[]);
+    let scalar = bench("scalar", &["--kernels", "scalar"], &[]);
+    let ks = kernels(&scalar);
+    assert!(
+        ks.contains(&"i2s_gemv_scalar".to_string())
+            && ks.contains(&"lm_head_f16_scalar".to_string()),
+        "{ks:?}"
+    );
+    assert_eq!(scalar["host"]["simd"], "scalar");
+    if auto["host"]["simd"] != "scalar" {
+        assert_ne!(kernels(&auto), ks);
+    }
+    let tq2 = bench("tq2", &["--format", "tq2_0", "--kernels", "scalar"], &[]);
+    assert!(kernels(&tq2).contains(&"tq2_gemv_scalar".to_string()));
+    let qk = bench("qk256", &["--format", "qk256"], &[]);
+    assert!(kernels(&qk).contains(&"qk256_scalar_gemv".to_string()));
+    assert_eq!(qk["model"]["format"], "qk256");
+}
+
+#[test]
+fn deterministic_output_across_runs_and_threads() {
+    let env = [("BITNET_DETERMINISTIC", "1"), ("BITNET_SEED", "42")];
+    let one = bench("det1", &["--threads", "1"], &env);
+    let two = bench("det2", &["--threads", "2"], &env);
+    let scalar = bench(
+        "det-scalar",
+        &["--threads", "2", "--kernels", "scalar"],
+        &env,
+    );
+    assert_eq!(one["run"]["output_sha256"], two["run"]["output_sha256"]);
+    assert_eq!(one["run"]["output_sha256"], scalar["run"]["output_sha256"]);
+    assert_eq!(one["host"]["threads"], 1);
+    assert_eq!(two["host"]["threads"], 2);
+    let other_seed = bench(
+        "det-seed",
+        &[],
+        &[("BITNET_DETERMINISTIC", "1"), ("BITNET_SEED", "43")],
+    );
+    assert_ne!(one["model"]["sha256"], other_seed["model"]["sha256"]);
+}
+
+#[test]
+fn generate_prints_token_ids() {
+    let out = engine(
+        &[
+            "generate",
+            "--model",
+            "synthetic:tiny",
+            "--prompt-ids",
+            "1,2,3",
+            "--tokens",
+            "5",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let ids: Vec<u32> = text.trim().split(',').map(|t| t.parse().unwrap()).collect();
+    assert_eq!(ids.len(), 5);
+    assert!(ids.iter().all(|&t| t < 512));
+}
+
+fn fails_with(args: &[&str], code: i32, needle: &str) {
+    let out = engine(args, &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected '{needle}' in: {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let r = common::temp_path("never.json");
+    let r = r.to_str().unwrap();
+    fails_with(
+        &[
+            "bench",
+            "--model",
+            "synthetic:tiny",
+            "--tokens",
+            "0",
+            "--receipt",
+            r,
+        ],
+        2,
+        "--tokens must be at least 1",
+    );
+    fails_with(
+        &["bench", "--model", "synthetic:nonexistent", "--receipt", r],
+        1,
+        "synthetic:nonexistent",
+    );
+    fails_with(
+        &[
+            "bench",
+            "--model",
+            "synthetic:tiny",
+            "--receipt",
+            r,
+            "--bogus",
+            "1",
+        ],
+        2,
+        "unknown flag --bogus",
+    );
+    fails_with(
+        &[
+            "bench",
+            "--model",
+            "synthetic:tiny",
+            "--receipt",
+            r,
+            "--kernels",
+            "neon",
+        ],
+        1,
+        "unknown kernel set",
+    );
+    fails_with(
+        &["bench", "--model", "/nonexistent.gguf", "--receipt", r],
+        1,
+        "/nonexistent.gguf",
+    );
+    fails_with(
+        &[
+            "generate",
+            "--model",
+            "synthetic:tiny",
+            "--prompt-ids",
+            "1",
+            "--tokens",
+            "300",
+        ],
+        1,
+        "context overflow",
+    );
+    fails_with(
+        &[
+            "generate",
+            "--model",
+            "synthetic:tiny",
+            "--prompt-ids",
+            "1,x",
+        ],
+        2,
+        "'x' is not a token id",
+    );
+    fails_with(
+        &[
+            "generate",
+            "--model",
+            "synthetic:tiny",
+            "--prompt-ids",
+            "9999",
+        ],
+        1,
+        "outside the vocabulary",
+    );
+    fails_with(&["inspect"], 2, "inspect takes one GGUF file");
+    fails_with(&["frobnicate"], 2, "unknown command");
+    assert!(!std::path::Path::new(r).exists());
+}

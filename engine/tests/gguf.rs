@@ -1,0 +1,357 @@
+//! GGUF loading: files written by the independent PyPI `gguf` package give the same
+//! tensors and logits as the same weights built in memory; malformed files give clear
+//! errors, never panics.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use bitnet_engine::formats::{EmbeddingType, Format};
+use bitnet_engine::gguf::load_model;
+use bitnet_engine::model::{Model, RunState, forward};
+use bitnet_engine::{Dispatcher, EngineError, SimdLevel, synthetic};
+use common::{Kv, Tensor, kv_config, model_tensors, temp_path, write_gguf};
+
+fn tiny(format: Format) -> Model {
+    synthetic::build("tiny", 7, format, EmbeddingType::F16).unwrap()
+}
+
+fn logits(m: &Model, tokens: &[u32]) -> Vec<f32> {
+    let k = Dispatcher::new(SimdLevel::detect());
+    let mut s = RunState::new(&m.config, tokens.len()).unwrap();
+    for (pos, &t) in tokens.iter().enumerate() {
+        forward(m, &k, &mut s, t, pos, pos + 1 == tokens.len()).unwrap();
+    }
+    s.logits
+}
+
+fn python_with_gguf() -> Option<String> {
+    for py in ["python3", "python"] {
+        let ok = Command::new(py)
+            .args(["-c", "import gguf, numpy"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        if ok {
+            return Some(py.to_string());
+        }
+    }
+    None
+}
+
+/// Writes the manifest + values the Python writer reads.
+fn dump_for_python(m: &Model, dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut blob: Vec<u8> = Vec::new();
+    let mut tensors = Vec::new();
+    let mut push = |name: String, kind: &str, shape: Vec<usize>, bytes: Vec<u8>, scale: f32| {
+        tensors.push(serde_json::json!({
+            "name": name, "kind": kind, "shape": shape,
+            "offset": blob.len(), "bytes": bytes.len(), "scale": scale,
+        }));
+        blob.extend(bytes);
+    };
+    let f32b = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let c = &m.config;
+    push(
+        "token_embd.weight".into(),
+        "f16",
+        vec![c.vocab, c.hidden],
+        m.embedding.data.to_vec(),
+        1.0,
+    );
+    push(
+        "output_norm.weight".into(),
+        "f32",
+        vec![c.hidden],
+        f32b(&m.output_norm),
+        1.0,
+    );
+    for (l, layer) in m.layers.iter().enumerate() {
+        for (n, w) in layer.norms() {
+            push(
+                format!("blk.{l}.{n}.weight"),
+                "f32",
+                vec![w.len()],
+                f32b(w),
+                1.0,
+            );
+        }
+        for (n, mat) in layer.matrices() {
+            let mut values = vec![0f32; mat.rows * mat.cols];
+            for (r, out) in values.chunks_exact_mut(mat.cols).enumerate() {
+                mat.format.dequantize_row(mat.row(r), out);
+            }
+            push(
+                format!("blk.{l}.{n}.weight"),
+                "ternary",
+                vec![mat.rows, mat.cols],
+                f32b(&values),
+                mat.scale,
+            );
+        }
+    }
+    let manifest = serde_json::json!({
+        "arch": "bitnet-b1.58",
+        "format": m.format.name(),
+        "config": {
+            "hidden": c.hidden, "ffn": c.ffn, "layers": c.layers, "heads": c.heads,
+            "kv_heads": c.kv_heads, "head_dim": c.head_dim, "context": c.context,
+            "rope_theta": c.rope_theta, "norm_eps": c.norm_eps, "activation": c.activation.name(),
+        },
+        "tensors": tensors,
+    });
+    let mp = dir.join(format!("{}.json", m.format.name()));
+    let vp = dir.join(format!("{}.bin", m.format.name()));
+    std::fs::write(&mp, serde_json::to_vec(&manifest).unwrap()).unwrap();
+    std::fs::write(&vp, blob).unwrap();
+    (mp, vp)
+}
+
+#[test]
+fn pypi_gguf_files_load_to_the_same_weights_and_logits() {
+    let Some(py) = python_with_gguf() else {
+        eprintln!(
+            "SKIPPED: python3 with the PyPI `gguf` package is not installed (pip install gguf); .ci/run installs it"
+        );
+        return;
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/write_gguf.py");
+    for format in Format::ALL {
+        let m = tiny(format);
+        let dir = temp_path(&format!("pypi-{}", format.name()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (manifest, values) = dump_for_python(&m, &dir);
+        let out = dir.join("model.gguf");
+        let run = Command::new(&py)
+            .arg(&script)
+            .arg(&manifest)
+            .arg(&values)
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}: writer failed: {}",
+            format.name(),
+            String::from_utf8_lossy(&run.stderr)
+        );
+
+        let g = load_model(&out).unwrap_or_else(|e| panic!("{}: {e}", format.name()));
+        assert_eq!(g.format, format);
+        assert_eq!(g.config, m.config);
+        for (lm, lg) in m.layers.iter().zip(&g.layers) {
+            for ((name, a), (_, b)) in lm.matrices().iter().zip(lg.matrices()) {
+                assert_eq!(
+                    &a.data[..],
+                    &b.data[..],
+                    "{} {name}: bytes differ",
+                    format.name()
+                );
+                assert_eq!(a.scale, b.scale, "{} {name}: scale differs", format.name());
+            }
+        }
+        let tokens = [1, 5, 9, 200];
+        assert_eq!(
+            logits(&m, &tokens),
+            logits(&g, &tokens),
+            "{}: logits differ",
+            format.name()
+        );
+        drop(g);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+#[test]
+fn own_writer_round_trips_every_format() {
+    for format in Format::ALL {
+        let m = tiny(format);
+        let path = temp_path(&format!("own-{}.gguf", format.name()));
+        std::fs::write(&path, write_gguf(3, &kv_config(&m), &model_tensors(&m))).unwrap();
+        let g = load_model(&path).unwrap();
+        assert_eq!(
+            logits(&m, &[3, 4]),
+            logits(&g, &[3, 4]),
+            "{}",
+            format.name()
+        );
+        let text = bitnet_engine::gguf::inspect(&path).unwrap();
+        assert!(
+            text.contains("derived config") && text.contains(format.name()),
+            "{text}"
+        );
+    }
+}
+
+/// Writes a variant of the tiny I2_S model's GGUF and returns the load error.
+fn load_err(
+    name: &str,
+    edit: impl FnOnce(&mut Vec<(String, Kv)>, &mut Vec<Tensor>),
+    bytes: impl FnOnce(&mut Vec<u8>),
+) -> EngineError {
+    let m = tiny(Format::I2s);
+    let mut kvs = kv_config(&m);
+    let mut tensors = model_tensors(&m);
+    edit(&mut kvs, &mut tensors);
+    let mut file = write_gguf(3, &kvs, &tensors);
+    bytes(&mut file);
+    let path = temp_path(&format!("bad-{name}.gguf"));
+    std::fs::write(&path, file).unwrap();
+    match load_model(&path) {
+        Ok(_) => panic!("{name}: loaded a bad file"),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains(path.to_str().unwrap()) || !msg.contains(".gguf"),
+                "{name}: {msg}"
+            );
+            e
+        }
+    }
+}
+
+fn tensor<'a>(t: &'a mut [Tensor], name: &str) -> &'a mut Tensor {
+    t.iter_mut().find(|t| t.name == name).unwrap()
+}
+
+#[test]
+fn bad_files_give_clear_errors() {
+    let e = load_err("magic", |_, _| {}, |b| b[..4].copy_from_slice(b"GGUX"));
+    assert!(
+        matches!(e, EngineError::BadMagic { .. }) && e.to_string().contains("not a GGUF file"),
+        "{e}"
+    );
+
+    let e = load_err(
+        "version",
+        |_, _| {},
+        |b| b[4..8].copy_from_slice(&9u32.to_le_bytes()),
+    );
+    assert!(
+        matches!(e, EngineError::UnsupportedVersion { version: 9, .. }),
+        "{e}"
+    );
+
+    let e = load_err("truncated-header", |_, _| {}, |b| b.truncate(40));
+    assert!(
+        matches!(e, EngineError::Truncated { .. }) && e.to_string().contains("truncated at byte"),
+        "{e}"
+    );
+
+    let e = load_err("short-file", |_, _| {}, |b| b.truncate(6));
+    assert!(matches!(e, EngineError::Truncated { .. }), "{e}");
+
+    let e = load_err("data-beyond-end", |_, _| {}, |b| b.truncate(b.len() - 5000));
+    assert!(matches!(e, EngineError::TensorBeyondEnd { .. }), "{e}");
+
+    let e = load_err(
+        "unknown-type",
+        |_, t| tensor(t, "blk.0.attn_q.weight").type_id = 99,
+        |_| {},
+    );
+    assert!(
+        matches!(e, EngineError::UnknownTensorType { type_id: 99, .. }),
+        "{e}"
+    );
+
+    let e = load_err(
+        "missing-tensor",
+        |_, t| t.retain(|t| t.name != "blk.1.ffn_down.weight"),
+        |_| {},
+    );
+    assert!(
+        matches!(&e, EngineError::MissingTensor { tensor, .. } if tensor == "blk.1.ffn_down.weight"),
+        "{e}"
+    );
+
+    let e = load_err(
+        "wrong-shape",
+        |_, t| tensor(t, "blk.0.attn_k.weight").dims.reverse(),
+        |_| {},
+    );
+    assert!(matches!(e, EngineError::WrongShape { .. }), "{e}");
+
+    let e = load_err(
+        "row-not-aligned",
+        |_, t| {
+            let q = tensor(t, "blk.0.attn_q.weight");
+            q.dims = vec![100, 256];
+        },
+        |_| {},
+    );
+    assert!(
+        matches!(e, EngineError::RowNotBlockAligned { cols: 100, .. }),
+        "{e}"
+    );
+
+    for (name, bad) in [("nan-scale", f32::NAN), ("zero-scale", 0.0)] {
+        let e = load_err(
+            name,
+            |_, t| {
+                let q = tensor(t, "blk.0.ffn_up.weight");
+                let at = q.data.len() - 32;
+                q.data[at..at + 4].copy_from_slice(&bad.to_le_bytes());
+            },
+            |_| {},
+        );
+        assert!(
+            matches!(e, EngineError::BadScale { .. }) && e.to_string().contains("blk.0.ffn_up"),
+            "{e}"
+        );
+    }
+
+    let e = load_err(
+        "missing-key",
+        |k, _| k.retain(|(k, _)| !k.ends_with(".block_count")),
+        |_| {},
+    );
+    assert!(
+        matches!(e, EngineError::MissingMetadata { .. }) && e.to_string().contains("block_count"),
+        "{e}"
+    );
+
+    let e = load_err(
+        "float-weights",
+        |_, t| {
+            let q = tensor(t, "blk.0.attn_v.weight");
+            q.type_id = 0;
+            q.data = vec![0u8; 256 * 128 * 4];
+        },
+        |_| {},
+    );
+    assert!(e.to_string().contains("not quantised"), "{e}");
+}
+
+#[test]
+fn nan_block_scale_in_tq2_is_refused() {
+    let m = tiny(Format::Tq2_0);
+    let mut tensors = model_tensors(&m);
+    let q = tensors
+        .iter_mut()
+        .find(|t| t.name == "blk.0.attn_q.weight")
+        .unwrap();
+    q.data[64..66].copy_from_slice(&0x7e00u16.to_le_bytes());
+    let path = temp_path("bad-tq2-nan.gguf");
+    std::fs::write(&path, write_gguf(3, &kv_config(&m), &tensors)).unwrap();
+    let e = load_model(&path).unwrap_err();
+    assert!(
+        matches!(e, EngineError::BadScale { .. }) && e.to_string().contains("block 0"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_file_and_non_gguf_are_errors() {
+    let e = load_model(Path::new("/nonexistent/model.gguf")).unwrap_err();
+    assert!(
+        matches!(e, EngineError::Io { .. }) && e.to_string().contains("/nonexistent/model.gguf"),
+        "{e}"
+    );
+    let path = temp_path("empty.gguf");
+    std::fs::write(&path, b"").unwrap();
+    assert!(matches!(
+        load_model(&path).unwrap_err(),
+        EngineError::Truncated { .. }
+    ));
+}
