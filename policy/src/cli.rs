@@ -1,6 +1,7 @@
 //! The `policy-check` command line: parses arguments, wires the library
 //! together, prints, and returns the documented exit code. No checking logic here.
 
+use crate::envelope::{self, EnvelopeCode, Policy};
 use crate::gates::{self, Code, GateConfig, ModelHash};
 use crate::receipt::{SchemaVersion, schema};
 use crate::report::{self, Style};
@@ -34,6 +35,13 @@ pub enum Command {
         #[command(subcommand)]
         which: SchemaKind,
     },
+    /// Verify receipts, then judge each against the envelope that matches it.
+    Check(CheckArgs),
+    /// Write or show the envelope policy.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
     /// Explain a finding code: what it catches, why, how to fix it, an example.
     Explain {
         /// A code such as `mock-kernel`; without one, list every code.
@@ -49,6 +57,43 @@ pub enum SchemaKind {
         #[arg(long, default_value = "1.1")]
         version: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyAction {
+    /// Write a commented starter policy (refuses to overwrite without --force).
+    Init {
+        /// Where to write it.
+        #[arg(long, default_value = envelope::DEFAULT_POLICY_PATH)]
+        path: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the effective policy: the file merged over the built-in one.
+    Show {
+        /// The policy file (default: ci/receipt-policy.toml if it exists, else the built-in policy).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+}
+
+#[derive(Parser, Debug)]
+pub struct CheckArgs {
+    /// Receipt files, directories (every *.json inside) or quoted globs.
+    #[arg(required = true)]
+    pub inputs: Vec<String>,
+    /// The policy file (default: ci/receipt-policy.toml if it exists, else the built-in policy).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// The model file the receipts claim to have run; its sha256 must match model.sha256.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Refuse receipt files larger than this many bytes.
+    #[arg(long, default_value_t = crate::receipt::parse::DEFAULT_MAX_BYTES)]
+    pub max_size: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -96,6 +141,28 @@ pub fn run(cli: Cli) -> i32 {
                 "unknown receipt schema version \"{version}\"; known: 1.0, 1.1"
             )),
         },
+        Command::Check(args) => match check_command(args) {
+            Ok(code) => code,
+            Err(message) => usage_error(&message),
+        },
+        Command::Policy {
+            action: PolicyAction::Init { path, force },
+        } => match policy_init(&path, force) {
+            Ok(()) => 0,
+            Err(message) => usage_error(&message),
+        },
+        Command::Policy {
+            action: PolicyAction::Show { policy },
+        } => match load_policy(policy.as_deref()) {
+            Ok(p) => {
+                print!("{}", p.to_toml());
+                0
+            }
+            Err(rendered) => {
+                eprint!("{rendered}");
+                EXIT_USAGE
+            }
+        },
         Command::Explain { code: None } => {
             for &code in Code::ALL {
                 println!(
@@ -105,20 +172,33 @@ pub fn run(cli: Cli) -> i32 {
                     code.summary()
                 );
             }
+            for &code in EnvelopeCode::ALL {
+                let level = match code.default() {
+                    envelope::diags::CodeDefault::Level(l) => l.as_str(),
+                    _ => "-",
+                };
+                println!("{:<30} {:<5} {}", code.as_str(), level, code.summary());
+            }
             0
         }
-        Command::Explain { code: Some(name) } => match Code::parse(&name) {
-            Some(code) => {
-                print!("{}", gates::explain(code));
-                0
+        Command::Explain { code: Some(name) } => {
+            match (Code::parse(&name), EnvelopeCode::parse(&name)) {
+                (Some(code), _) => {
+                    print!("{}", gates::explain(code));
+                    0
+                }
+                (None, Some(code)) => {
+                    print!("{}", code.explain());
+                    0
+                }
+                (None, None) => usage_error(&format!(
+                    "no code named \"{name}\"{}; run `policy-check explain` to list every code",
+                    nearest(&name)
+                        .map(|c| format!(" (did you mean `{c}`?)"))
+                        .unwrap_or_default()
+                )),
             }
-            None => usage_error(&format!(
-                "no code named \"{name}\"{}; run `policy-check explain` to list every code",
-                nearest(&name)
-                    .map(|c| format!(" (did you mean `{c}`?)"))
-                    .unwrap_or_default()
-            )),
-        },
+        }
     }
 }
 
@@ -169,6 +249,80 @@ fn verify_command(args: VerifyArgs) -> Result<i32, String> {
     Ok(verify::overall(&results).exit_code())
 }
 
+/// The policy `--policy` names, else ci/receipt-policy.toml if it exists, else
+/// the built-in one. On failure, the rendered errors.
+fn load_policy(path: Option<&Path>) -> Result<Policy, String> {
+    let implicit = Path::new(envelope::DEFAULT_POLICY_PATH);
+    let loaded = match path {
+        Some(p) => Policy::from_file(p),
+        None if implicit.is_file() => Policy::from_file(implicit),
+        None => Policy::builtin(),
+    };
+    loaded.map_err(|errors| envelope::render_errors(&errors))
+}
+
+fn policy_init(path: &Path, force: bool) -> Result<(), String> {
+    if path.exists() && !force {
+        return Err(format!(
+            "{} already exists; not overwriting it (pass --force to replace it, or edit it)",
+            path.display()
+        ));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, envelope::STARTER_POLICY)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    eprintln!(
+        "wrote {}; edit it, then run `policy-check policy show` to see the effective policy",
+        path.display()
+    );
+    Ok(())
+}
+
+fn model_hash(path: Option<&Path>) -> Result<Option<ModelHash>, String> {
+    path.map(|path| {
+        sha256_file(path)
+            .map(|sha256| ModelHash {
+                path: path.display().to_string(),
+                sha256,
+            })
+            .map_err(|e| format!("--model {}: {e}", path.display()))
+    })
+    .transpose()
+}
+
+fn check_command(args: CheckArgs) -> Result<i32, String> {
+    let policy = match load_policy(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(rendered) => {
+            eprint!("{rendered}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let options = VerifyOptions {
+        gates: policy.gate_config(GateConfig {
+            model_sha256: model_hash(args.model.as_deref())?,
+            ..GateConfig::default()
+        }),
+        max_bytes: args.max_size,
+    };
+    let verdicts = crate::check::check(&verify::expand(&args.inputs), &policy, &options);
+    let text = match args.format {
+        Format::Json => report::check::check_json(&verdicts, &policy.origin),
+        Format::Text => report::check::check_text(
+            &verdicts,
+            &policy.origin,
+            Style {
+                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            },
+        ),
+    };
+    print!("{text}");
+    Ok(crate::check::overall(&verdicts).exit_code())
+}
+
 fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
@@ -191,7 +345,9 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
 fn nearest(name: &str) -> Option<&'static str> {
     Code::ALL
         .iter()
-        .map(|c| (edit_distance(name, c.as_str()), c.as_str()))
+        .map(|c| c.as_str())
+        .chain(EnvelopeCode::ALL.iter().map(|c| c.as_str()))
+        .map(|c| (edit_distance(name, c), c))
         .filter(|&(d, _)| d <= 3)
         .min()
         .map(|(_, c)| c)

@@ -1,6 +1,8 @@
 //! Renderers: turn results into text for a terminal or JSON for scripts. They
 //! read the result model and decide nothing; the verdict is made before them.
 
+pub mod check;
+
 use crate::verdict::{Level, Status};
 use crate::verify::{ReceiptResult, overall};
 use serde::Serialize;

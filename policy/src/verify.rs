@@ -175,12 +175,12 @@ fn finish(
     }
 }
 
-enum Loaded {
+pub enum Loaded {
     Bytes(Vec<u8>),
     TooLarge(u64),
 }
 
-fn read_capped(path: &Path, cap: u64) -> Result<Loaded, (String, &'static str)> {
+pub fn read_capped(path: &Path, cap: u64) -> Result<Loaded, (String, &'static str)> {
     let file = File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => (
             "file not found".to_string(),

@@ -1,0 +1,187 @@
+//! `policy-check check`: for each receipt, exactly the gates of `verify` (with
+//! the policy's `[receipt]` settings), then the envelope that matches it; one
+//! verdict per receipt, in input order, each carrying the policy's sha256.
+
+use crate::envelope::{self, EnvelopeFinding, EnvelopeRef, Policy, RateJudgement};
+use crate::gates::{self, structure};
+use crate::receipt::Receipt;
+use crate::verdict::{Finding, Level, Status};
+use crate::verify::{self, Input, InputError, Loaded, VerifyOptions};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::Path;
+
+/// Where a finding came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Gate,
+    Envelope,
+}
+
+/// A gate or envelope finding, in one shape for every renderer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckFinding {
+    pub code: &'static str,
+    pub source: Source,
+    pub level: Level,
+    pub pointer: String,
+    pub message: String,
+    pub fix: String,
+    /// The policy rule behind an envelope finding ("file:line:column").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+impl From<Finding> for CheckFinding {
+    fn from(f: Finding) -> Self {
+        CheckFinding {
+            code: f.code.as_str(),
+            source: Source::Gate,
+            level: f.level,
+            pointer: f.pointer,
+            message: f.message,
+            fix: f.fix,
+            rule: None,
+        }
+    }
+}
+
+impl From<EnvelopeFinding> for CheckFinding {
+    fn from(f: EnvelopeFinding) -> Self {
+        CheckFinding {
+            code: f.code.as_str(),
+            source: Source::Envelope,
+            level: f.level,
+            pointer: f.pointer,
+            message: f.message,
+            fix: f.fix,
+            rule: f.rule.map(|l| l.to_string()),
+        }
+    }
+}
+
+/// The verdict on one receipt.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub path: String,
+    pub status: Status,
+    /// sha256 of the policy file that judged it.
+    pub policy_sha256: String,
+    pub schema_version: Option<String>,
+    pub backend: Option<String>,
+    pub tokens_per_second: Option<f64>,
+    /// The envelope that judged it; absent when none matched or gates stopped it.
+    pub envelope: Option<EnvelopeRef>,
+    pub rate: Option<RateJudgement>,
+    pub findings: Vec<CheckFinding>,
+    pub error: Option<InputError>,
+}
+
+/// Check every input in parallel; verdicts keep the input order.
+pub fn check(inputs: &[Input], policy: &Policy, options: &VerifyOptions) -> Vec<Verdict> {
+    inputs
+        .par_iter()
+        .map(|input| match input {
+            Input::File(path) => check_file(path, policy, options),
+            Input::Unmatched { pattern, why } => input_error(
+                pattern.clone(),
+                policy,
+                why.clone(),
+                "check the path or pattern (quote globs so policy-check expands them)",
+            ),
+        })
+        .collect()
+}
+
+fn input_error(path: String, policy: &Policy, message: String, fix: &str) -> Verdict {
+    Verdict {
+        path,
+        status: Status::Error,
+        policy_sha256: policy.origin.sha256.clone(),
+        schema_version: None,
+        backend: None,
+        tokens_per_second: None,
+        envelope: None,
+        rate: None,
+        findings: Vec::new(),
+        error: Some(InputError {
+            message,
+            fix: fix.to_string(),
+        }),
+    }
+}
+
+/// Check one receipt file: read it as `verify` does, gate it, judge it.
+pub fn check_file(path: &Path, policy: &Policy, options: &VerifyOptions) -> Verdict {
+    let display = path.display().to_string();
+    match verify::read_capped(path, options.max_bytes) {
+        Ok(Loaded::Bytes(bytes)) => check_bytes(display, &bytes, policy, options),
+        Ok(Loaded::TooLarge(size)) => {
+            let findings = vec![structure::too_large(size, options.max_bytes)];
+            verdict(display, policy, None, findings, None)
+        }
+        Err((message, fix)) => input_error(display, policy, message, fix),
+    }
+}
+
+/// Gate and judge a receipt's bytes.
+pub fn check_bytes(
+    path: String,
+    bytes: &[u8],
+    policy: &Policy,
+    options: &VerifyOptions,
+) -> Verdict {
+    let gated = gates::check_bytes(bytes, &options.gates);
+    let judgement = gated.receipt.as_ref().map(|r| {
+        let value = r.to_value();
+        envelope::judge(policy, r, &value)
+    });
+    verdict(
+        path,
+        policy,
+        gated.receipt.as_ref(),
+        gated.findings,
+        judgement,
+    )
+}
+
+/// Put a verdict together: the worst of the gates' status and the envelope's.
+pub fn verdict(
+    path: String,
+    policy: &Policy,
+    receipt: Option<&Receipt>,
+    gate_findings: Vec<Finding>,
+    judgement: Option<envelope::Judgement>,
+) -> Verdict {
+    let mut status = Status::from_findings(&gate_findings);
+    let mut findings: Vec<CheckFinding> = gate_findings.into_iter().map(Into::into).collect();
+    let (mut env, mut rate) = (None, None);
+    if let Some(j) = judgement {
+        status = status.max(j.status);
+        findings.extend(j.findings.into_iter().map(Into::into));
+        env = j.envelope;
+        rate = j.rate;
+    }
+    Verdict {
+        path,
+        status,
+        policy_sha256: policy.origin.sha256.clone(),
+        schema_version: receipt.map(|r| r.schema_version.clone()),
+        backend: receipt.map(|r| r.backend.clone()),
+        tokens_per_second: receipt.map(|r| r.tokens_per_second),
+        envelope: env,
+        rate,
+        findings,
+        error: None,
+    }
+}
+
+/// The overall status: the worst verdict (an empty run is an error).
+pub fn overall(verdicts: &[Verdict]) -> Status {
+    verdicts
+        .iter()
+        .map(|v| v.status)
+        .max()
+        .unwrap_or(Status::Error)
+}

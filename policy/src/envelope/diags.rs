@@ -1,0 +1,207 @@
+//! The stable codes of the envelope module: `PolicyError` codes for a policy file
+//! that cannot be loaded (always exit 2), and `EnvelopeCode`s for what judging a
+//! receipt against its envelope finds. Codes are public contract: only add.
+
+use crate::verdict::Level;
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+macro_rules! config_codes {
+    ($( $variant:ident = $name:literal, summary: $summary:literal; )*) => {
+        /// Why a policy file could not be loaded.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ConfigCode { $( $variant, )* }
+
+        impl ConfigCode {
+            pub const ALL: &'static [ConfigCode] = &[ $( ConfigCode::$variant, )* ];
+            pub fn as_str(self) -> &'static str {
+                match self { $( ConfigCode::$variant => $name, )* }
+            }
+            pub fn summary(self) -> &'static str {
+                match self { $( ConfigCode::$variant => $summary, )* }
+            }
+        }
+    };
+}
+
+config_codes! {
+    PolicySyntax = "policy-syntax", summary: "The policy is not valid TOML.";
+    PolicyEmpty = "policy-empty", summary: "The policy file is empty.";
+    PolicyVersion = "policy-version", summary: "The policy's `version` is missing or newer than this policy-check knows.";
+    UnknownKey = "unknown-key", summary: "A key the policy language does not have (typo?).";
+    MissingKey = "missing-key", summary: "A required key is absent.";
+    WrongType = "wrong-type", summary: "A value of the wrong TOML type.";
+    InvalidValue = "invalid-value", summary: "A value of the right type that is not allowed (negative rate, unknown status, ...).";
+    InvalidTolerance = "invalid-tolerance", summary: "A tolerance that is not a percentage from 0% to below 100%.";
+    MinAboveMax = "min-above-max", summary: "A range whose min is above its max.";
+    InvalidGlob = "invalid-glob", summary: "A glob pattern that does not compile.";
+    UnknownPath = "unknown-path", summary: "A `when` key that names no receipt field.";
+    UnknownCode = "unknown-code", summary: "A `levels` key that names no gate or envelope code.";
+    DuplicateEnvelope = "duplicate-envelope", summary: "Two envelopes with the same id in one file.";
+    AmbiguousEnvelopes = "ambiguous-envelopes", summary: "Two equally specific envelopes can match the same receipt.";
+}
+
+impl fmt::Display for ConfigCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the status of a code is when the policy does not set its level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeDefault {
+    Level(Level),
+    /// The verdict is `incomparable` (exit 3) unless `levels` says otherwise.
+    Incomparable,
+    /// The verdict is `insufficient-evidence` (exit 3) unless `levels` says otherwise.
+    InsufficientEvidence,
+}
+
+macro_rules! envelope_codes {
+    ($( $variant:ident = $name:literal, $default:expr,
+        summary: $summary:literal, explain: $explain:literal; )*) => {
+        /// A stable code for what judging a receipt against an envelope found.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum EnvelopeCode { $( $variant, )* }
+
+        impl EnvelopeCode {
+            pub const ALL: &'static [EnvelopeCode] = &[ $( EnvelopeCode::$variant, )* ];
+            pub fn as_str(self) -> &'static str {
+                match self { $( EnvelopeCode::$variant => $name, )* }
+            }
+            pub fn default(self) -> CodeDefault {
+                match self { $( EnvelopeCode::$variant => $default, )* }
+            }
+            pub fn summary(self) -> &'static str {
+                match self { $( EnvelopeCode::$variant => $summary, )* }
+            }
+            pub fn explanation(self) -> &'static str {
+                match self { $( EnvelopeCode::$variant => $explain, )* }
+            }
+        }
+    };
+}
+
+const DENY: CodeDefault = CodeDefault::Level(Level::Deny);
+const WARN: CodeDefault = CodeDefault::Level(Level::Warn);
+const INCOMPARABLE: CodeDefault = CodeDefault::Incomparable;
+const INSUFFICIENT: CodeDefault = CodeDefault::InsufficientEvidence;
+
+envelope_codes! {
+    NoMatchingEnvelope = "no-matching-envelope", INCOMPARABLE,
+        summary: "No envelope's `when` matches the receipt, so there is nothing to judge it against.",
+        explain: "Every `when` key of an envelope must match the receipt for the envelope to apply. \
+                  A receipt no envelope matches is `incomparable` (exit 3): its numbers may be fine, \
+                  but no rule says what fine is. Fix: add an envelope for this backend and format, or \
+                  check the receipt's backend and model.format. `levels = { no-matching-envelope = \"deny\" }` \
+                  in [receipt] makes it a failure.";
+    AmbiguousMatch = "ambiguous-match", DENY,
+        summary: "Two equally specific envelopes match the receipt.",
+        explain: "Loading rejects envelopes that can overlap; this catches the rest (a `when` key on a \
+                  list such as `kernels`, where one receipt can match two different globs). Fix: add a \
+                  `when` key to the envelope that should win.";
+    RateBelowEnvelope = "rate-below-envelope", DENY,
+        summary: "The decode rate is below the envelope's band.",
+        explain: "The band is [min·(1−tolerance), max·(1+tolerance)], edges included. With samples, the \
+                  whole confidence interval of the median is below the band. Fix: find the regression \
+                  (a slower kernel, a fallback path, a busy runner), or change the envelope in review.";
+    RateAboveEnvelope = "rate-above-envelope", DENY,
+        summary: "The decode rate is above the envelope's band.",
+        explain: "Faster than the band is as suspicious as slower: a skipped computation, a cached result, \
+                  a different model than the envelope is for. Fix: check that the run did the work, then \
+                  raise the envelope in review if the speed-up is real.";
+    RateInconclusive = "rate-inconclusive", INSUFFICIENT,
+        summary: "The confidence interval of the median rate straddles an edge of the band.",
+        explain: "The samples cannot say on which side of the edge the true median lies, so the verdict \
+                  is `insufficient-evidence` (exit 3). Fix: run more timed runs (`--runs`), or re-run on a \
+                  quieter runner (the action's `confirm_runs`).";
+    RooflineBelowEnvelope = "roofline-below-envelope", DENY,
+        summary: "The rate is a smaller fraction of the memory-bandwidth roofline than the envelope allows.",
+        explain: "roofline_fraction = tokens_per_second / (measured bandwidth / bytes per token) normalises \
+                  for the hardware. Fix: find what keeps the decode from streaming weights at memory speed.";
+    RooflineAboveEnvelope = "roofline-above-envelope", DENY,
+        summary: "The rate is a larger fraction of the roofline than the envelope allows.",
+        explain: "A fraction above the envelope's max usually means the calibration or bytes_per_token is \
+                  wrong. Fix: check calibration.mem_bw_gbps and model.bytes_per_token.";
+    RooflineUnmeasured = "roofline-unmeasured", WARN,
+        summary: "The envelope has a roofline_fraction rule but the receipt has no calibration.",
+        explain: "Receipts of schema 1.0 carry no calibration. Fix: write receipts of schema 1.1 with \
+                  calibration.roofline_fraction, or drop the rule from the envelope.";
+    MissingRequiredKernel = "missing-required-kernel", DENY,
+        summary: "No kernel the receipt ran matches a glob in `kernels.require`.",
+        explain: "A required kernel that did not run means the fast path was not taken. Fix: check the \
+                  dispatcher's choice (host.simd) and the build's features.";
+    ForbiddenKernel = "forbidden-kernel", DENY,
+        summary: "A kernel the receipt ran matches a glob in `kernels.forbid`.",
+        explain: "Forbidden kernels are fallbacks or test doubles this envelope must never see. Fix: run \
+                  in strict mode to find where the fallback is taken.";
+    NotDeterministic = "not-deterministic", DENY,
+        summary: "The envelope requires a deterministic run and the receipt is not one.",
+        explain: "Fix: run with BITNET_DETERMINISTIC=1 and a seed, or set `deterministic = false` in the \
+                  envelope for backends (CUDA) whose reductions are not ordered.";
+    TokensOverCap = "tokens-over-cap", DENY,
+        summary: "The run generated more tokens than the envelope's `max_tokens`.",
+        explain: "MVP paths are slow (QK256 scalar kernels run at about 0.1 tok/s), so their runs are \
+                  capped to keep CI short. Fix: run with --tokens at or below the cap.";
+    MvpEnvelope = "mvp-envelope", WARN,
+        summary: "The receipt was judged by an MVP or experimental envelope: not for production.",
+        explain: "Envelopes with status mvp or experimental turn their findings into warnings and label \
+                  the verdict, so a slow known-incomplete path is tracked without failing CI. Honesty \
+                  gates are never relaxed.";
+}
+
+impl EnvelopeCode {
+    pub fn parse(s: &str) -> Option<EnvelopeCode> {
+        EnvelopeCode::ALL.iter().copied().find(|c| c.as_str() == s)
+    }
+
+    /// `policy-check explain` text.
+    pub fn explain(self) -> String {
+        let default = match self.default() {
+            CodeDefault::Level(l) => format!("default level {l}"),
+            CodeDefault::Incomparable => "default: verdict incomparable".into(),
+            CodeDefault::InsufficientEvidence => "default: verdict insufficient-evidence".into(),
+        };
+        format!(
+            "{self} (envelope rule, {default})\n\n{}\n\n{}\n",
+            self.summary(),
+            self.explanation()
+        )
+    }
+}
+
+impl fmt::Display for EnvelopeCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EnvelopeCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gates::Code;
+
+    #[test]
+    fn codes_are_kebab_case_unique_and_distinct_from_gate_codes() {
+        let mut seen = std::collections::HashSet::new();
+        for c in EnvelopeCode::ALL {
+            let s = c.as_str();
+            assert!(
+                s.chars().all(|ch| ch.is_ascii_lowercase() || ch == '-'),
+                "{s}"
+            );
+            assert!(seen.insert(s), "{s} twice");
+            assert!(Code::parse(s).is_none(), "{s} is also a gate code");
+            assert_eq!(EnvelopeCode::parse(s), Some(*c));
+        }
+        for c in ConfigCode::ALL {
+            assert!(seen.insert(c.as_str()), "{c} twice");
+        }
+    }
+}

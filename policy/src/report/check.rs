@@ -1,0 +1,150 @@
+//! Renderers for `policy-check check`: terminal text and stable JSON. They read
+//! verdicts and decide nothing.
+
+use super::Style;
+use crate::check::{Verdict, overall};
+use crate::envelope::Origin;
+use crate::verdict::{Level, Status};
+use serde::Serialize;
+use std::fmt::Write;
+
+/// Identifies the JSON shape of `check --format json`; bumped on breaking changes.
+pub const CHECK_JSON_FORMAT: &str = "policy-check/check/1";
+
+fn num(x: f64) -> String {
+    if x.is_infinite() {
+        return "∞".into();
+    }
+    let s = format!("{x:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Text for a terminal: a line per receipt with its envelope and rate, its
+/// findings below it, the policy that judged, and a summary with the exit code.
+pub fn check_text(verdicts: &[Verdict], origin: &Origin, style: Style) -> String {
+    let mut out = String::new();
+    for v in verdicts {
+        let mut line = format!("{} {}", style.status(v.status), v.path);
+        if let Some(e) = &v.envelope {
+            let _ = write!(line, "  envelope {} ({})", e.id, e.status.as_str());
+            if let Some(label) = e.label {
+                let _ = write!(line, " [{label}]");
+            }
+        }
+        let _ = writeln!(out, "{line}");
+        if let Some(r) = &v.rate {
+            let judged = match r.confidence {
+                Some(c) => format!(
+                    "median {} tok/s, {:.2}% interval [{}, {}] of {} samples",
+                    num(r.value),
+                    c * 100.0,
+                    num(r.interval[0]),
+                    num(r.interval[1]),
+                    r.samples
+                ),
+                None => format!("{} tok/s (single value)", num(r.value)),
+            };
+            let _ = writeln!(
+                out,
+                "      rate: {judged}; band [{}, {}]: {}",
+                num(r.band[0]),
+                num(r.band[1]),
+                match r.outcome {
+                    crate::envelope::judge::RateOutcome::Inside => "inside",
+                    crate::envelope::judge::RateOutcome::Below => "below",
+                    crate::envelope::judge::RateOutcome::Above => "above",
+                    crate::envelope::judge::RateOutcome::Straddles => "straddles an edge",
+                }
+            );
+        }
+        if let Some(e) = &v.error {
+            let _ = writeln!(out, "      {}", e.message);
+            let _ = writeln!(out, "      fix: {}", e.fix);
+        }
+        for f in v.findings.iter().filter(|f| f.level != Level::Allow) {
+            let place = if f.pointer.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", f.pointer)
+            };
+            let _ = writeln!(
+                out,
+                "  {} {}{place}: {}",
+                style.level(f.level),
+                f.code,
+                f.message
+            );
+            let _ = writeln!(out, "       fix: {}", f.fix);
+            if let Some(rule) = &f.rule {
+                let _ = writeln!(out, "       rule: {rule}");
+            }
+        }
+    }
+    let status = overall(verdicts);
+    let _ = writeln!(out, "\npolicy: {} (sha256 {})", origin.path, origin.sha256);
+    let _ = writeln!(
+        out,
+        "{} receipt{}: {} → {} (exit {})",
+        verdicts.len(),
+        if verdicts.len() == 1 { "" } else { "s" },
+        counts(verdicts)
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        status,
+        status.exit_code()
+    );
+    out
+}
+
+fn counts(verdicts: &[Verdict]) -> Vec<(&'static str, usize)> {
+    [
+        Status::Pass,
+        Status::Warn,
+        Status::Fail,
+        Status::Error,
+        Status::Incomparable,
+        Status::InsufficientEvidence,
+    ]
+    .into_iter()
+    .map(|s| {
+        (
+            s.as_str(),
+            verdicts.iter().filter(|v| v.status == s).count(),
+        )
+    })
+    .filter(|&(s, n)| n > 0 || s == "pass" || s == "fail")
+    .collect()
+}
+
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    format: &'static str,
+    status: Status,
+    exit_code: i32,
+    policy: &'a Origin,
+    counts: serde_json::Map<String, serde_json::Value>,
+    verdicts: &'a [Verdict],
+}
+
+/// Stable JSON for scripts (documented in docs/policies.md).
+pub fn check_json(verdicts: &[Verdict], origin: &Origin) -> String {
+    let status = overall(verdicts);
+    let doc = CheckJson {
+        format: CHECK_JSON_FORMAT,
+        status,
+        exit_code: status.exit_code(),
+        policy: origin,
+        counts: counts(verdicts)
+            .into_iter()
+            .map(|(s, n)| (s.to_string(), n.into()))
+            .collect(),
+        verdicts,
+    };
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
+        format!("{{\"format\": \"{CHECK_JSON_FORMAT}\", \"error\": \"cannot serialize: {e}\"}}")
+    });
+    text.push('\n');
+    text
+}
