@@ -1,10 +1,13 @@
 //! receipt-policy: verify inference benchmark receipts, judge them against
 //! envelope policies, and keep performance claims honest (see DESIGN.md).
 //!
-//! Data flows one way: receipt file → `receipt` → `gates` → `verdict` → `report`.
+//! Data flows one way: receipt file → `receipt` → `gates` → `envelope` → `verdict` → `report`
+//! (`check` wires gates and envelopes together for one receipt).
 
+pub mod check;
 pub mod cli;
 pub mod diff;
+pub mod envelope;
 pub mod gates;
 pub mod receipt;
 pub mod report;
