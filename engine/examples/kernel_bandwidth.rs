@@ -21,12 +21,21 @@ fn main() {
     let c = &m.config;
     let mut qa_h = QuantizedActivation::default();
     let mut qa_f = QuantizedActivation::default();
-    let xh: Vec<f32> = (0..c.hidden).map(|i| ((i * 7919) % 255) as f32 - 127.0).collect();
-    let xf: Vec<f32> = (0..c.ffn).map(|i| ((i * 7919) % 255) as f32 - 127.0).collect();
+    let xh: Vec<f32> = (0..c.hidden)
+        .map(|i| ((i * 7919) % 255) as f32 - 127.0)
+        .collect();
+    let xf: Vec<f32> = (0..c.ffn)
+        .map(|i| ((i * 7919) % 255) as f32 - 127.0)
+        .collect();
     ops::quantize_i8_absmax(&xh, &mut qa_h);
     ops::quantize_i8_absmax(&xf, &mut qa_f);
     let mut out = vec![0f32; c.ffn.max(c.vocab)];
-    let ternary: usize = m.layers.iter().flat_map(|l| l.matrices()).map(|(_, w)| w.byte_len()).sum();
+    let ternary: usize = m
+        .layers
+        .iter()
+        .flat_map(|l| l.matrices())
+        .map(|(_, w)| w.byte_len())
+        .sum();
     for pass in 0..3 {
         let cal = measure_bandwidth(&m, 1);
         let t0 = Instant::now();

@@ -743,3 +743,166 @@ pub fn inspect(path: &Path) -> Result<String> {
     }
     Ok(s)
 }
+
+/// A tensor to write: name, dims (ne0 first), ggml type, and its bytes in pieces.
+type OutTensor<'a> = (String, Vec<u64>, u32, Vec<std::borrow::Cow<'a, [u8]>>);
+
+/// Writes `m` as a GGUF v3 file (alignment 32), streaming: the 2B-4T shapes are ~1.2 GB.
+/// `arch` is `bitnet-b1.58` (2B-4T's name) or `bitnet` (llama.cpp's architecture, which
+/// reads F32 `*.scale` tensors and always uses SiLU). The vocabulary is declared as
+/// `tokenizer.ggml.model = "none"` with `<arch>.vocab_size`, enough for llama.cpp to
+/// run token ids without a tokenizer.
+pub fn write_model(m: &Model, path: &Path, arch: &str) -> Result<()> {
+    use std::io::{BufWriter, Write};
+    let c = &m.config;
+    let io = |source| EngineError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if arch == "bitnet" && c.activation != Activation::Silu {
+        return Err(EngineError::Config(format!(
+            "llama.cpp's `bitnet` architecture always uses SiLU, but this model uses {}; build it with --activation silu",
+            c.activation.name()
+        )));
+    }
+    enum V<'a> {
+        U32(u32),
+        F32(f32),
+        Str(&'a str),
+    }
+    let k = |s: &str| format!("{arch}.{s}");
+    let mut kvs: Vec<(String, V)> = vec![
+        ("general.architecture".into(), V::Str(arch)),
+        (k("context_length"), V::U32(c.context as u32)),
+        (k("embedding_length"), V::U32(c.hidden as u32)),
+        (k("block_count"), V::U32(c.layers as u32)),
+        (k("feed_forward_length"), V::U32(c.ffn as u32)),
+        (k("attention.head_count"), V::U32(c.heads as u32)),
+        (k("attention.head_count_kv"), V::U32(c.kv_heads as u32)),
+        (k("rope.dimension_count"), V::U32(c.head_dim as u32)),
+        (k("rope.freq_base"), V::F32(c.rope_theta)),
+        (k("attention.layer_norm_rms_epsilon"), V::F32(c.norm_eps)),
+        (k("vocab_size"), V::U32(c.vocab as u32)),
+        (k("hidden_activation"), V::Str(c.activation.name())),
+        ("tokenizer.ggml.model".into(), V::Str("none")),
+    ];
+    if matches!(m.format, Format::Qk256 | Format::Bitnet32F16) {
+        kvs.push((FORMAT_KEY.into(), V::Str(m.format.name())));
+    }
+
+    // (name, dims ne0-first, type, pieces of bytes)
+    let f32_bytes = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let mut tensors: Vec<OutTensor<'_>> = Vec::new();
+    let emb_type = match m.embedding.dtype {
+        EmbeddingType::F16 => GGML_F16,
+        EmbeddingType::F32 => GGML_F32,
+    };
+    tensors.push((
+        "token_embd.weight".into(),
+        vec![c.hidden as u64, c.vocab as u64],
+        emb_type,
+        vec![(&m.embedding.data[..]).into()],
+    ));
+    tensors.push((
+        "output_norm.weight".into(),
+        vec![c.hidden as u64],
+        GGML_F32,
+        vec![f32_bytes(&m.output_norm).into()],
+    ));
+    for (l, layer) in m.layers.iter().enumerate() {
+        for (n, w) in layer.norms() {
+            tensors.push((
+                format!("blk.{l}.{n}.weight"),
+                vec![w.len() as u64],
+                GGML_F32,
+                vec![f32_bytes(w).into()],
+            ));
+        }
+        for (n, mat) in layer.matrices() {
+            let dims = vec![mat.cols as u64, mat.rows as u64];
+            let name = format!("blk.{l}.{n}.weight");
+            match mat.format {
+                Format::I2s => {
+                    let mut tail = vec![0u8; i2s::TAIL_BYTES];
+                    tail[..4].copy_from_slice(&mat.scale.to_le_bytes());
+                    tensors.push((
+                        name,
+                        dims,
+                        GGML_I2_S,
+                        vec![(&mat.data[..]).into(), tail.into()],
+                    ));
+                }
+                f => {
+                    let t = if f == Format::Tq2_0 {
+                        GGML_TQ2_0
+                    } else {
+                        GGML_I2_S
+                    };
+                    tensors.push((name, dims, t, vec![(&mat.data[..]).into()]));
+                    if mat.scale != 1.0 {
+                        tensors.push((
+                            format!("blk.{l}.{n}.scale"),
+                            vec![1],
+                            GGML_F32,
+                            vec![mat.scale.to_le_bytes().to_vec().into()],
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut w = BufWriter::with_capacity(1 << 20, file);
+    let mut head = Vec::new();
+    let put_str = |b: &mut Vec<u8>, s: &str| {
+        b.extend((s.len() as u64).to_le_bytes());
+        b.extend(s.as_bytes());
+    };
+    head.extend(b"GGUF");
+    head.extend(3u32.to_le_bytes());
+    head.extend((tensors.len() as u64).to_le_bytes());
+    head.extend((kvs.len() as u64).to_le_bytes());
+    for (key, v) in &kvs {
+        put_str(&mut head, key);
+        match v {
+            V::U32(x) => {
+                head.extend(4u32.to_le_bytes());
+                head.extend(x.to_le_bytes());
+            }
+            V::F32(x) => {
+                head.extend(6u32.to_le_bytes());
+                head.extend(x.to_le_bytes());
+            }
+            V::Str(s) => {
+                head.extend(8u32.to_le_bytes());
+                put_str(&mut head, s);
+            }
+        }
+    }
+    let mut offset = 0u64;
+    for (name, dims, t, pieces) in &tensors {
+        put_str(&mut head, name);
+        head.extend((dims.len() as u32).to_le_bytes());
+        for d in dims {
+            head.extend(d.to_le_bytes());
+        }
+        head.extend(t.to_le_bytes());
+        head.extend(offset.to_le_bytes());
+        let len: usize = pieces.iter().map(|p| p.len()).sum();
+        offset += (len as u64).div_ceil(32) * 32;
+    }
+    head.resize(head.len().div_ceil(32) * 32, 0);
+    w.write_all(&head).map_err(io)?;
+    for (_, _, _, pieces) in &tensors {
+        let mut len = 0;
+        for p in pieces {
+            w.write_all(p).map_err(io)?;
+            len += p.len();
+        }
+        w.write_all(&vec![0u8; len.div_ceil(32) * 32 - len])
+            .map_err(io)?;
+    }
+    w.flush().map_err(io)?;
+    Ok(())
+}

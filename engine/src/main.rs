@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use bitnet_engine::bench::{self, BenchOptions};
 use bitnet_engine::formats::{EmbeddingType, Format};
-use bitnet_engine::model::Model;
+use bitnet_engine::model::{Activation, Model};
 use bitnet_engine::{Dispatcher, SimdLevel, gguf, receipt, synthetic};
 
 const USAGE: &str = "usage:
@@ -17,7 +17,10 @@ const USAGE: &str = "usage:
                       [--format i2s|tq2_0|bitnet32f16|qk256] [--embedding f16|f32] [--seed S]
                       [--calibration-passes 3] --receipt PATH
   bitnet-engine generate --model M --prompt-ids 1,2,3 --tokens N [--threads N] [--kernels K]
+                         [--dump-logits FILE]
   bitnet-engine inspect FILE.gguf
+  bitnet-engine export --model synthetic:PRESET [--format F] [--activation relu2|silu]
+                       [--arch bitnet-b1.58|bitnet] --out FILE.gguf
 
 environment: BITNET_SEED (default 42), BITNET_DETERMINISTIC, BITNET_STRICT_MODE, RAYON_NUM_THREADS";
 
@@ -158,7 +161,16 @@ fn load(args: &Args, seed: u64) -> Result<Loaded> {
                 )));
             }
         };
-        let model = synthetic::build_spec(spec, seed, format, dtype)?;
+        let activation = match args.get("activation").unwrap_or("relu2") {
+            "relu2" => Activation::Relu2,
+            "silu" => Activation::Silu,
+            other => {
+                return Err(usage(format!(
+                    "--activation must be relu2 or silu, got '{other}'"
+                )));
+            }
+        };
+        let model = synthetic::build_spec(spec, seed, format, dtype, activation)?;
         let load_ms = t0.elapsed().as_secs_f64() * 1e3;
         eprintln!(
             "[bitnet-engine] built {spec} ({}) in {load_ms:.0} ms; hashing weights",
@@ -206,6 +218,7 @@ fn run() -> Result<()> {
         "bench" => cmd_bench(rest),
         "generate" => cmd_generate(rest),
         "inspect" => cmd_inspect(rest),
+        "export" => cmd_export(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -360,7 +373,18 @@ fn cmd_generate(raw: &[String]) -> Result<()> {
     setup_threads(&args)?;
     let k = dispatcher(&args)?;
     let loaded = load(&args, seed)?;
-    let out = bitnet_engine::generate(&loaded.model, &k, &ids, tokens)?;
+    let out = match args.get("dump-logits") {
+        None => bitnet_engine::generate(&loaded.model, &k, &ids, tokens)?,
+        Some(path) => {
+            // Logits of every step (prompt positions too), f32 little-endian, vocab each:
+            // the llama.cpp cross-check compares them.
+            let (out, logits) =
+                bitnet_engine::model::generate_with_logits(&loaded.model, &k, &ids, tokens)?;
+            let bytes: Vec<u8> = logits.iter().flat_map(|x| x.to_le_bytes()).collect();
+            std::fs::write(path, bytes).with_context(|| format!("writing {path}"))?;
+            out
+        }
+    };
     let text: Vec<String> = out.iter().map(|t| t.to_string()).collect();
     println!("{}", text.join(","));
     if env_flag("BITNET_STRICT_MODE") {
@@ -375,5 +399,38 @@ fn cmd_inspect(raw: &[String]) -> Result<()> {
         return Err(usage("inspect takes one GGUF file"));
     };
     print!("{}", gguf::inspect(&PathBuf::from(path))?);
+    Ok(())
+}
+
+fn cmd_export(raw: &[String]) -> Result<()> {
+    let args = Args::parse(
+        raw,
+        &[
+            "model",
+            "format",
+            "embedding",
+            "activation",
+            "seed",
+            "arch",
+            "out",
+        ],
+    )?;
+    let out = PathBuf::from(
+        args.get("out")
+            .ok_or_else(|| usage("--out FILE.gguf is required"))?,
+    );
+    let arch = args.get("arch").unwrap_or("bitnet-b1.58");
+    if !matches!(arch, "bitnet-b1.58" | "bitnet") {
+        return Err(usage(format!(
+            "--arch must be bitnet-b1.58 or bitnet, got '{arch}'"
+        )));
+    }
+    let loaded = load(&args, seed(&args)?)?;
+    gguf::write_model(&loaded.model, &out, arch)?;
+    eprintln!(
+        "[bitnet-engine] wrote {} ({arch}, {})",
+        out.display(),
+        loaded.model.format.name()
+    );
     Ok(())
 }

@@ -351,3 +351,38 @@ pub fn generate(m: &Model, k: &Dispatcher, prompt: &[u32], n: usize) -> Result<V
     }
     Ok(out)
 }
+
+/// [`generate`], also returning the logits after every position (prompt and generated,
+/// `vocab` values each) for comparison with another engine.
+pub fn generate_with_logits(
+    m: &Model,
+    k: &Dispatcher,
+    prompt: &[u32],
+    n: usize,
+) -> Result<(Vec<u32>, Vec<f32>)> {
+    if prompt.is_empty() || n == 0 {
+        return Err(EngineError::Config(
+            "the prompt and --tokens need at least one token each".into(),
+        ));
+    }
+    let mut s = RunState::new(&m.config, prompt.len() + n)?;
+    let mut logits = Vec::new();
+    let mut out = Vec::with_capacity(n);
+    let mut pos = 0;
+    for &t in prompt {
+        forward(m, k, &mut s, t, pos, true)?;
+        logits.extend_from_slice(&s.logits);
+        pos += 1;
+    }
+    loop {
+        let next = k.sample_greedy(&s.logits);
+        out.push(next);
+        if out.len() == n {
+            break;
+        }
+        forward(m, k, &mut s, next, pos, true)?;
+        logits.extend_from_slice(&s.logits);
+        pos += 1;
+    }
+    Ok((out, logits))
+}

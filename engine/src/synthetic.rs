@@ -238,11 +238,27 @@ fn norm(len: usize, seed: u64, tensor: u64) -> Vec<f32> {
 }
 
 /// Parses `synthetic:<preset>` and builds it.
-pub fn build_spec(spec: &str, seed: u64, format: Format, dtype: EmbeddingType) -> Result<Model> {
+pub fn build_spec(
+    spec: &str,
+    seed: u64,
+    format: Format,
+    dtype: EmbeddingType,
+    activation: Activation,
+) -> Result<Model> {
     let name = spec
         .strip_prefix("synthetic:")
         .ok_or_else(|| EngineError::UnknownModel(spec.to_string()))?;
-    build(name, seed, format, dtype)
+    let config = preset(name).ok_or_else(|| EngineError::UnknownModel(spec.to_string()))?;
+    build_config(
+        Config {
+            activation,
+            ..config
+        },
+        name,
+        seed,
+        format,
+        dtype,
+    )
 }
 
 /// Builds preset `name` from `seed` in `format`.

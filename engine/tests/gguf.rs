@@ -355,3 +355,35 @@ fn missing_file_and_non_gguf_are_errors() {
         EngineError::Truncated { .. }
     ));
 }
+
+#[test]
+fn exported_files_load_to_the_same_logits() {
+    for format in Format::ALL {
+        let m = tiny(format);
+        let path = temp_path(&format!("export-{}.gguf", format.name()));
+        bitnet_engine::gguf::write_model(&m, &path, "bitnet-b1.58").unwrap();
+        let g = load_model(&path).unwrap();
+        assert_eq!(g.config, m.config);
+        assert_eq!(
+            logits(&m, &[7, 8, 9]),
+            logits(&g, &[7, 8, 9]),
+            "{}",
+            format.name()
+        );
+        std::fs::remove_file(&path).ok();
+    }
+    // llama.cpp's `bitnet` architecture: SiLU, accepted only for a SiLU model.
+    let relu = tiny(Format::Tq2_0);
+    let path = temp_path("export-bitnet.gguf");
+    let e = bitnet_engine::gguf::write_model(&relu, &path, "bitnet").unwrap_err();
+    assert!(e.to_string().contains("SiLU"), "{e}");
+    let cfg = bitnet_engine::Config {
+        activation: bitnet_engine::model::Activation::Silu,
+        ..synthetic::preset("tiny").unwrap()
+    };
+    let silu = synthetic::build_config(cfg, "tiny", 7, Format::Tq2_0, EmbeddingType::F16).unwrap();
+    bitnet_engine::gguf::write_model(&silu, &path, "bitnet").unwrap();
+    let g = load_model(&path).unwrap();
+    assert_eq!(g.config.activation, bitnet_engine::model::Activation::Silu);
+    assert_eq!(logits(&silu, &[1, 2]), logits(&g, &[1, 2]));
+}

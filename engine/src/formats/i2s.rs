@@ -142,57 +142,77 @@ pub fn permute_for_pairs(q: &[i8], out: &mut Vec<i8>) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2")]
 pub unsafe fn dot_avx512vnni(row: &[u8], perm: &[i8], sum: i32) -> f32 {
+    // SAFETY: forwarded contract.
+    unsafe { dot_rows_avx512vnni([row], perm, sum)[0] }
+}
+
+/// [`dot_avx512vnni`] for `R` rows at once: the activation loads are shared and the
+/// 4·R accumulator chains run side by side.
+///
+/// # Safety
+/// As [`dot_avx512vnni`], for every row (all rows have the same length).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2")]
+pub unsafe fn dot_rows_avx512vnni<const R: usize>(
+    rows: [&[u8]; R],
+    perm: &[i8],
+    sum: i32,
+) -> [f32; R] {
     use std::arch::x86_64::*;
-    debug_assert_eq!(row.len() * 4, perm.len());
+    let len = rows[0].len();
+    debug_assert!(rows.iter().all(|r| r.len() == len) && len * 4 == perm.len());
     // Codes are masked in place, not shifted: group g (bits 7:6, 5:4, 3:2, 1:0) enters
-    // vpdpbusd as code·64, ·16, ·4, ·1, each in its own accumulator, and the exact
-    // multiples are shifted back once per row. |Σ| ≤ 192·128·cols stays far below 2^31
-    // for any row up to 87,000 weights. vpdpbusd's 5-cycle latency wants the four
-    // independent chains anyway.
+    // vpdpbusd as code·64, ·16, ·4, ·1, each in its own accumulator, and every lane is
+    // shifted back exactly once per row. A lane sums (cols/16)·4 products of at most
+    // 192·128, so it stays below 2^31 for rows up to 1.3 million weights.
     let m = [0xC0u8, 0x30, 0x0C, 0x03].map(|b| _mm512_set1_epi8(b as i8));
-    let mut acc = [_mm512_setzero_si512(); 4];
-    let nblocks = row.len() / BLOCK_BYTES;
+    let mut acc = [[_mm512_setzero_si512(); 4]; R];
+    let nblocks = len / BLOCK_BYTES;
     let pairs = nblocks / 2;
-    let wp = row.as_ptr();
     let qp = perm.as_ptr();
     for p in 0..pairs {
-        // SAFETY: p < pairs keeps the 64-byte weight load and four 64-byte activation
-        // loads inside `row` and `perm`; prefetch never faults.
+        // SAFETY: p < pairs keeps each 64-byte weight load and the four 64-byte
+        // activation loads inside `rows` and `perm`; prefetch never faults.
         unsafe {
-            _mm_prefetch::<_MM_HINT_T0>(wp.add(p * 64 + 1024) as *const i8);
-            let w = _mm512_loadu_si512(wp.add(p * 64) as *const _);
             let q = qp.add(p * 2 * BLOCK);
-            for g in 0..4 {
-                let c = _mm512_and_si512(w, m[g]);
-                acc[g] =
-                    _mm512_dpbusd_epi32(acc[g], c, _mm512_loadu_si512(q.add(64 * g) as *const _));
+            let qv = [0, 1, 2, 3].map(|g| _mm512_loadu_si512(q.add(64 * g) as *const _));
+            for (r, row) in rows.iter().enumerate() {
+                _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().add(p * 64 + 1024) as *const i8);
+                let w = _mm512_loadu_si512(row.as_ptr().add(p * 64) as *const _);
+                for g in 0..4 {
+                    acc[r][g] = _mm512_dpbusd_epi32(acc[r][g], _mm512_and_si512(w, m[g]), qv[g]);
+                }
             }
         }
     }
-    // Every lane of acc[g] is a multiple of 64, 16, 4, 1, so the lane shifts are exact.
-    let lanes = _mm512_add_epi32(
-        _mm512_add_epi32(_mm512_srai_epi32(acc[0], 6), _mm512_srai_epi32(acc[1], 4)),
-        _mm512_add_epi32(_mm512_srai_epi32(acc[2], 2), acc[3]),
-    );
-    let mut total = _mm512_reduce_add_epi32(lanes);
-    if nblocks % 2 == 1 {
-        let b = nblocks - 1;
-        // SAFETY: the last block lies inside both slices (natural order in `perm`).
-        unsafe {
-            let mask = _mm256_set1_epi8(3);
-            let w = _mm256_loadu_si256(wp.add(b * 32) as *const __m256i);
-            let q = qp.add(b * BLOCK);
-            let mut acc = _mm256_setzero_si256();
-            for (n, shift) in [6, 4, 2, 0].into_iter().enumerate() {
-                let c = _mm256_and_si256(_mm256_srlv_epi16(w, _mm256_set1_epi16(shift)), mask);
-                acc = _mm256_dpbusd_epi32(
-                    acc,
-                    c,
-                    _mm256_loadu_si256(q.add(32 * n) as *const __m256i),
-                );
+    let mut out = [0.0f32; R];
+    for (r, row) in rows.iter().enumerate() {
+        let a = &acc[r];
+        let lanes = _mm512_add_epi32(
+            _mm512_add_epi32(_mm512_srai_epi32(a[0], 6), _mm512_srai_epi32(a[1], 4)),
+            _mm512_add_epi32(_mm512_srai_epi32(a[2], 2), a[3]),
+        );
+        let mut total = _mm512_reduce_add_epi32(lanes);
+        if nblocks % 2 == 1 {
+            let b = nblocks - 1;
+            // SAFETY: the last block lies inside both slices (natural order in `perm`).
+            unsafe {
+                let mask = _mm256_set1_epi8(3);
+                let w = _mm256_loadu_si256(row.as_ptr().add(b * 32) as *const __m256i);
+                let q = qp.add(b * BLOCK);
+                let mut acc = _mm256_setzero_si256();
+                for (n, shift) in [6, 4, 2, 0].into_iter().enumerate() {
+                    let c = _mm256_and_si256(_mm256_srlv_epi16(w, _mm256_set1_epi16(shift)), mask);
+                    acc = _mm256_dpbusd_epi32(
+                        acc,
+                        c,
+                        _mm256_loadu_si256(q.add(32 * n) as *const __m256i),
+                    );
+                }
+                total += hsum_epi32_256(acc);
             }
-            total += hsum_epi32_256(acc);
         }
+        out[r] = (total - sum) as f32;
     }
-    (total - sum) as f32
+    out
 }

@@ -258,6 +258,25 @@ impl Dispatcher {
                         _ => w.format.dot_scalar(w.row(r), a),
                     }
                 };
+                #[cfg(target_arch = "x86_64")]
+                if id == KernelId::I2sGemvAvx512Vnni {
+                    // Four rows at a time share the activation loads.
+                    let mut quads = out.chunks_exact_mut(4);
+                    let mut r = start;
+                    for y in &mut quads {
+                        let rows = [w.row(r), w.row(r + 1), w.row(r + 2), w.row(r + 3)];
+                        // SAFETY: chosen only when AVX-512 VNNI was detected.
+                        let d = unsafe { i2s::dot_rows_avx512vnni(rows, &perm, a.sum) };
+                        for (yi, di) in y.iter_mut().zip(d) {
+                            *yi = di * post;
+                        }
+                        r += 4;
+                    }
+                    for (i, y) in quads.into_remainder().iter_mut().enumerate() {
+                        *y = dot(r + i) * post;
+                    }
+                    return;
+                }
                 for (i, y) in out.iter_mut().enumerate() {
                     *y = dot(start + i) * post;
                 }
