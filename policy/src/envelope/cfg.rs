@@ -1071,7 +1071,7 @@ mod tests {
     fn locations_are_one_based_and_count_characters() {
         let src = Source::new("p.toml", "a = 1\nbé = \"x\"\n");
         let l = src.location(10);
-        assert_eq!((l.line, l.column), (2, 5));
+        assert_eq!((l.line, l.column), (2, 4));
         assert_eq!(src.offset_of(&l), 10);
         assert_eq!(src.location(0).to_string(), "p.toml:1:1");
     }
