@@ -293,6 +293,7 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
         warmup,
     };
     let result = bench::run(m, &k, &opts, |line| eprintln!("[bitnet-engine] {line}"))?;
+    let calibration = calibration.merge(bench::measure_bandwidth(m, passes));
     if strict {
         bench::check_strict(&result.kernel_stats)?;
     }

@@ -69,36 +69,52 @@ pub fn dot_scalar(row: &[u8], a: &QuantizedActivation) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 pub unsafe fn dot_avx2(row: &[u8], a: &QuantizedActivation) -> f32 {
+    // SAFETY: forwarded contract.
+    unsafe { dot_rows_avx2([row], a)[0] }
+}
+
+/// [`dot_avx2`] for `R` rows at once, sharing the activation loads.
+///
+/// # Safety
+/// As [`dot_avx2`], for every row (all rows have the same length).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub unsafe fn dot_rows_avx2<const R: usize>(rows: [&[u8]; R], a: &QuantizedActivation) -> [f32; R] {
     use std::arch::x86_64::*;
-    debug_assert_eq!(row.len() * 4, a.q.len());
+    let len = rows[0].len();
+    debug_assert!(rows.iter().all(|r| r.len() == len) && len * 4 == a.q.len());
     let mask = _mm256_set1_epi8(3);
     let ones = _mm256_set1_epi16(1);
-    let mut acc = _mm256_setzero_si256();
-    let nblocks = row.len() / BLOCK_BYTES;
-    let wp = row.as_ptr();
+    let mut acc = [_mm256_setzero_si256(); R];
     let qp = a.q.as_ptr();
-    for b in 0..nblocks {
-        // SAFETY: b < nblocks keeps every load inside `row` and `a.q`.
+    for b in 0..len / BLOCK_BYTES {
+        // SAFETY: b < nblocks keeps every load inside the rows and `a.q`.
         unsafe {
-            let w = _mm256_loadu_si256(wp.add(b * 32) as *const __m256i);
             let q = qp.add(b * BLOCK);
-            let c0 = _mm256_and_si256(_mm256_srli_epi16(w, 6), mask);
-            let c1 = _mm256_and_si256(_mm256_srli_epi16(w, 4), mask);
-            let c2 = _mm256_and_si256(_mm256_srli_epi16(w, 2), mask);
-            let c3 = _mm256_and_si256(w, mask);
-            let q0 = _mm256_loadu_si256(q as *const __m256i);
-            let q1 = _mm256_loadu_si256(q.add(32) as *const __m256i);
-            let q2 = _mm256_loadu_si256(q.add(64) as *const __m256i);
-            let q3 = _mm256_loadu_si256(q.add(96) as *const __m256i);
-            // Each 16-bit lane is at most 2·2·128 = 512 in magnitude; four add to ≤ 2048.
-            let p = _mm256_add_epi16(
-                _mm256_add_epi16(_mm256_maddubs_epi16(c0, q0), _mm256_maddubs_epi16(c1, q1)),
-                _mm256_add_epi16(_mm256_maddubs_epi16(c2, q2), _mm256_maddubs_epi16(c3, q3)),
-            );
-            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+            let qv = [0, 1, 2, 3].map(|n| _mm256_loadu_si256(q.add(32 * n) as *const __m256i));
+            for (r, row) in rows.iter().enumerate() {
+                _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().add(b * 32 + 1024) as *const i8);
+                let w = _mm256_loadu_si256(row.as_ptr().add(b * 32) as *const __m256i);
+                let c0 = _mm256_and_si256(_mm256_srli_epi16(w, 6), mask);
+                let c1 = _mm256_and_si256(_mm256_srli_epi16(w, 4), mask);
+                let c2 = _mm256_and_si256(_mm256_srli_epi16(w, 2), mask);
+                let c3 = _mm256_and_si256(w, mask);
+                // Each 16-bit lane is at most 2·3·128 = 768 in magnitude; four add to ≤ 3072.
+                let p = _mm256_add_epi16(
+                    _mm256_add_epi16(
+                        _mm256_maddubs_epi16(c0, qv[0]),
+                        _mm256_maddubs_epi16(c1, qv[1]),
+                    ),
+                    _mm256_add_epi16(
+                        _mm256_maddubs_epi16(c2, qv[2]),
+                        _mm256_maddubs_epi16(c3, qv[3]),
+                    ),
+                );
+                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(p, ones));
+            }
         }
     }
-    (hsum_epi32_256(acc) - a.sum) as f32
+    acc.map(|v| (hsum_epi32_256(v) - a.sum) as f32)
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -259,14 +259,20 @@ impl Dispatcher {
                     }
                 };
                 #[cfg(target_arch = "x86_64")]
-                if id == KernelId::I2sGemvAvx512Vnni {
+                if matches!(id, KernelId::I2sGemvAvx512Vnni | KernelId::I2sGemvAvx2) {
                     // Four rows at a time share the activation loads.
                     let mut quads = out.chunks_exact_mut(4);
                     let mut r = start;
                     for y in &mut quads {
                         let rows = [w.row(r), w.row(r + 1), w.row(r + 2), w.row(r + 3)];
-                        // SAFETY: chosen only when AVX-512 VNNI was detected.
-                        let d = unsafe { i2s::dot_rows_avx512vnni(rows, &perm, a.sum) };
+                        // SAFETY: each id is chosen only when its CPU features were detected.
+                        let d = unsafe {
+                            if id == KernelId::I2sGemvAvx2 {
+                                i2s::dot_rows_avx2(rows, a)
+                            } else {
+                                i2s::dot_rows_avx512vnni(rows, &perm, a.sum)
+                            }
+                        };
                         for (yi, di) in y.iter_mut().zip(d) {
                             *yi = di * post;
                         }
