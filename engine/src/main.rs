@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use bitnet_engine::bench::{self, BenchOptions};
 use bitnet_engine::formats::{EmbeddingType, Format};
-use bitnet_engine::model::{Activation, Model};
+use bitnet_engine::model::{Activation, Model, ModelSource};
 use bitnet_engine::{Dispatcher, SimdLevel, gguf, receipt, synthetic};
 
 const USAGE: &str = "usage:
@@ -138,8 +138,17 @@ fn setup_threads(args: &Args) -> Result<usize> {
 struct Loaded {
     model: Model,
     path: String,
-    sha256: String,
     load_ms: f64,
+}
+
+impl Loaded {
+    /// The file's sha256 for a GGUF; the weight-manifest hash for a synthetic model.
+    fn sha256(&self) -> Result<String> {
+        Ok(match &self.model.source {
+            ModelSource::Gguf { path } => gguf::file_sha256(path)?,
+            ModelSource::Synthetic { .. } => synthetic::weights_sha256(&self.model),
+        })
+    }
 }
 
 fn load(args: &Args, seed: u64) -> Result<Loaded> {
@@ -173,14 +182,12 @@ fn load(args: &Args, seed: u64) -> Result<Loaded> {
         let model = synthetic::build_spec(spec, seed, format, dtype, activation)?;
         let load_ms = t0.elapsed().as_secs_f64() * 1e3;
         eprintln!(
-            "[bitnet-engine] built {spec} ({}) in {load_ms:.0} ms; hashing weights",
+            "[bitnet-engine] built {spec} ({}) in {load_ms:.0} ms",
             format.name()
         );
-        let sha256 = synthetic::weights_sha256(&model);
         Ok(Loaded {
             model,
             path: spec.to_string(),
-            sha256,
             load_ms,
         })
     } else {
@@ -192,12 +199,10 @@ fn load(args: &Args, seed: u64) -> Result<Loaded> {
         let path = PathBuf::from(spec);
         let model = gguf::load_model(&path)?;
         let load_ms = t0.elapsed().as_secs_f64() * 1e3;
-        eprintln!("[bitnet-engine] mapped {spec} in {load_ms:.0} ms; hashing file");
-        let sha256 = gguf::file_sha256(&path)?;
+        eprintln!("[bitnet-engine] mapped {spec} in {load_ms:.0} ms");
         Ok(Loaded {
             model,
             path: spec.to_string(),
-            sha256,
             load_ms,
         })
     }
@@ -267,6 +272,8 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
     let k = dispatcher(&args)?;
     let loaded = load(&args, seed)?;
     let m = &loaded.model;
+    eprintln!("[bitnet-engine] hashing the weights");
+    let model_sha256 = loaded.sha256()?;
     let prompt = match args.get("prompt-ids") {
         Some(ids) => parse_ids(ids)?,
         None => bench::seeded_prompt(args.num("prompt", 32)?, m.config.vocab, seed),
@@ -303,7 +310,7 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
     let value = receipt::build(&receipt::ReceiptInputs {
         model: m,
         model_path: loaded.path.clone(),
-        model_sha256: loaded.sha256.clone(),
+        model_sha256,
         model_load_ms: loaded.load_ms,
         opts: &opts,
         bench: &result,
