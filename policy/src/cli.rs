@@ -42,11 +42,45 @@ pub enum Command {
         #[command(subcommand)]
         action: PolicyAction,
     },
+    /// Find performance claims in docs and judge whether receipts back them.
+    Claims(ClaimsArgs),
     /// Explain a finding code: what it catches, why, how to fix it, an example.
     Explain {
         /// A code such as `mock-kernel`; without one, list every code.
         code: Option<String>,
     },
+}
+
+#[derive(Parser, Debug)]
+pub struct ClaimsArgs {
+    /// With --filter all: files or directories to audit (default: every tracked file).
+    pub paths: Vec<String>,
+    /// The base of the change (default: origin/HEAD, else main, else master).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// The head of the change; without it, the working tree is compared with the base.
+    #[arg(long)]
+    pub head: Option<String>,
+    /// Which claims: on added lines, in diff hunks, in changed files, or everywhere.
+    #[arg(long, value_parser = ["added", "diff-context", "file", "all"], default_value = "added")]
+    pub filter: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Policy file whose envelopes judge cited receipts (default: ci/receipt-policy.toml, else built-in).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Glob of files to scan (repeatable; default: README*, **/README*, docs/**, *.md).
+    #[arg(long)]
+    pub include: Vec<String>,
+    /// Glob of files to skip (repeatable).
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    /// Do not report numbers inside code blocks.
+    #[arg(long)]
+    pub no_code_blocks: bool,
+    /// The repository root (paths and citations are relative to it).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -162,6 +196,10 @@ pub fn run(cli: Cli) -> i32 {
                 eprint!("{rendered}");
                 EXIT_USAGE
             }
+        },
+        Command::Claims(args) => match claims_command(args) {
+            Ok(code) => code,
+            Err(message) => usage_error(&message),
         },
         Command::Explain { code: None } => {
             for &code in Code::ALL {
@@ -321,6 +359,67 @@ fn check_command(args: CheckArgs) -> Result<i32, String> {
     };
     print!("{text}");
     Ok(crate::check::overall(&verdicts).exit_code())
+}
+
+fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
+    use crate::claims::{audit, backing::Backer, scan};
+    let policy = match load_policy(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(rendered) => {
+            eprint!("{rendered}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let include = if args.include.is_empty() {
+        scan::DEFAULT_INCLUDE
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        args.include
+    };
+    let config = scan::ScanConfig::new(include, args.exclude, !args.no_code_blocks)?;
+    let filter = scan::Filter::parse(&args.filter).expect("clap checked the value");
+    if filter != scan::Filter::All && !args.paths.is_empty() {
+        return Err("paths are only taken with --filter all; other filters scan the diff".into());
+    }
+    let range = if filter == scan::Filter::All {
+        crate::diff::Range::WorkingTree {
+            base: String::new(),
+        }
+    } else {
+        let base = match args.base {
+            Some(b) => b,
+            None => crate::diff::default_base(&args.root).ok_or(
+                "no --base given and neither origin/HEAD, main nor master exists; pass --base <ref>",
+            )?,
+        };
+        match args.head {
+            Some(head) => crate::diff::Range::Commits { base, head },
+            None => crate::diff::Range::WorkingTree { base },
+        }
+    };
+    let request = audit::Request {
+        root: args.root.clone(),
+        filter,
+        range,
+        paths: args.paths,
+    };
+    let found = audit::find(&request, &config)?;
+    let backer = Backer::new(&policy, &args.root, Default::default());
+    let verdicts = audit::judge(found.claims, &backer);
+    let text = match args.format {
+        Format::Json => report::claims::claims_json(&verdicts, &found.warnings),
+        Format::Text => report::claims::claims_text(
+            &verdicts,
+            &found.warnings,
+            Style {
+                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            },
+        ),
+    };
+    print!("{text}");
+    Ok(report::claims::exit_code(&verdicts))
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<String> {

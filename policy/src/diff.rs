@@ -140,6 +140,91 @@ fn git(repo: &Path, args: &[&str]) -> Result<std::process::Output, DiffError> {
         .map_err(DiffError::GitMissing)
 }
 
+/// The branch a change is compared with when none is named: origin/HEAD, else
+/// main, else master.
+pub fn default_base(repo: &Path) -> Option<String> {
+    let out = git(repo, &["rev-parse", "--abbrev-ref", "origin/HEAD"]).ok()?;
+    if out.status.success() {
+        return Some(String::from_utf8_lossy(&out.stdout).trim().to_string());
+    }
+    ["main", "master"].into_iter().map(String::from).find(|b| {
+        git(
+            repo,
+            &[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("{b}^{{commit}}"),
+            ],
+        )
+        .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// The contents of `paths` at revision `rev`, read in one `git cat-file --batch`
+/// (fast for tens of thousands of files). A path git cannot find gives `None`.
+pub fn read_at(repo: &Path, rev: &str, paths: &[&str]) -> Result<Vec<Option<Vec<u8>>>, DiffError> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["cat-file", "--batch"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(DiffError::GitMissing)?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let requests: Vec<String> = paths
+        .iter()
+        .map(|p| {
+            if p.contains('\n') {
+                String::new()
+            } else {
+                format!("{rev}:{p}\n")
+            }
+        })
+        .collect();
+    // Write from a thread so a full stdout pipe cannot deadlock us.
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        for r in requests {
+            stdin.write_all(if r.is_empty() { b"\n" } else { r.as_bytes() })?;
+        }
+        Ok(())
+    });
+    let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut results = Vec::with_capacity(paths.len());
+    let mut header = String::new();
+    for _ in paths {
+        header.clear();
+        if out
+            .read_line(&mut header)
+            .map_err(|e| DiffError::Git(e.to_string()))?
+            == 0
+        {
+            break;
+        }
+        let size = header
+            .trim_end()
+            .rsplit_once(' ')
+            .filter(|_| header.contains(" blob "))
+            .and_then(|(_, n)| n.parse::<usize>().ok());
+        match size {
+            Some(n) => {
+                let mut body = vec![0u8; n + 1]; // content and its trailing newline
+                out.read_exact(&mut body)
+                    .map_err(|e| DiffError::Git(e.to_string()))?;
+                body.pop();
+                results.push(Some(body));
+            }
+            None => results.push(None),
+        }
+    }
+    let _ = writer.join();
+    let _ = child.wait();
+    results.resize(paths.len(), None);
+    Ok(results)
+}
+
 /// Parse `git diff --unified=0` output.
 pub fn parse(patch: &[u8]) -> Diff {
     let mut diff = Diff::default();

@@ -5,6 +5,7 @@
 //! (`check` wires gates and envelopes together for one receipt).
 
 pub mod check;
+pub mod claims;
 pub mod cli;
 pub mod diff;
 pub mod envelope;

@@ -2,6 +2,7 @@
 //! read the result model and decide nothing; the verdict is made before them.
 
 pub mod check;
+pub mod claims;
 
 use crate::verdict::{Level, Status};
 use crate::verify::{ReceiptResult, overall};
@@ -18,7 +19,7 @@ pub struct Style {
 }
 
 impl Style {
-    fn paint(self, code: &str, text: &str) -> String {
+    pub(crate) fn paint(self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {

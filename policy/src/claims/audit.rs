@@ -1,0 +1,187 @@
+//! `policy-check claims`: pick the files and lines to look at (a diff, or a whole
+//! tree), read them (from git at the head revision, or from disk), scan them in
+//! parallel, and judge every claim found.
+
+use super::Claim;
+use super::backing::{Backer, ClaimVerdict};
+use super::scan::{self, Filter, ScanConfig};
+use crate::diff::{self, Range};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What to scan.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The repository (or directory) the paths are relative to.
+    pub root: PathBuf,
+    pub filter: Filter,
+    /// For every filter but `all`: the change to look at.
+    pub range: Range,
+    /// For `all`: files or directories to audit; empty means the whole repository.
+    pub paths: Vec<String>,
+}
+
+/// Claims found, and what was odd on the way (non-UTF-8 files and lines).
+#[derive(Debug, Default)]
+pub struct Found {
+    pub claims: Vec<Claim>,
+    pub warnings: Vec<String>,
+    pub files_scanned: usize,
+    pub bytes_scanned: u64,
+}
+
+pub fn find(request: &Request, config: &ScanConfig) -> Result<Found, String> {
+    if request.filter == Filter::All {
+        return find_all(request, config);
+    }
+    let change = diff::added_lines(&request.root, &request.range).map_err(|e| e.to_string())?;
+    let files = scan::candidate_files(&change, config);
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let contents: Vec<Option<Vec<u8>>> = match &request.range {
+        Range::Commits { head, .. } => {
+            diff::read_at(&request.root, head, &paths).map_err(|e| e.to_string())?
+        }
+        Range::WorkingTree { .. } => paths
+            .par_iter()
+            .map(|p| std::fs::read(request.root.join(p)).ok())
+            .collect(),
+    };
+    let mut found = Found {
+        warnings: change.warnings.clone(),
+        ..Found::default()
+    };
+    let scanned: Vec<(Vec<Claim>, Option<String>, u64)> = files
+        .par_iter()
+        .zip(contents.par_iter())
+        .map(|(file, bytes)| {
+            let Some(bytes) = bytes else {
+                return (
+                    Vec::new(),
+                    Some(format!("{}: could not be read; skipped", file.path)),
+                    0,
+                );
+            };
+            let (text, warning) = decode(&file.path, bytes);
+            let claims = scan::scan_text(&file.path, &text, config)
+                .into_iter()
+                .filter(|c| scan::keeps(request.filter, file, c.line))
+                .collect();
+            (claims, warning, bytes.len() as u64)
+        })
+        .collect();
+    for (claims, warning, bytes) in scanned {
+        found.claims.extend(claims);
+        found.warnings.extend(warning);
+        found.bytes_scanned += bytes;
+        found.files_scanned += 1;
+    }
+    Ok(found)
+}
+
+fn find_all(request: &Request, config: &ScanConfig) -> Result<Found, String> {
+    let files = if request.paths.is_empty() {
+        tracked_files(&request.root).unwrap_or_else(|| walk(&request.root, &request.root))
+    } else {
+        let mut files = Vec::new();
+        for p in &request.paths {
+            let full = request.root.join(p);
+            if full.is_dir() {
+                files.extend(walk(&request.root, &full));
+            } else if full.is_file() {
+                files.push(p.trim_start_matches("./").to_string());
+            } else {
+                return Err(format!("{p}: no such file or directory"));
+            }
+        }
+        files
+    };
+    let files: Vec<String> = files.into_iter().filter(|f| config.includes(f)).collect();
+    let scanned: Vec<(Vec<Claim>, Option<String>, u64)> = files
+        .par_iter()
+        .map(|path| match std::fs::read(request.root.join(path)) {
+            Err(e) => (Vec::new(), Some(format!("{path}: {e}; skipped")), 0),
+            Ok(bytes) => {
+                let (text, warning) = decode(path, &bytes);
+                (
+                    scan::scan_text(path, &text, config),
+                    warning,
+                    bytes.len() as u64,
+                )
+            }
+        })
+        .collect();
+    let mut found = Found::default();
+    for (claims, warning, bytes) in scanned {
+        found.claims.extend(claims);
+        found.warnings.extend(warning);
+        found.bytes_scanned += bytes;
+        found.files_scanned += 1;
+    }
+    Ok(found)
+}
+
+/// UTF-8 text, or the lossy reading of it with a warning.
+fn decode(path: &str, bytes: &[u8]) -> (String, Option<String>) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => (s.to_string(), None),
+        Err(e) => (
+            String::from_utf8_lossy(bytes).into_owned(),
+            Some(format!(
+                "{path}: byte {} is not UTF-8; the file was read lossily",
+                e.valid_up_to()
+            )),
+        ),
+    }
+}
+
+/// `git ls-files`, when the root is a git work tree.
+fn tracked_files(root: &Path) -> Option<Vec<String>> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(["-c", "core.quotepath=off", "ls-files", "-z"])
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        out.stdout
+            .split(|&b| b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect()
+    })
+}
+
+/// Every file under `dir`, as paths relative to `root`, skipping `.git` and `target`.
+fn walk(root: &Path, dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if name != ".git" && name != "target" && name != "node_modules" {
+                    stack.push(path);
+                }
+            } else if kind.is_file()
+                && let Ok(rel) = path.strip_prefix(root)
+            {
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Judge every claim (in parallel; each cited receipt is checked once).
+pub fn judge(claims: Vec<Claim>, backer: &Backer) -> Vec<ClaimVerdict> {
+    claims.into_par_iter().map(|c| backer.judge(c)).collect()
+}

@@ -1,0 +1,511 @@
+//! Is a claim backed? The receipts it cites must exist, pass the gates, match an
+//! envelope, be fresh, and measure something that supports the number. Each
+//! cited receipt is checked once per run, however many claims cite it.
+
+use super::{Claim, Kind, Qualifier, Quantity};
+use crate::check;
+use crate::envelope::Policy;
+use crate::receipt::Receipt;
+use crate::verdict::{Level, Status};
+use crate::verify::VerifyOptions;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use time::{Duration, OffsetDateTime};
+
+/// The result for one claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Backed,
+    Ignored,
+    Stale,
+    Unbacked,
+    Contradicted,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Backed => "backed",
+            Outcome::Ignored => "ignored",
+            Outcome::Stale => "stale",
+            Outcome::Unbacked => "unbacked",
+            Outcome::Contradicted => "contradicted",
+        }
+    }
+
+    /// Default level: anything but backed or ignored fails a check.
+    pub fn default_level(self) -> Level {
+        match self {
+            Outcome::Backed | Outcome::Ignored => Level::Allow,
+            Outcome::Stale | Outcome::Unbacked | Outcome::Contradicted => Level::Deny,
+        }
+    }
+}
+
+/// A claim with its judgement.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClaimVerdict {
+    #[serde(flatten)]
+    pub claim: Claim,
+    pub outcome: Outcome,
+    pub level: Level,
+    /// The receipt that decided it, as cited.
+    pub receipt: Option<String>,
+    /// What the receipt measured, in the claim's unit family.
+    pub measured: Option<f64>,
+    pub envelope: Option<String>,
+    pub message: String,
+    pub suggestion: Option<String>,
+}
+
+/// What one cited receipt can say.
+#[derive(Debug, Clone)]
+enum Evidence {
+    /// Missing, failing its gates, or matching no envelope.
+    Unusable(String),
+    Usable {
+        receipt: Box<Receipt>,
+        envelope: String,
+        /// The envelope's tolerance as a fraction.
+        tolerance: f64,
+        age: Duration,
+    },
+}
+
+/// One cited receipt's answer for a claim.
+struct Candidate {
+    outcome: Outcome,
+    cited: String,
+    measured: Option<f64>,
+    envelope: Option<String>,
+    message: String,
+}
+
+/// Judges claims against the receipts they cite.
+pub struct Backer<'p> {
+    policy: &'p Policy,
+    options: VerifyOptions,
+    /// Repository root: `/`-rooted and fallback citations resolve here.
+    root: PathBuf,
+    max_age: Option<Duration>,
+    now: OffsetDateTime,
+    levels: HashMap<Outcome, Level>,
+    cache: Mutex<HashMap<PathBuf, Arc<Evidence>>>,
+}
+
+impl<'p> Backer<'p> {
+    pub fn new(policy: &'p Policy, root: &Path, levels: HashMap<Outcome, Level>) -> Backer<'p> {
+        let mut options = VerifyOptions::default();
+        options.gates = policy.gate_config(options.gates);
+        let now = options.gates.now;
+        // Freshness is judged here as `stale`, not as a gate failure.
+        let max_age = options.gates.max_age.take();
+        Backer {
+            policy,
+            options,
+            root: root.to_path_buf(),
+            max_age,
+            now,
+            levels,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn judge(&self, claim: Claim) -> ClaimVerdict {
+        if let Some(reason) = claim.ignore.clone() {
+            return if reason.is_empty() {
+                self.verdict(
+                    claim,
+                    Outcome::Unbacked,
+                    None,
+                    None,
+                    None,
+                    "<!-- receipt-ignore --> needs a reason".into(),
+                    Some("write <!-- receipt-ignore: why this number needs no receipt -->".into()),
+                )
+            } else {
+                self.verdict(
+                    claim,
+                    Outcome::Ignored,
+                    None,
+                    None,
+                    None,
+                    format!("ignored: {reason}"),
+                    None,
+                )
+            };
+        }
+        if claim.citations.is_empty() {
+            let suggestion =
+                "measure it and cite the receipt in the same line, row or paragraph: <!-- receipt: ci/inference.json --> (or a link to the receipt); or <!-- receipt-ignore: reason --> if the number is not this project's to back"
+                    .to_string();
+            return self.verdict(
+                claim,
+                Outcome::Unbacked,
+                None,
+                None,
+                None,
+                "no receipt cited".into(),
+                Some(suggestion),
+            );
+        }
+        if claim.quantity.kind == Kind::Speedup {
+            return self.judge_speedup(claim);
+        }
+        // The best answer any cited receipt gives.
+        let mut best: Option<Candidate> = None;
+        for cited in claim.citations.clone() {
+            let evidence = self.evidence(&claim.path, &cited);
+            let (outcome, measured, envelope, message) = match evidence.as_ref() {
+                Evidence::Unusable(why) => (Outcome::Unbacked, None, None, why.clone()),
+                Evidence::Usable {
+                    receipt,
+                    envelope,
+                    tolerance,
+                    age,
+                } => match measured_value(&claim.quantity, receipt) {
+                    None => (
+                        Outcome::Unbacked,
+                        None,
+                        Some(envelope.clone()),
+                        format!("{cited} does not measure {}", claim.quantity.kind.as_str()),
+                    ),
+                    Some(m) => {
+                        let stale = self.max_age.is_some_and(|max| *age > max);
+                        if !supports(&claim.quantity, m, *tolerance) {
+                            (
+                                Outcome::Contradicted,
+                                Some(m),
+                                Some(envelope.clone()),
+                                format!(
+                                    "the claim says {} but {cited} measured {} (tolerance {:.0}%)",
+                                    describe(&claim.quantity),
+                                    show(claim.quantity.kind, m),
+                                    tolerance * 100.0
+                                ),
+                            )
+                        } else if stale {
+                            (
+                                Outcome::Stale,
+                                Some(m),
+                                Some(envelope.clone()),
+                                format!(
+                                    "{cited} supports it but is {} old, older than the policy's max_age {}",
+                                    crate::gates::environment::human(*age),
+                                    crate::gates::environment::human(
+                                        self.max_age.unwrap_or_default()
+                                    )
+                                ),
+                            )
+                        } else {
+                            (
+                                Outcome::Backed,
+                                Some(m),
+                                Some(envelope.clone()),
+                                format!("{cited} measured {}", show(claim.quantity.kind, m)),
+                            )
+                        }
+                    }
+                },
+            };
+            let rank = |o: Outcome| match o {
+                Outcome::Backed => 0,
+                Outcome::Stale => 1,
+                Outcome::Contradicted => 2,
+                _ => 3,
+            };
+            if best
+                .as_ref()
+                .is_none_or(|b| rank(outcome) < rank(b.outcome))
+            {
+                best = Some(Candidate {
+                    outcome,
+                    cited,
+                    measured,
+                    envelope,
+                    message,
+                });
+            }
+        }
+        let Candidate {
+            outcome,
+            cited,
+            measured,
+            envelope,
+            message,
+        } = best.expect("at least one citation");
+        let suggestion = match outcome {
+            Outcome::Contradicted => Some("change the number to what was measured, or rerun the benchmark and cite the new receipt".to_string()),
+            Outcome::Stale => Some("rerun the benchmark and cite a fresh receipt (or record a dated baseline)".to_string()),
+            Outcome::Unbacked => Some("cite a receipt that passes `policy-check check`".to_string()),
+            _ => None,
+        };
+        self.verdict(
+            claim,
+            outcome,
+            Some(cited),
+            measured,
+            envelope,
+            message,
+            suggestion,
+        )
+    }
+
+    fn judge_speedup(&self, claim: Claim) -> ClaimVerdict {
+        let rates: Vec<Option<(f64, String, Duration)>> = claim
+            .citations
+            .iter()
+            .map(|c| match self.evidence(&claim.path, c).as_ref() {
+                Evidence::Usable {
+                    receipt,
+                    envelope,
+                    age,
+                    ..
+                } => Some((receipt.tokens_per_second, envelope.clone(), *age)),
+                Evidence::Unusable(_) => None,
+            })
+            .collect();
+        let [Some((fast, envelope, age_a)), Some((slow, _, age_b))] = rates.as_slice() else {
+            return self.verdict(
+                claim,
+                Outcome::Unbacked,
+                None,
+                None,
+                None,
+                "a speed-up is backed by two usable receipts, the faster run cited first".into(),
+                Some(
+                    "cite both runs: <!-- receipt: fast.json --> <!-- receipt: slow.json -->"
+                        .into(),
+                ),
+            );
+        };
+        let ratio = fast / slow;
+        // Two measurements, each within its envelope's tolerance: allow 25% on the ratio.
+        let outcome = if !supports(&claim.quantity, ratio, 0.25) {
+            Outcome::Contradicted
+        } else if self.max_age.is_some_and(|max| *age_a.max(age_b) > max) {
+            Outcome::Stale
+        } else {
+            Outcome::Backed
+        };
+        let message = format!(
+            "the cited receipts give a ratio of {ratio:.2}×; the claim says {}",
+            describe(&claim.quantity)
+        );
+        let cited = claim.citations.join(" / ");
+        self.verdict(
+            claim,
+            outcome,
+            Some(cited),
+            Some(ratio),
+            Some(envelope.clone()),
+            message,
+            None,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn verdict(
+        &self,
+        claim: Claim,
+        outcome: Outcome,
+        receipt: Option<String>,
+        measured: Option<f64>,
+        envelope: Option<String>,
+        message: String,
+        suggestion: Option<String>,
+    ) -> ClaimVerdict {
+        ClaimVerdict {
+            claim,
+            outcome,
+            level: self
+                .levels
+                .get(&outcome)
+                .copied()
+                .unwrap_or(outcome.default_level()),
+            receipt,
+            measured,
+            envelope,
+            message,
+            suggestion,
+        }
+    }
+
+    /// Resolve a citation: relative to the citing file, then to the repo root.
+    fn resolve(&self, citing_file: &str, cited: &str) -> Option<PathBuf> {
+        if let Some(rooted) = cited.strip_prefix('/') {
+            return Some(self.root.join(rooted));
+        }
+        let dir = Path::new(citing_file).parent().unwrap_or(Path::new(""));
+        [self.root.join(dir).join(cited), self.root.join(cited)]
+            .into_iter()
+            .find(|p| p.is_file())
+    }
+
+    fn evidence(&self, citing_file: &str, cited: &str) -> Arc<Evidence> {
+        let Some(path) = self.resolve(citing_file, cited) else {
+            return Arc::new(Evidence::Unusable(format!(
+                "cited receipt {cited} does not exist (looked beside {citing_file} and at the repository root)"
+            )));
+        };
+        if let Some(e) = self.cache.lock().expect("cache lock").get(&path) {
+            return e.clone();
+        }
+        let evidence = Arc::new(self.examine(&path, cited));
+        self.cache
+            .lock()
+            .expect("cache lock")
+            .insert(path, evidence.clone());
+        evidence
+    }
+
+    fn examine(&self, path: &Path, cited: &str) -> Evidence {
+        let verdict = check::check_file(path, self.policy, &self.options);
+        if verdict.status == Status::Error || verdict.status == Status::Fail {
+            let codes: Vec<&str> = verdict
+                .findings
+                .iter()
+                .filter(|f| f.level == Level::Deny)
+                .map(|f| f.code)
+                .collect();
+            let why = verdict
+                .error
+                .map(|e| e.message)
+                .unwrap_or_else(|| codes.join(", "));
+            return Evidence::Unusable(format!(
+                "cited receipt {cited} fails `policy-check check` ({why})"
+            ));
+        }
+        let Some(envelope) = verdict.envelope else {
+            return Evidence::Unusable(format!(
+                "cited receipt {cited} matches no envelope of the policy"
+            ));
+        };
+        let Ok(bytes) = std::fs::read(path) else {
+            return Evidence::Unusable(format!("cited receipt {cited} cannot be read"));
+        };
+        let Some(receipt) = crate::receipt::parse::parse(&bytes)
+            .ok()
+            .and_then(|d| Receipt::from_document(d.value).ok())
+        else {
+            return Evidence::Unusable(format!(
+                "cited receipt {cited} cannot be read as a receipt"
+            ));
+        };
+        let Ok(timestamp) = OffsetDateTime::parse(
+            &receipt.timestamp,
+            &time::format_description::well_known::Rfc3339,
+        ) else {
+            return Evidence::Unusable(format!("cited receipt {cited} has an invalid timestamp"));
+        };
+        let tolerance = self
+            .policy
+            .envelopes
+            .iter()
+            .find(|e| e.id == envelope.id)
+            .map_or(0.0, |e| e.tolerance.percent / 100.0);
+        Evidence::Usable {
+            receipt: Box::new(receipt),
+            envelope: envelope.id,
+            tolerance,
+            age: self.now - timestamp,
+        }
+    }
+}
+
+/// What the receipt measured, in the claim's base unit.
+fn measured_value(q: &Quantity, r: &Receipt) -> Option<f64> {
+    match q.kind {
+        Kind::Throughput => Some(r.tokens_per_second),
+        Kind::Bandwidth => r.calibration.as_ref()?.mem_bw_gbps.map(|g| g * 1e9),
+        Kind::Latency => {
+            let m = r.measurement.as_ref()?;
+            m.token_latency_ms
+                .as_ref()
+                .and_then(|l| l.get("p50"))
+                .and_then(|v| v.as_f64())
+                .or(m.first_token_ms)
+        }
+        Kind::Memory => r
+            .measurement
+            .as_ref()?
+            .extra
+            .get("peak_rss_bytes")
+            .and_then(|v| v.as_f64()),
+        Kind::Speedup => None,
+    }
+}
+
+/// Does a measured value support the claim, given the envelope's tolerance?
+pub fn supports(q: &Quantity, measured: f64, tolerance: f64) -> bool {
+    let (lo, hi) = (q.low, q.high);
+    match q.qualifier {
+        Qualifier::AtLeast => measured >= lo * (1.0 - tolerance),
+        Qualifier::AtMost => measured <= hi * (1.0 + tolerance),
+        // A range must contain the measurement; "~" widens it by the tolerance.
+        Qualifier::Exact if lo < hi => lo <= measured && measured <= hi,
+        _ => measured >= lo * (1.0 - tolerance) && measured <= hi * (1.0 + tolerance),
+    }
+}
+
+fn describe(q: &Quantity) -> String {
+    let value = if q.low == q.high {
+        show(q.kind, q.low)
+    } else {
+        format!("{}–{}", trim(q.low), show(q.kind, q.high))
+    };
+    match q.qualifier {
+        Qualifier::Exact => value,
+        Qualifier::Approximate => format!("~{value}"),
+        Qualifier::AtLeast => format!("≥ {value}"),
+        Qualifier::AtMost => format!("≤ {value}"),
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn show(kind: Kind, v: f64) -> String {
+    match kind {
+        Kind::Throughput => format!("{} tok/s", trim(v)),
+        Kind::Latency => format!("{} ms", trim(v)),
+        Kind::Speedup => format!("{}×", trim(v)),
+        Kind::Memory => format!("{} GB", trim(v / 1e9)),
+        Kind::Bandwidth => format!("{} GB/s", trim(v / 1e9)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(low: f64, high: f64, qualifier: Qualifier) -> Quantity {
+        Quantity {
+            kind: Kind::Throughput,
+            low,
+            high,
+            qualifier,
+        }
+    }
+
+    #[test]
+    fn support_rules() {
+        assert!(supports(&q(10.0, 20.0, Qualifier::Exact), 15.0, 0.15));
+        assert!(!supports(&q(10.0, 20.0, Qualifier::Exact), 21.0, 0.15));
+        assert!(supports(&q(10.0, 20.0, Qualifier::Approximate), 21.0, 0.15));
+        assert!(supports(&q(15.0, 15.0, Qualifier::Exact), 13.0, 0.15));
+        assert!(!supports(&q(15.0, 15.0, Qualifier::Exact), 12.0, 0.15));
+        assert!(supports(&q(30.0, 30.0, Qualifier::AtLeast), 26.0, 0.15));
+        assert!(!supports(&q(30.0, 30.0, Qualifier::AtLeast), 25.0, 0.15));
+        assert!(supports(&q(30.0, 30.0, Qualifier::AtMost), 34.0, 0.15));
+        assert_eq!(
+            describe(&q(10.0, 20.0, Qualifier::Approximate)),
+            "~10–20 tok/s"
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! What a performance claim looks like in text: a number (or range, or bound)
+//! with a performance unit. Pure text in, claims out; it knows nothing about
+//! markdown, files or receipts.
+
+use regex::Regex;
+use serde::Serialize;
+use std::sync::OnceLock;
+
+/// What a claim measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// tokens per second
+    Throughput,
+    /// milliseconds per token, or first-token latency in ms
+    Latency,
+    /// a ratio: "3× faster"
+    Speedup,
+    /// bytes: "1.8 GB peak"
+    Memory,
+    /// bytes per second: "80 GB/s"
+    Bandwidth,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Throughput => "throughput",
+            Kind::Latency => "latency",
+            Kind::Speedup => "speedup",
+            Kind::Memory => "memory",
+            Kind::Bandwidth => "bandwidth",
+        }
+    }
+}
+
+/// How the number is qualified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Qualifier {
+    /// "15.3 tok/s" or a range "10-20 tok/s"
+    Exact,
+    /// "~15", "≈15", "about 15"
+    Approximate,
+    /// "≥3×", "at least", "over", "up to" (a claimed reachable peak)
+    AtLeast,
+    /// "≤ 30 ms/token", "under", "less than"
+    AtMost,
+}
+
+/// A claim's numbers, normalised: throughput in tok/s (ms/token is converted),
+/// latency in ms, memory in bytes, bandwidth in bytes/s, speed-up as a ratio.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Quantity {
+    pub kind: Kind,
+    pub low: f64,
+    pub high: f64,
+    pub qualifier: Qualifier,
+}
+
+/// One claim found in a piece of text: byte offsets into that text.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Found {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+    /// The unit as written ("tok/s", "ms/token", "×", "GB").
+    pub unit: String,
+    pub quantity: Quantity,
+}
+
+const NUMBER: &str = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+";
+
+fn claim_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        let pattern = format!(
+            r"(?ix)
+            (?P<pre>(?:~|≈|≥|>=|≤|<=|>|<)\s*|\babout\s+|\baround\s+|\bapprox(?:\.|imately)?\s+|\broughly\s+|\bcirca\s+
+               |\bup\s+to\s+|\bat\s+least\s+|\bat\s+most\s+|\bover\s+|\bmore\s+than\s+|\bless\s+than\s+|\bunder\s+|\bbelow\s+|\babove\s+)?
+            (?P<lo>{NUMBER})
+            (?:\s*(?:x|×)?\s*(?:-|–|—|\bto\b)\s*(?P<hi>{NUMBER}))?
+            \s*
+            (?P<unit>
+                tok(?:en)?s?\s*/\s*s(?:ec(?:ond)?)?\b
+              | tokens?\s+(?:per|a|/)\s+sec(?:ond)?\b
+              | t/s\b
+              | ms\s*/\s*tok(?:en)?s?\b
+              | ms\s+(?:per|a)\s+tok(?:en)?\b
+              | milliseconds?\s+per\s+tok(?:en)?\b
+              | ms\b | milliseconds?\b
+              | [kmgt]i?b\s*/\s*s\b | [kmgt]i?b(?:ytes?)?\b
+              | x\b | ×
+            )"
+        );
+        Regex::new(&pattern).expect("claim regex compiles")
+    })
+}
+
+/// Words that make a bare `×`/`x`, `ms` or byte count a performance claim when
+/// they are on the same line.
+fn speed_words() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(?:faster|slower|quicker|speed-?ups?|throughput|performance|improvement|tok/s)\b").unwrap()
+    })
+}
+fn latency_words() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(?:latency|latencies|ttft|tpot|first[- ]token|per[- ]token|p50|p9[059]|decode|prefill)\b").unwrap()
+    })
+}
+fn memory_words() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)\b(?:peak|memory|ram|vram|rss|footprint|resident|heap|kv[- ]cache)\b")
+            .unwrap()
+    })
+}
+
+/// A cheap test: could this text hold a claim at all?
+pub fn may_contain_claim(text: &str) -> bool {
+    claim_regex().is_match(text)
+}
+
+/// Every claim in `text`. `line_of` gives, for a byte offset, the line around it,
+/// which decides whether a bare `3×`, `70 ms` or `2 GB` is about performance.
+pub fn find(text: &str) -> Vec<Found> {
+    let mut out = Vec::new();
+    for caps in claim_regex().captures_iter(text) {
+        let whole = caps.get(0).expect("match");
+        let lo_match = caps.name("lo").expect("number");
+        if !number_starts_a_word(text, lo_match.start()) {
+            continue;
+        }
+        let unit = caps.name("unit").expect("unit").as_str();
+        let line = line_around(text, whole.start(), whole.end());
+        let after = &text[whole.end()..];
+        let Some((kind, scale)) = classify(unit, line, after) else {
+            continue;
+        };
+        let lo = parse_number(lo_match.as_str());
+        let hi = caps.name("hi").map_or(lo, |m| parse_number(m.as_str()));
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            continue;
+        };
+        let qualifier = caps
+            .name("pre")
+            .map_or(Qualifier::Exact, |p| qualifier(p.as_str()));
+        let quantity = normalise(kind, unit, lo * scale, hi * scale, qualifier);
+        out.push(Found {
+            start: whole.start(),
+            end: whole.end(),
+            text: whole.as_str().trim().to_string(),
+            unit: unit.split_whitespace().collect::<Vec<_>>().join(" "),
+            quantity,
+        });
+    }
+    out
+}
+
+/// A number glued to a word, path or version ("b1.58", "v2", "x86_64", "/10") is not a claim.
+fn number_starts_a_word(text: &str, at: usize) -> bool {
+    match text[..at].chars().next_back() {
+        None => true,
+        Some(c) => !(c.is_alphanumeric() || matches!(c, '_' | '.' | '/' | '-' | ':' | '#' | '=')),
+    }
+}
+
+fn line_around(text: &str, start: usize, end: usize) -> &str {
+    let from = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let to = text[end..].find('\n').map_or(text.len(), |i| end + i);
+    &text[from..to]
+}
+
+/// The kind of claim and the factor to the kind's base unit, or None when the
+/// unit is not about performance here.
+fn classify(unit: &str, line: &str, after: &str) -> Option<(Kind, f64)> {
+    let u = unit.to_ascii_lowercase();
+    let u: String = u.split_whitespace().collect::<Vec<_>>().join(" ");
+    if u.starts_with("tok") || u == "t/s" {
+        return Some((Kind::Throughput, 1.0));
+    }
+    if u.starts_with("ms") && u.contains("tok") || u.starts_with("millisecond") && u.contains("tok")
+    {
+        return Some((Kind::Latency, 1.0));
+    }
+    if u == "ms" || u.starts_with("millisecond") {
+        return latency_words()
+            .is_match(line)
+            .then_some((Kind::Latency, 1.0));
+    }
+    if u == "x" || u == "×" {
+        // "2x2", "x86" never get here (the regex wants a word break); a bare
+        // ratio needs a speed word on its line.
+        if after.starts_with(|c: char| c.is_alphanumeric()) {
+            return None;
+        }
+        return speed_words().is_match(line).then_some((Kind::Speedup, 1.0));
+    }
+    let prefix = u.chars().next()?;
+    let binary = u.contains("ib");
+    let base: f64 = if binary { 1024.0 } else { 1000.0 };
+    let scale = match prefix {
+        'k' => base,
+        'm' => base.powi(2),
+        'g' => base.powi(3),
+        't' => base.powi(4),
+        _ => return None,
+    };
+    if u.ends_with("/s") || u.ends_with("/ s") {
+        return Some((Kind::Bandwidth, scale));
+    }
+    memory_words()
+        .is_match(line)
+        .then_some((Kind::Memory, scale))
+}
+
+fn normalise(kind: Kind, unit: &str, lo: f64, hi: f64, q: Qualifier) -> Quantity {
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+    let per_token_ms =
+        kind == Kind::Latency && unit.to_ascii_lowercase().contains("tok") && lo > 0.0;
+    if per_token_ms {
+        // ms/token → tok/s: a range flips, and so does a bound.
+        let qualifier = match q {
+            Qualifier::AtLeast => Qualifier::AtMost,
+            Qualifier::AtMost => Qualifier::AtLeast,
+            other => other,
+        };
+        return Quantity {
+            kind: Kind::Throughput,
+            low: 1000.0 / hi,
+            high: 1000.0 / lo,
+            qualifier,
+        };
+    }
+    Quantity {
+        kind,
+        low: lo,
+        high: hi,
+        qualifier: q,
+    }
+}
+
+fn qualifier(prefix: &str) -> Qualifier {
+    let p: String = prefix
+        .to_ascii_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match p.as_str() {
+        "~" | "≈" | "about" | "around" | "approx." | "approx" | "approximately" | "roughly"
+        | "circa" => Qualifier::Approximate,
+        "≥" | ">=" | ">" | "up to" | "at least" | "over" | "more than" | "above" => {
+            Qualifier::AtLeast
+        }
+        _ => Qualifier::AtMost,
+    }
+}
+
+fn parse_number(s: &str) -> Option<f64> {
+    s.replace(',', "").parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Quantity {
+        let found = find(text);
+        assert_eq!(found.len(), 1, "{text}: {found:?}");
+        found[0].quantity
+    }
+
+    fn none(text: &str) {
+        assert!(find(text).is_empty(), "{text}: {:?}", find(text));
+    }
+
+    #[test]
+    fn throughput_ranges_approximations_and_separators() {
+        let q = one("CPU: ~10-20 tok/s on a laptop");
+        assert_eq!((q.kind, q.low, q.high), (Kind::Throughput, 10.0, 20.0));
+        assert_eq!(q.qualifier, Qualifier::Approximate);
+        assert_eq!(one("50–100 tokens/sec").high, 100.0);
+        assert_eq!(one("10 to 20 tokens per second").low, 10.0);
+        assert_eq!(one("about 1,625.5 t/s").low, 1625.5);
+        assert_eq!(one("≥ 30 tok/s").qualifier, Qualifier::AtLeast);
+    }
+
+    #[test]
+    fn latency_per_token_converts_to_throughput() {
+        let q = one("decode takes 29 ms/token");
+        assert_eq!(q.kind, Kind::Throughput);
+        assert!((q.low - 1000.0 / 29.0).abs() < 1e-9);
+        let q = one("under 50 ms per token");
+        assert_eq!(q.qualifier, Qualifier::AtLeast);
+        let q = one("first-token latency of 70 ms");
+        assert_eq!((q.kind, q.low), (Kind::Latency, 70.0));
+    }
+
+    #[test]
+    fn speedups_memory_and_bandwidth() {
+        assert_eq!(one("2.37x to 6.17x faster").kind, Kind::Speedup);
+        assert_eq!(one("a 2.5x speedup").low, 2.5);
+        assert_eq!(
+            one("≥3× faster than llama.cpp").qualifier,
+            Qualifier::AtLeast
+        );
+        let q = one("uses ~500MB of memory");
+        assert_eq!((q.kind, q.low), (Kind::Memory, 500e6));
+        assert_eq!(one("1.8GB peak").low, 1.8e9);
+        assert_eq!(one("reaches 81 GB/s").kind, Kind::Bandwidth);
+    }
+
+    #[test]
+    fn near_misses_are_not_claims() {
+        none("a 2x2 matrix");
+        none("version 1.2.0, released 2025-10-23");
+        none("generate 128 tokens");
+        none("see Section 3.5");
+        none("https://example.com/bench/10-20x");
+        none("runs on x86_64 and aarch64");
+        none("timeout of 500 ms");
+        none("needs 10 GB of disk");
+        none("bitnet-b1.58-2B-4T");
+        none("3x as many files");
+    }
+}

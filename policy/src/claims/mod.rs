@@ -1,0 +1,96 @@
+//! Performance claims in docs (DESIGN §6): find them (`matcher` for the text,
+//! `blocks` for where they sit), read what each cites, and judge whether a
+//! receipt backs it (`backing`). Knows nothing about GitHub; the diff comes from
+//! `crate::diff`.
+
+pub mod audit;
+pub mod backing;
+pub mod blocks;
+pub mod matcher;
+pub mod scan;
+
+pub use blocks::{BlockKind, Syntax};
+pub use matcher::{Kind, Qualifier, Quantity};
+
+use regex::Regex;
+use serde::Serialize;
+use std::sync::OnceLock;
+
+/// One claim in one file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Claim {
+    pub path: String,
+    /// 1-based line and column (in characters) of the claim's first character.
+    pub line: u32,
+    pub column: u32,
+    /// The claim as written ("~10-20 tok/s").
+    pub text: String,
+    pub unit: String,
+    pub block: BlockKind,
+    pub quantity: Quantity,
+    /// Receipt paths cited in the same line, table row or block, as written.
+    pub citations: Vec<String>,
+    /// `<!-- receipt-ignore: reason -->` in the same block: the reason (maybe empty).
+    pub ignore: Option<String>,
+}
+
+fn receipt_comment() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"<!--\s*receipt\s*:\s*(?P<path>[^\s>]+?)\s*-->").unwrap())
+}
+
+fn ignore_comment() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"<!--\s*receipt-ignore\s*:?(?P<reason>.*?)-->").unwrap())
+}
+
+fn receipt_link() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r#"\]\(\s*<?(?P<path>[^)\s>]+\.json)>?(?:\s+"[^"]*")?\s*\)"#).unwrap()
+    })
+}
+
+/// Receipt paths a piece of text cites: `<!-- receipt: path -->` and links to `*.json`.
+pub fn citations(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = receipt_comment()
+        .captures_iter(text)
+        .chain(receipt_link().captures_iter(text))
+        .map(|c| c["path"].to_string())
+        .filter(|p| !p.contains("://"))
+        .collect();
+    out.dedup();
+    out
+}
+
+/// The reason of a `<!-- receipt-ignore: reason -->` marker, if the text has one.
+pub fn ignore_reason(text: &str) -> Option<String> {
+    ignore_comment()
+        .captures(text)
+        .map(|c| c["reason"].trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn citations_and_ignore_markers() {
+        assert_eq!(
+            citations(
+                "15 tok/s ([receipt](ci/inference.json)) <!-- receipt: baselines/2026-01-01/cpu.json -->"
+            ),
+            vec!["baselines/2026-01-01/cpu.json", "ci/inference.json"]
+        );
+        assert!(citations("[site](https://x.io/a.json) [doc](docs/a.md)").is_empty());
+        assert_eq!(
+            ignore_reason("x <!-- receipt-ignore: quoted from the paper -->"),
+            Some("quoted from the paper".into())
+        );
+        assert_eq!(
+            ignore_reason("x <!-- receipt-ignore -->"),
+            Some(String::new())
+        );
+        assert_eq!(ignore_reason("x"), None);
+    }
+}

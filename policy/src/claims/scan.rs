@@ -1,0 +1,282 @@
+//! Finding claims in files: which files (include/exclude globs), which lines
+//! (the filter mode against a diff), and the claims in them, in parallel.
+
+use super::blocks::{self, Block, BlockKind, Syntax};
+use super::{Claim, citations, ignore_reason, matcher};
+use crate::diff::{Diff, FileDiff};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use rayon::prelude::*;
+use regex::Regex;
+use serde::Serialize;
+use std::sync::OnceLock;
+
+/// Which claims to report, reviewdog's filter modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Filter {
+    /// Claims on added lines only (the default for PRs).
+    Added,
+    /// Claims on any line inside a diff hunk.
+    DiffContext,
+    /// Every claim in a changed file.
+    File,
+    /// Every claim in every included file (an audit of the whole tree).
+    All,
+}
+
+impl Filter {
+    pub fn parse(s: &str) -> Option<Filter> {
+        match s {
+            "added" => Some(Filter::Added),
+            "diff-context" => Some(Filter::DiffContext),
+            "file" => Some(Filter::File),
+            "all" => Some(Filter::All),
+            _ => None,
+        }
+    }
+}
+
+/// Which files are scanned and what counts (the policy's `[claims]` table).
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// Report claims inside fenced or indented code blocks.
+    pub code_blocks: bool,
+    include_set: GlobSet,
+    exclude_set: GlobSet,
+}
+
+/// DESIGN §6 defaults: READMEs, docs/, every markdown file.
+pub const DEFAULT_INCLUDE: &[&str] = &["README*", "**/README*", "docs/**", "*.md"];
+
+impl ScanConfig {
+    pub fn new(
+        include: Vec<String>,
+        exclude: Vec<String>,
+        code_blocks: bool,
+    ) -> Result<ScanConfig, String> {
+        let set = |patterns: &[String]| -> Result<GlobSet, String> {
+            let mut b = GlobSetBuilder::new();
+            for p in patterns {
+                b.add(Glob::new(p).map_err(|e| format!("invalid glob \"{p}\": {e}"))?);
+            }
+            b.build().map_err(|e| e.to_string())
+        };
+        Ok(ScanConfig {
+            include_set: set(&include)?,
+            exclude_set: set(&exclude)?,
+            include,
+            exclude,
+            code_blocks,
+        })
+    }
+
+    pub fn includes(&self, path: &str) -> bool {
+        self.include_set.is_match(path) && !self.exclude_set.is_match(path)
+    }
+}
+
+impl Default for ScanConfig {
+    fn default() -> Self {
+        ScanConfig::new(
+            DEFAULT_INCLUDE.iter().map(|s| s.to_string()).collect(),
+            Vec::new(),
+            true,
+        )
+        .expect("default globs are valid")
+    }
+}
+
+/// Every claim in one file's text, in order.
+pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
+    if !matcher::may_contain_claim(text) && !header_unit().is_match(text) {
+        return Vec::new();
+    }
+    let lines = LineIndex::new(text);
+    let mut out = Vec::new();
+    for block in blocks::blocks(text, Syntax::of(path)) {
+        if block.kind == BlockKind::CodeBlock && !config.code_blocks {
+            continue;
+        }
+        let found = claims_in_block(text, &block);
+        if found.is_empty() {
+            continue;
+        }
+        let source = &text[block.range.clone()];
+        let cited = citations(source);
+        let ignore = ignore_reason(source);
+        for (offset, f) in found {
+            let (line, column) = lines.locate(text, offset);
+            out.push(Claim {
+                path: path.to_string(),
+                line,
+                column,
+                text: f.text,
+                unit: f.unit,
+                block: block.kind,
+                quantity: f.quantity,
+                citations: cited.clone(),
+                ignore: ignore.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Claims in a block: by their own unit, or (in a table) by their column's unit.
+fn claims_in_block(text: &str, block: &Block) -> Vec<(usize, matcher::Found)> {
+    let source = &text[block.range.clone()];
+    let mut found: Vec<(usize, matcher::Found)> = matcher::find(source)
+        .into_iter()
+        .map(|f| (block.range.start + f.start, f))
+        .collect();
+    for (cell, header) in &block.cells {
+        let raw = &text[cell.clone()];
+        let cell_text = html_comment().replace_all(raw, "");
+        let cell_text = cell_text.trim().trim_matches('|').trim();
+        let Some(unit) = header_unit().find(header) else {
+            continue;
+        };
+        if !bare_number().is_match(cell_text) || found.iter().any(|(o, _)| cell.contains(o)) {
+            continue;
+        }
+        let unit = unit.as_str();
+        // "3.2x" under a "Speedup" column needs its speed word to read as a claim.
+        let phrase = format!("{cell_text} {unit}");
+        if let Some(mut f) = matcher::find(&phrase).into_iter().next() {
+            let at = cell.start + raw.find(cell_text).unwrap_or(0);
+            f.text = format!("{cell_text} (column \"{header}\")");
+            found.push((at, f));
+        }
+    }
+    found.sort_by_key(|(o, _)| *o);
+    found
+}
+
+fn header_unit() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)tok(?:en)?s?\s*/\s*s(?:ec)?\b|tokens?\s+per\s+second|\bt/s\b|ms\s*/\s*tok(?:en)?\b|[kmgt]i?b\s*/\s*s\b|\bspeed-?ups?\b")
+            .unwrap()
+    })
+}
+
+fn html_comment() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(?s)<!--.*?-->").unwrap())
+}
+
+fn bare_number() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"^(?:~|≈|≥|≤|>=|<=)?\s*\d[\d,]*(?:\.\d+)?(?:\s*[-–]\s*\d[\d,]*(?:\.\d+)?)?\s*[x×]?$",
+        )
+        .unwrap()
+    })
+}
+
+/// Byte offset → 1-based line and character column.
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    fn locate(&self, text: &str, offset: usize) -> (u32, u32) {
+        let line = self.starts.partition_point(|&s| s <= offset) - 1;
+        let column = text[self.starts[line]..offset].chars().count() + 1;
+        (line as u32 + 1, column as u32)
+    }
+}
+
+/// Does the filter keep a claim at `line` of this changed file?
+pub fn keeps(filter: Filter, file: &FileDiff, line: u32) -> bool {
+    match filter {
+        Filter::Added => file.added.binary_search_by_key(&line, |a| a.line).is_ok(),
+        Filter::DiffContext => file.hunks.iter().any(|h| h.contains(&line)),
+        Filter::File | Filter::All => true,
+    }
+}
+
+/// The files of a diff that can hold claims: included, with text, not deleted.
+pub fn candidate_files<'d>(diff: &'d Diff, config: &ScanConfig) -> Vec<&'d FileDiff> {
+    diff.files
+        .iter()
+        .filter(|f| !f.deleted && !f.binary && !f.submodule && config.includes(&f.path))
+        .collect()
+}
+
+/// Scan many (path, text) pairs in parallel; claims come back in input order.
+pub fn scan_all(files: &[(String, String)], config: &ScanConfig) -> Vec<Claim> {
+    files
+        .par_iter()
+        .flat_map_iter(|(path, text)| scan_text(path, text, config))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_know_their_line_column_block_and_citations() {
+        let md = "# Perf\n\nIntro.\n\nCPU: ~10-20 tok/s and GPU 50-100 tok/s,\nsee [receipt](ci/inference.json).\n\n| engine | decode tok/s |\n|---|---|\n| ours | 15.3 <!-- receipt: ci/r.json --> |\n| theirs | 9 |\n\n- peak RSS 1.8 GB <!-- receipt-ignore: from the paper -->\n";
+        let claims = scan_text("README.md", md, &ScanConfig::default());
+        let got: Vec<(u32, u32, &str, BlockKind, Vec<&str>)> = claims
+            .iter()
+            .map(|c| {
+                let cited = c.citations.iter().map(String::as_str).collect();
+                (c.line, c.column, c.text.as_str(), c.block, cited)
+            })
+            .collect();
+        let table = BlockKind::TableRow;
+        assert_eq!(
+            got,
+            vec![
+                (
+                    5,
+                    6,
+                    "~10-20 tok/s",
+                    BlockKind::Paragraph,
+                    vec!["ci/inference.json"]
+                ),
+                (
+                    5,
+                    27,
+                    "50-100 tok/s",
+                    BlockKind::Paragraph,
+                    vec!["ci/inference.json"]
+                ),
+                (
+                    10,
+                    10,
+                    "15.3 (column \"decode tok/s\")",
+                    table,
+                    vec!["ci/r.json"]
+                ),
+                (11, 12, "9 (column \"decode tok/s\")", table, vec![]),
+                (13, 12, "1.8 GB", BlockKind::ListItem, vec![]),
+            ]
+        );
+        assert_eq!(claims[4].ignore.as_deref(), Some("from the paper"));
+    }
+
+    #[test]
+    fn default_paths_and_code_block_switch() {
+        let c = ScanConfig::default();
+        assert!(c.includes("README.md") && c.includes("docs/perf/x.txt") && c.includes("a/b/c.md"));
+        assert!(!c.includes("src/main.rs"));
+        let md = "```\nbench: 15 tok/s\n```\n";
+        assert_eq!(scan_text("a.md", md, &c).len(), 1);
+        let no_code = ScanConfig::new(vec!["*.md".into()], vec![], false).unwrap();
+        assert!(scan_text("a.md", md, &no_code).is_empty());
+        assert!(ScanConfig::new(vec!["[".into()], vec![], true).is_err());
+    }
+}
