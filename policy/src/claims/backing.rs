@@ -6,7 +6,7 @@ use super::{Claim, Kind, Qualifier, Quantity};
 use crate::check;
 use crate::envelope::Policy;
 use crate::receipt::Receipt;
-use crate::verdict::{Level, Status};
+use crate::verdict::Level;
 use crate::verify::VerifyOptions;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -364,19 +364,22 @@ impl<'p> Backer<'p> {
 
     fn examine(&self, path: &Path, cited: &str) -> Evidence {
         let verdict = check::check_file(path, self.policy, &self.options);
-        if verdict.status == Status::Error || verdict.status == Status::Fail {
-            let codes: Vec<&str> = verdict
-                .findings
-                .iter()
-                .filter(|f| f.level == Level::Deny)
-                .map(|f| f.code)
-                .collect();
-            let why = verdict
-                .error
-                .map(|e| e.message)
-                .unwrap_or_else(|| codes.join(", "));
+        if let Some(e) = verdict.error {
+            return Evidence::Unusable(format!("cited receipt {cited}: {}", e.message));
+        }
+        // A rate outside the envelope's band is still a measurement; anything
+        // else at deny level (a gate, a kernel or determinism rule) is not evidence.
+        let blocking: Vec<&str> = verdict
+            .findings
+            .iter()
+            .filter(|f| f.level == Level::Deny)
+            .map(|f| f.code)
+            .filter(|c| !c.starts_with("rate-") && !c.starts_with("roofline-"))
+            .collect();
+        if !blocking.is_empty() {
             return Evidence::Unusable(format!(
-                "cited receipt {cited} fails `policy-check check` ({why})"
+                "cited receipt {cited} fails `policy-check check` ({})",
+                blocking.join(", ")
             ));
         }
         let Some(envelope) = verdict.envelope else {
