@@ -22,7 +22,7 @@ fn policy_text() -> String {
     let mut s = String::from("version = 1\nuse_defaults = false\n[receipt]\nmax_age = \"none\"\n");
     for i in 0..ENVELOPES {
         let format = format!("fmt{:02}", i / 2);
-        let simd = if i % 2 == 0 { "avx2" } else { "avx512*" };
+        let simd = if i.is_multiple_of(2) { "avx2" } else { "avx512*" };
         s.push_str(&format!(
             "\n[[envelope]]\nid = \"e{i}\"\nstatus = \"{}\"\nwhen = {{ backend = \"cpu\", \"model.format\" = [\"{format}\", \"{format}-alt\"], \"host.simd\" = \"{simd}\" }}\ntokens_per_second = {{ min = {}.0, max = {}.0 }}\ntolerance = \"15%\"\nroofline_fraction = {{ min = 0.01 }}\nkernels = {{ require = [\"i2s_gemv*\", \"attention_*\"], forbid = [\"*mock*\", \"fallback_*\", \"*_dequant\"] }}\ndeterministic = true\n",
             if i % 10 == 9 { "mvp" } else { "production" },
@@ -60,7 +60,7 @@ fn receipt(i: usize) -> Value {
         },
         "model": {"source": "synthetic", "preset": "2b-4t", "format": format!("fmt{:02}", e / 2), "bytes_per_token": 1_000_000_000u64},
         "build": {"engine": "bitnet-engine", "engine_version": "0.1.0"},
-        "host": {"os": "linux", "arch": "x86_64", "threads": 2, "simd": if e % 2 == 0 { "avx2" } else { "avx512vnni" }},
+        "host": {"os": "linux", "arch": "x86_64", "threads": 2, "simd": if e.is_multiple_of(2) { "avx2" } else { "avx512vnni" }},
         "calibration": {"mem_bw_gbps": 100.0, "roofline_tokens_per_second": 100.0, "roofline_fraction": median / 100.0},
         "run": {"seed": 42, "strict": true}
     })

@@ -502,9 +502,8 @@ fn ambiguities(envelopes: &[Envelope]) -> Result<(), Vec<PolicyError>> {
                         b.specificity(),
                         if b.specificity() == 1 { "" } else { "s" }
                     ),
-                    help: format!(
-                        "make their `when` values disjoint on a shared key (e.g. different backend or model.format), or add a key to the one that should win; `policy-check policy show` lists every envelope"
-                    ),
+                    help: "make their `when` values disjoint on a shared key (e.g. different backend or model.format), or add a key to the one that should win; `policy-check policy show` lists every envelope"
+                        .into(),
                     snippet: None,
                     note: Some(format!("\"{}\" is at {}", a.id, a.location)),
                 });
