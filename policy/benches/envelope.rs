@@ -22,7 +22,11 @@ fn policy_text() -> String {
     let mut s = String::from("version = 1\nuse_defaults = false\n[receipt]\nmax_age = \"none\"\n");
     for i in 0..ENVELOPES {
         let format = format!("fmt{:02}", i / 2);
-        let simd = if i.is_multiple_of(2) { "avx2" } else { "avx512*" };
+        let simd = if i.is_multiple_of(2) {
+            "avx2"
+        } else {
+            "avx512*"
+        };
         s.push_str(&format!(
             "\n[[envelope]]\nid = \"e{i}\"\nstatus = \"{}\"\nwhen = {{ backend = \"cpu\", \"model.format\" = [\"{format}\", \"{format}-alt\"], \"host.simd\" = \"{simd}\" }}\ntokens_per_second = {{ min = {}.0, max = {}.0 }}\ntolerance = \"15%\"\nroofline_fraction = {{ min = 0.01 }}\nkernels = {{ require = [\"i2s_gemv*\", \"attention_*\"], forbid = [\"*mock*\", \"fallback_*\", \"*_dequant\"] }}\ndeterministic = true\n",
             if i % 10 == 9 { "mvp" } else { "production" },
