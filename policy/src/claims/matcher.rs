@@ -71,11 +71,10 @@ pub struct Found {
 
 const NUMBER: &str = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+";
 
-fn claim_regex() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        let pattern = format!(
-            r"(?ix)
+/// The number-and-unit pattern (Rust regex syntax, which ripgrep shares).
+pub fn claim_pattern() -> String {
+    format!(
+        r"(?ix)
             (?P<pre>(?:~|≈|≥|>=|≤|<=|>|<)\s*|\babout\s+|\baround\s+|\bapprox(?:\.|imately)?\s+|\broughly\s+|\bcirca\s+
                |\bup\s+to\s+|\bat\s+least\s+|\bat\s+most\s+|\bover\s+|\bmore\s+than\s+|\bless\s+than\s+|\bunder\s+|\bbelow\s+|\babove\s+)?
             (?P<lo>{NUMBER})
@@ -92,9 +91,12 @@ fn claim_regex() -> &'static Regex {
               | [kmgt]i?b\s*/\s*s\b | [kmgt]i?b(?:ytes?)?\b
               | x\b | ×
             )"
-        );
-        Regex::new(&pattern).expect("claim regex compiles")
-    })
+    )
+}
+
+fn claim_regex() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(&claim_pattern()).expect("claim regex compiles"))
 }
 
 /// Words that make a bare `×`/`x`, `ms` or byte count a performance claim when
@@ -108,7 +110,10 @@ fn speed_words() -> &'static Regex {
 fn latency_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(?:latency|latencies|ttft|tpot|first[- ]token|per[- ]token|p50|p9[059]|decode|prefill)\b").unwrap()
+        Regex::new(
+            r"(?i)\b(?:latency|latencies|ttft|tpot|first[- ]token|p50|p9[059]|decode|prefill)\b",
+        )
+        .unwrap()
     })
 }
 fn memory_words() -> &'static Regex {

@@ -90,74 +90,112 @@ impl Default for ScanConfig {
 
 /// Every claim in one file's text, in order.
 pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
-    if !matcher::may_contain_claim(text) && !header_unit().is_match(text) {
+    // One pass of the claim pattern over the whole text; blocks are parsed only
+    // when there is something to place in them.
+    let found = matcher::find(text);
+    if found.is_empty() && !header_unit().is_match(text) {
         return Vec::new();
     }
+    let blocks = blocks::blocks(text, Syntax::of(path));
+    let mut placed: Vec<(usize, usize, matcher::Found)> = Vec::with_capacity(found.len());
+    for f in found {
+        // The block that starts last at or before the claim, if it contains it.
+        let i = blocks.partition_point(|b| b.range.start <= f.start);
+        if i > 0 && blocks[i - 1].range.contains(&f.start) {
+            placed.push((i - 1, f.start, f));
+        }
+    }
+    let mut from_columns = Vec::new();
+    for (i, block) in blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| !b.cells.is_empty())
+    {
+        for (at, f) in table_column_claims(text, block, &placed) {
+            from_columns.push((i, at, f));
+        }
+    }
+    placed.extend(from_columns);
+    placed.sort_by_key(|(_, at, _)| *at);
+
     let lines = LineIndex::new(text);
-    let mut out = Vec::new();
-    for block in blocks::blocks(text, Syntax::of(path)) {
+    let mut out = Vec::with_capacity(placed.len());
+    // Citations and ignore markers, read once per block that holds a claim.
+    let mut context: Option<(usize, Vec<String>, Option<String>)> = None;
+    for (i, at, f) in placed {
+        let block = &blocks[i];
         if block.kind == BlockKind::CodeBlock && !config.code_blocks {
             continue;
         }
-        let found = claims_in_block(text, &block);
-        if found.is_empty() {
+        if context.as_ref().is_none_or(|(b, _, _)| *b != i) {
+            let source = &text[block.range.clone()];
+            context = Some((i, citations(source), ignore_reason(source)));
+        }
+        let (_, cited, ignore) = context.as_ref().expect("set above");
+        let (line, column) = lines.locate(text, at);
+        out.push(Claim {
+            path: path.to_string(),
+            line,
+            column,
+            text: f.text,
+            unit: f.unit,
+            block: block.kind,
+            quantity: f.quantity,
+            citations: cited.clone(),
+            ignore: ignore.clone(),
+        });
+    }
+    out
+}
+
+/// In a table row, numbers read together with their column header: a bare
+/// "15.3" under "Decode (tok/s)", or "0.86 GiB" under "Peak RSS".
+fn table_column_claims(
+    text: &str,
+    block: &Block,
+    placed: &[(usize, usize, matcher::Found)],
+) -> Vec<(usize, matcher::Found)> {
+    let mut out = Vec::new();
+    for (cell, header) in &block.cells {
+        if header.is_empty() {
             continue;
         }
-        let source = &text[block.range.clone()];
-        let cited = citations(source);
-        let ignore = ignore_reason(source);
-        for (offset, f) in found {
-            let (line, column) = lines.locate(text, offset);
-            out.push(Claim {
-                path: path.to_string(),
-                line,
-                column,
-                text: f.text,
-                unit: f.unit,
-                block: block.kind,
-                quantity: f.quantity,
-                citations: cited.clone(),
-                ignore: ignore.clone(),
-            });
+        let raw = &text[cell.clone()];
+        let cell_text = html_comment().replace_all(raw, "");
+        let cell_text = cell_text.trim().trim_matches('|').trim();
+        // `placed` is in text order: is any claim already inside this cell?
+        let first_after = placed.partition_point(|(_, o, _)| *o < cell.start);
+        let taken = placed
+            .get(first_after)
+            .is_some_and(|(_, o, _)| cell.contains(o));
+        if taken || !numeric_cell().is_match(cell_text) {
+            continue;
+        }
+        let phrase = match header_unit().find(header) {
+            Some(unit) if bare_number().is_match(cell_text) => {
+                format!("{cell_text} {} ({header})", unit.as_str())
+            }
+            _ => format!("{cell_text} ({header})"),
+        };
+        // Only a claim that starts at the cell's own number counts.
+        if let Some(mut f) = matcher::find(&phrase).into_iter().find(|f| f.start == 0) {
+            let at = cell.start + raw.find(cell_text).unwrap_or(0);
+            f.text = format!("{cell_text} (column \"{header}\")");
+            out.push((at, f));
         }
     }
     out
 }
 
-/// Claims in a block: by their own unit, or (in a table) by their column's unit.
-fn claims_in_block(text: &str, block: &Block) -> Vec<(usize, matcher::Found)> {
-    let source = &text[block.range.clone()];
-    let mut found: Vec<(usize, matcher::Found)> = matcher::find(source)
-        .into_iter()
-        .map(|f| (block.range.start + f.start, f))
-        .collect();
-    for (cell, header) in &block.cells {
-        let raw = &text[cell.clone()];
-        let cell_text = html_comment().replace_all(raw, "");
-        let cell_text = cell_text.trim().trim_matches('|').trim();
-        let Some(unit) = header_unit().find(header) else {
-            continue;
-        };
-        if !bare_number().is_match(cell_text) || found.iter().any(|(o, _)| cell.contains(o)) {
-            continue;
-        }
-        let unit = unit.as_str();
-        // "3.2x" under a "Speedup" column needs its speed word to read as a claim.
-        let phrase = format!("{cell_text} {unit}");
-        if let Some(mut f) = matcher::find(&phrase).into_iter().next() {
-            let at = cell.start + raw.find(cell_text).unwrap_or(0);
-            f.text = format!("{cell_text} (column \"{header}\")");
-            found.push((at, f));
-        }
-    }
-    found.sort_by_key(|(o, _)| *o);
-    found
+fn numeric_cell() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^(?:~|≈|≥|≤|>=|<=)?\s*\d").unwrap())
 }
 
 fn header_unit() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)tok(?:en)?s?\s*/\s*s(?:ec)?\b|tokens?\s+per\s+second|\bt/s\b|ms\s*/\s*tok(?:en)?\b|[kmgt]i?b\s*/\s*s\b|\bspeed-?ups?\b")
+        Regex::new(r"(?i)tok(?:en)?s?\s*/\s*s(?:ec)?\b|tokens?\s+per\s+second|\bt/s\b|ms\s*/\s*tok(?:en)?\b|[kmgt]i?b\s*/\s*s\b|\bspeed-?ups?\b|\bms\b|\b[kmgt]i?b\b")
             .unwrap()
     })
 }

@@ -1,0 +1,255 @@
+//! `policy-check claims` end to end: a real git repository in a temp dir, a base
+//! commit with an old bare claim, a head commit that adds a bare, a backed, a
+//! contradicted and a stale claim; plus the labelled corpus's precision and recall.
+
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+use tempfile::TempDir;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(["-c", "init.defaultBranch=main"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn policy_check(dir: &Path, args: &[&str]) -> (i32, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_policy-check"))
+        .current_dir(dir)
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .expect("policy-check runs");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let doc = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}{}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.code().unwrap(), doc)
+}
+
+/// A v1.1 CPU receipt that passes the default policy's cpu-i2s envelope.
+fn receipt(rate: f64, age: time::Duration) -> Value {
+    let samples = [rate * 0.99, rate, rate * 1.01];
+    json!({
+        "schema_version": "1.1.0",
+        "timestamp": (OffsetDateTime::now_utc() - age).format(&Rfc3339).unwrap(),
+        "compute_path": "real",
+        "backend": "cpu",
+        "deterministic": true,
+        "kernels": ["i2s_gemv_avx2", "attention_cpu"],
+        "kernel_stats": [{"id": "i2s_gemv_avx2", "calls": 10}, {"id": "attention_cpu", "calls": 10}],
+        "tokens_requested": 128,
+        "tokens_generated": 128,
+        "tokens_per_second": rate,
+        "measurement": {"timed_runs": 3, "samples_tokens_per_second": samples},
+        "model": {"format": "i2s"},
+        "build": {"engine": "test"},
+        "host": {"os": "linux"},
+        "run": {"seed": 42}
+    })
+}
+
+fn outcomes(doc: &Value) -> Vec<(u64, String)> {
+    doc["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["line"].as_u64().unwrap(),
+                c["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn added_filter_reports_exactly_the_new_claims_and_all_audits_the_old_one_too() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    std::fs::write(
+        d.join("README.md"),
+        "# Engine\n\nOld bare claim: 40 tok/s.\n",
+    )
+    .unwrap();
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-q", "-m", "base"]);
+
+    std::fs::create_dir_all(d.join("ci")).unwrap();
+    let fresh = receipt(15.2, time::Duration::hours(1));
+    let old = receipt(15.2, time::Duration::days(90));
+    std::fs::write(d.join("ci/inference.json"), fresh.to_string()).unwrap();
+    std::fs::write(d.join("ci/old.json"), old.to_string()).unwrap();
+    let readme = "# Engine\n\nOld bare claim: 40 tok/s.\n\n\
+        New bare claim: CPU 10-20 tok/s.\n\n\
+        Backed: ~15 tok/s on this runner <!-- receipt: ci/inference.json -->\n\n\
+        Contradicted: 50 tok/s ([receipt](ci/inference.json)).\n\n\
+        Stale: 15 tok/s <!-- receipt: ci/old.json -->\n";
+    std::fs::write(d.join("README.md"), readme).unwrap();
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-q", "-m", "head"]);
+
+    let (code, doc) = policy_check(d, &["claims", "--base", "HEAD~1", "--head", "HEAD"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        outcomes(&doc),
+        vec![
+            (5, "unbacked".to_string()),
+            (7, "backed".to_string()),
+            (9, "contradicted".to_string()),
+            (11, "stale".to_string()),
+        ]
+    );
+    let contradicted = &doc["claims"][2];
+    assert_eq!(contradicted["measured"], 15.2);
+    assert!(
+        contradicted["message"]
+            .as_str()
+            .unwrap()
+            .contains("50 tok/s")
+    );
+    assert!(
+        contradicted["message"]
+            .as_str()
+            .unwrap()
+            .contains("15.2 tok/s")
+    );
+    assert!(
+        doc["claims"][0]["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("<!-- receipt:")
+    );
+
+    let (code, doc) = policy_check(d, &["claims", "--filter", "all"]);
+    assert_eq!(code, 1);
+    let got = outcomes(&doc);
+    assert_eq!(got.len(), 5);
+    assert_eq!(got[0], (3, "unbacked".to_string()));
+
+    // the working tree against a base: an uncommitted claim is found too
+    std::fs::write(d.join("docs.md"), "Uncommitted: 3x faster decode.\n").unwrap();
+    git(d, &["add", "docs.md"]);
+    let (_, doc) = policy_check(d, &["claims", "--base", "HEAD"]);
+    assert_eq!(outcomes(&doc), vec![(1, "unbacked".to_string())]);
+}
+
+#[test]
+fn ignore_needs_a_reason_and_missing_receipts_do_not_back() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    std::fs::write(
+        d.join("a.md"),
+        "Paper: 2.37x faster <!-- receipt-ignore: quoted from arXiv 2410.16144 -->\n\n\
+         Lazy: 9 tok/s <!-- receipt-ignore -->\n\n\
+         Broken: 9 tok/s <!-- receipt: ci/missing.json -->\n",
+    )
+    .unwrap();
+    let (code, doc) = policy_check(d, &["claims", "--filter", "all", "a.md"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        outcomes(&doc),
+        vec![
+            (1, "ignored".to_string()),
+            (3, "unbacked".to_string()),
+            (5, "unbacked".to_string())
+        ]
+    );
+    assert!(
+        doc["claims"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("arXiv")
+    );
+    assert!(
+        doc["claims"][1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs a reason")
+    );
+    assert!(
+        doc["claims"][2]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist")
+    );
+}
+
+#[test]
+fn shallow_history_says_fetch_depth_0_with_exit_2() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    std::fs::write(d.join("a.md"), "x\n").unwrap();
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-q", "-m", "one"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_policy-check"))
+        .current_dir(d)
+        .args(["claims", "--base", "origin/main"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fetch-depth: 0"));
+}
+
+/// Precision and recall on the labelled corpus (policy/tests/claims/): both ≥ 0.95.
+#[test]
+fn labelled_corpus_precision_and_recall() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/claims");
+    let labels = std::fs::read_to_string(dir.join("labels.tsv")).unwrap();
+    // Multisets of (line, kind): several claims on one line count separately.
+    let mut expected: HashMap<(u64, String), usize> = HashMap::new();
+    for l in labels.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let cols: Vec<&str> = l.split('\t').collect();
+        *expected
+            .entry((cols[0].parse().unwrap(), cols[1].to_string()))
+            .or_default() += 1;
+    }
+    let (_, doc) = policy_check(&dir, &["claims", "--filter", "all", "corpus.md"]);
+    let mut found: HashMap<(u64, String), usize> = HashMap::new();
+    for c in doc["claims"].as_array().unwrap() {
+        let kind = c["quantity"]["kind"].as_str().unwrap().to_string();
+        *found
+            .entry((c["line"].as_u64().unwrap(), kind))
+            .or_default() += 1;
+    }
+    let total = |m: &HashMap<(u64, String), usize>| m.values().sum::<usize>() as f64;
+    let true_positives: usize = expected
+        .iter()
+        .map(|(k, n)| (*n).min(found.get(k).copied().unwrap_or(0)))
+        .sum();
+    let precision = true_positives as f64 / total(&found);
+    let recall = true_positives as f64 / total(&expected);
+    let diff = |a: &HashMap<(u64, String), usize>, b: &HashMap<(u64, String), usize>| {
+        let mut d: Vec<_> = a
+            .iter()
+            .filter(|(k, n)| b.get(*k).copied().unwrap_or(0) < **n)
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
+        d.sort();
+        d
+    };
+    let (missed, spurious) = (diff(&expected, &found), diff(&found, &expected));
+    println!(
+        "corpus: {} labelled claims, {} found; precision {precision:.3}, recall {recall:.3}",
+        total(&expected),
+        total(&found)
+    );
+    assert!(
+        precision >= 0.95 && recall >= 0.95,
+        "precision {precision:.3}, recall {recall:.3}; missed {missed:?}; spurious {spurious:?}"
+    );
+}
