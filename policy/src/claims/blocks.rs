@@ -72,6 +72,110 @@ pub fn blocks(text: &str, syntax: Syntax) -> Vec<Block> {
     }
 }
 
+/// The blocks of a markdown document that hold one of `offsets` (sorted), or a
+/// table whose header `wants_table` accepts. The document is cut into segments at
+/// blank lines outside fenced code, and only the segments that matter go through
+/// pulldown-cmark: in a large tree most text holds no claim, so most of it is
+/// never parsed. (A segment indented as a list item's continuation paragraph is
+/// taken as a list item; one after a non-list segment as indented code.)
+pub fn markdown_blocks_near(
+    text: &str,
+    offsets: &[usize],
+    wants_table: impl Fn(&str) -> bool,
+) -> Vec<Block> {
+    let mut out = Vec::new();
+    let mut next = 0; // index into offsets
+    let mut previous_was_list = false;
+    for seg in segments(text) {
+        let source = &text[seg.clone()];
+        while next < offsets.len() && offsets[next] < seg.start {
+            next += 1;
+        }
+        let holds_claim = next < offsets.len() && offsets[next] < seg.end;
+        let first_line = source.lines().next().unwrap_or("");
+        let indent = first_line.len() - first_line.trim_start_matches(' ').len();
+        let is_list = list_marker(first_line.trim_start());
+        if holds_claim || first_line.contains('|') && is_table(source) && wants_table(first_line) {
+            if indent >= 4 && !is_fence(first_line.trim_start()) {
+                let kind = if previous_was_list {
+                    BlockKind::ListItem
+                } else {
+                    BlockKind::CodeBlock
+                };
+                out.push(block(kind, seg.clone()));
+            } else {
+                out.extend(markdown(source).into_iter().map(|mut b| {
+                    b.range = b.range.start + seg.start..b.range.end + seg.start;
+                    for (cell, _) in &mut b.cells {
+                        *cell = cell.start + seg.start..cell.end + seg.start;
+                    }
+                    b
+                }));
+            }
+        }
+        previous_was_list = is_list || (previous_was_list && indent >= 2);
+    }
+    out
+}
+
+/// Runs of non-blank lines, a fenced code block (blank lines and all) being one run.
+fn segments(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut fence: Option<(u8, usize)> = None; // fence char and length
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start_matches(' ');
+        let indent = line.len() - trimmed.len();
+        let end = offset + line.len();
+        if let Some((ch, len)) = fence {
+            let run = trimmed.bytes().take_while(|&b| b == ch).count();
+            if indent < 4 && run >= len && trimmed[run..].trim().is_empty() {
+                fence = None;
+                out.push(start.take().unwrap_or(offset)..end);
+            }
+        } else if indent < 4 && is_fence(trimmed) {
+            let ch = trimmed.as_bytes()[0];
+            fence = Some((ch, trimmed.bytes().take_while(|&b| b == ch).count()));
+            start.get_or_insert(offset);
+        } else if line.trim().is_empty() {
+            out.extend(start.take().map(|s| s..offset));
+        } else {
+            start.get_or_insert(offset);
+        }
+        offset = end;
+    }
+    out.extend(start.map(|s| s..text.len()));
+    out
+}
+
+fn is_fence(trimmed: &str) -> bool {
+    trimmed.starts_with("```") || trimmed.starts_with("~~~")
+}
+
+fn list_marker(trimmed: &str) -> bool {
+    let digits = trimmed.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &trimmed[digits..];
+    if digits > 0 {
+        return (rest.starts_with(". ") || rest.starts_with(") ")) && digits <= 9;
+    }
+    ["- ", "* ", "+ "].iter().any(|m| trimmed.starts_with(m))
+}
+
+/// A pipe table: its second line is a delimiter row such as `|---|:--:|`.
+fn is_table(segment: &str) -> bool {
+    let mut lines = segment.lines();
+    let (Some(head), Some(delim)) = (lines.next(), lines.next()) else {
+        return false;
+    };
+    let delim = delim.trim();
+    head.contains('|')
+        && delim.contains('-')
+        && delim
+            .chars()
+            .all(|c| matches!(c, '|' | '-' | ':' | ' ' | '\t'))
+}
+
 fn block(kind: BlockKind, range: Range<usize>) -> Block {
     Block {
         kind,
@@ -250,6 +354,28 @@ mod tests {
                 .trim(),
             "15"
         );
+    }
+
+    #[test]
+    fn parsing_only_near_claims_gives_the_same_blocks() {
+        let md = "# Speed 10 tok/s\n\npara one\nstill para\n\n- item a\n- item b\n  - nested\n\n| a | tok/s |\n|---|---|\n| x | 15 |\n\n```\ncode 3x faster\n\nmore code\n```\n\n1. loose\n\n    continued 5 tok/s\n";
+        let all = blocks(md, Syntax::Markdown);
+        let offsets: Vec<usize> = all.iter().map(|b| b.range.start).collect();
+        let near = markdown_blocks_near(md, &offsets, |_| false);
+        // Same kinds in the same order; a list item parsed alone may start at its
+        // marker rather than at its paragraph, so ranges need only overlap.
+        let kinds = |v: &[Block]| v.iter().map(|b| b.kind).collect::<Vec<_>>();
+        assert_eq!(kinds(&near), kinds(&all));
+        for (a, b) in near.iter().zip(&all) {
+            assert!(
+                a.range.start < b.range.end && b.range.start < a.range.end,
+                "{a:?} {b:?}"
+            );
+        }
+        // nothing near: nothing parsed, but a table with a unit header is kept
+        let tables = markdown_blocks_near(md, &[], |h| h.contains("tok/s"));
+        assert_eq!(tables.len(), 2);
+        assert_eq!(tables[1].cells[1].1, "tok/s");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! markdown, files or receipts.
 
 use regex::Regex;
+use regex_automata::meta::Regex as MetaRegex;
 use serde::Serialize;
 use std::sync::OnceLock;
 
@@ -69,14 +70,16 @@ pub struct Found {
     pub quantity: Quantity,
 }
 
-const NUMBER: &str = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+";
+const NUMBER: &str = r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?|\.[0-9]+";
 
-/// The number-and-unit pattern (Rust regex syntax, which ripgrep shares).
+/// The number-and-unit pattern (Rust regex syntax, which ripgrep shares). Classes,
+/// case folding and word boundaries are ASCII (`-u`), which keeps the DFA small
+/// and fast; the
+/// qualifier before a number ("~", "about", "up to") is read separately, by
+/// looking back from the match, which keeps this automaton small.
 pub fn claim_pattern() -> String {
     format!(
-        r"(?ix)
-            (?P<pre>(?:~|≈|≥|>=|≤|<=|>|<)\s*|\babout\s+|\baround\s+|\bapprox(?:\.|imately)?\s+|\broughly\s+|\bcirca\s+
-               |\bup\s+to\s+|\bat\s+least\s+|\bat\s+most\s+|\bover\s+|\bmore\s+than\s+|\bless\s+than\s+|\bunder\s+|\bbelow\s+|\babove\s+)?
+        r"(?xi-u)
             (?P<lo>{NUMBER})
             (?:\s*(?:x|×)?\s*(?:-|–|—|\bto\b)\s*(?P<hi>{NUMBER}))?
             \s*
@@ -94,9 +97,28 @@ pub fn claim_pattern() -> String {
     )
 }
 
-fn claim_regex() -> &'static Regex {
+/// A qualifier written just before a number.
+fn qualifier_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(&claim_pattern()).expect("claim regex compiles"))
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?i)(?:(?:~|≈|≥|>=|≤|<=|>|<)\s*|\b(?:about|around|approx\.?|approximately|roughly|circa|up\s+to|at\s+least|at\s+most|over|more\s+than|less\s+than|under|below|above)\s+)$",
+        )
+        .unwrap()
+    })
+}
+
+/// The pattern compiled without a literal prefilter: its only literals are the
+/// ten digits, which are everywhere in docs, so a prefilter would stop at every
+/// digit; the lazy DFA alone scans faster.
+fn claim_regex() -> &'static MetaRegex {
+    static RE: OnceLock<MetaRegex> = OnceLock::new();
+    RE.get_or_init(|| {
+        MetaRegex::builder()
+            .configure(MetaRegex::config().auto_prefilter(false))
+            .build(&claim_pattern())
+            .expect("claim regex compiles")
+    })
 }
 
 /// Words that make a bare `×`/`x`, `ms` or byte count a performance claim when
@@ -134,35 +156,78 @@ pub fn may_contain_claim(text: &str) -> bool {
 pub fn find(text: &str) -> Vec<Found> {
     let mut out = Vec::new();
     for caps in claim_regex().captures_iter(text) {
-        let whole = caps.get(0).expect("match");
-        let lo_match = caps.name("lo").expect("number");
-        if !number_starts_a_word(text, lo_match.start()) {
+        let whole = caps.get_match().expect("a match").span();
+        let group = |name| caps.get_group_by_name(name).map(|s| &text[s.range()]);
+        let lo_start = caps.get_group_by_name("lo").expect("number").start;
+        if !number_starts_a_word(text, lo_start) {
             continue;
         }
-        let unit = caps.name("unit").expect("unit").as_str();
-        let line = line_around(text, whole.start(), whole.end());
-        let after = &text[whole.end()..];
+        let unit = group("unit").expect("unit");
+        let line = line_around(text, whole.start, whole.end);
+        let after = &text[whole.end..];
         let Some((kind, scale)) = classify(unit, line, after) else {
             continue;
         };
-        let lo = parse_number(lo_match.as_str());
-        let hi = caps.name("hi").map_or(lo, |m| parse_number(m.as_str()));
+        let lo = parse_number(group("lo").expect("number"));
+        let hi = group("hi").map_or(lo, parse_number);
         let (Some(lo), Some(hi)) = (lo, hi) else {
             continue;
         };
-        let qualifier = caps
-            .name("pre")
-            .map_or(Qualifier::Exact, |p| qualifier(p.as_str()));
+        // Look back at most 24 bytes (on a char boundary) for a qualifier.
+        let mut from = whole.start.saturating_sub(24);
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+        let (start, qualifier) = match qualifier_regex().find(&text[from..whole.start]) {
+            Some(p) => (from + p.start(), qualifier(p.as_str())),
+            None => (whole.start, Qualifier::Exact),
+        };
         let quantity = normalise(kind, unit, lo * scale, hi * scale, qualifier);
         out.push(Found {
-            start: whole.start(),
-            end: whole.end(),
-            text: whole.as_str().trim().to_string(),
+            start,
+            end: whole.end,
+            text: text[start..whole.end].trim().to_string(),
             unit: unit.split_whitespace().collect::<Vec<_>>().join(" "),
             quantity,
         });
     }
     out
+}
+
+/// A bare table cell ("~15.3", "10–20", "1,102", "3.2×") read with the unit and
+/// the words of its column header, which a cell leaves out.
+pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<Found> {
+    let prefixes = [
+        ("≥", Qualifier::AtLeast),
+        (">=", Qualifier::AtLeast),
+        ("≤", Qualifier::AtMost),
+        ("<=", Qualifier::AtMost),
+        ("~", Qualifier::Approximate),
+        ("≈", Qualifier::Approximate),
+    ];
+    let (body, qualifier) = prefixes
+        .iter()
+        .find_map(|(p, q)| cell.strip_prefix(p).map(|rest| (rest.trim_start(), *q)))
+        .unwrap_or((cell, Qualifier::Exact));
+    let body = body.trim_end_matches(['x', '×']).trim_end();
+    let (lo, hi) = match body.split_once(['-', '–']) {
+        Some((a, b)) => (parse_number(a.trim())?, parse_number(b.trim())?),
+        None => (parse_number(body)?, parse_number(body)?),
+    };
+    // A "Speedup" column holds ratios.
+    let unit = if unit.to_ascii_lowercase().starts_with("speed") {
+        "x"
+    } else {
+        unit
+    };
+    let (kind, scale) = classify(unit, header, "")?;
+    Some(Found {
+        start: 0,
+        end: cell.len(),
+        text: cell.to_string(),
+        unit: unit.to_string(),
+        quantity: normalise(kind, unit, lo * scale, hi * scale, qualifier),
+    })
 }
 
 /// A number glued to a word, path or version ("b1.58", "v2", "x86_64", "/10") is not a claim.

@@ -93,10 +93,14 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
     // One pass of the claim pattern over the whole text; blocks are parsed only
     // when there is something to place in them.
     let found = matcher::find(text);
-    if found.is_empty() && !header_unit().is_match(text) {
-        return Vec::new();
-    }
-    let blocks = blocks::blocks(text, Syntax::of(path));
+    let blocks = match Syntax::of(path) {
+        Syntax::Markdown => {
+            let offsets: Vec<usize> = found.iter().map(|f| f.start).collect();
+            blocks::markdown_blocks_near(text, &offsets, |header| header_unit().is_match(header))
+        }
+        _ if found.is_empty() => return Vec::new(),
+        syntax => blocks::blocks(text, syntax),
+    };
     let mut placed: Vec<(usize, usize, matcher::Found)> = Vec::with_capacity(found.len());
     for f in found {
         // The block that starts last at or before the claim, if it contains it.
@@ -171,14 +175,16 @@ fn table_column_claims(
         if taken || !numeric_cell().is_match(cell_text) {
             continue;
         }
-        let phrase = match header_unit().find(header) {
+        let found = match header_unit().find(header) {
             Some(unit) if bare_number().is_match(cell_text) => {
-                format!("{cell_text} {} ({header})", unit.as_str())
+                matcher::read_cell(cell_text, unit.as_str(), header)
             }
-            _ => format!("{cell_text} ({header})"),
+            // The cell has its own unit; the header may add the words ("Peak RSS").
+            _ => matcher::find(&format!("{cell_text} ({header})"))
+                .into_iter()
+                .find(|f| f.start == 0),
         };
-        // Only a claim that starts at the cell's own number counts.
-        if let Some(mut f) = matcher::find(&phrase).into_iter().find(|f| f.start == 0) {
+        if let Some(mut f) = found {
             let at = cell.start + raw.find(cell_text).unwrap_or(0);
             f.text = format!("{cell_text} (column \"{header}\")");
             out.push((at, f));
