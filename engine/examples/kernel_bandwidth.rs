@@ -1,10 +1,10 @@
 //! Effective bandwidth of each weight-streaming kernel on synthetic:2b-4t, next to the
 //! calibration read: where the decode time goes relative to the roofline.
-//! `cargo run --release -p bitnet-engine --example kernel_bandwidth [threads]`
+//! `cargo run --release -p bitnet-engine --example kernel_bandwidth [threads] [auto|avx2|avx512|scalar]`
 
 use std::time::Instant;
 
-use bitnet_engine::bench::measure_bandwidth;
+use bitnet_engine::bench::{ReadMethod, measure_bandwidth, stream_read_gbps};
 use bitnet_engine::formats::{EmbeddingType, Format};
 use bitnet_engine::kernels::{Dispatcher, QuantizedActivation, SimdLevel, ops};
 use bitnet_engine::synthetic;
@@ -17,7 +17,8 @@ fn main() {
             .unwrap();
     }
     let m = synthetic::build("2b-4t", 42, Format::I2s, EmbeddingType::F16).unwrap();
-    let k = Dispatcher::new(SimdLevel::detect());
+    let level = std::env::args().nth(2).unwrap_or_else(|| "auto".into());
+    let k = Dispatcher::new(SimdLevel::choose(&level).expect("kernel level"));
     let c = &m.config;
     let mut qa_h = QuantizedActivation::default();
     let mut qa_f = QuantizedActivation::default();
@@ -46,9 +47,34 @@ fn main() {
             }
         }
         let gemv = t0.elapsed().as_secs_f64();
+        let mut per: Vec<(&str, f64, usize)> = Vec::new();
+        for name in ["attn_q", "attn_k", "attn_output", "ffn_up", "ffn_down"] {
+            let t = Instant::now();
+            let mut bytes = 0;
+            for l in &m.layers {
+                let (_, w) = l.matrices().into_iter().find(|(n, _)| *n == name).unwrap();
+                let a = if name == "ffn_down" { &qa_f } else { &qa_h };
+                k.gemv(w, a, &mut out[..w.rows]);
+                bytes += w.byte_len();
+            }
+            per.push((name, t.elapsed().as_secs_f64(), bytes));
+        }
+        let line: Vec<String> = per
+            .iter()
+            .map(|(n, t, b)| format!("{n} {:.1} GB/s", *b as f64 / t / 1e9))
+            .collect();
+        println!("  per matrix: {}", line.join(", "));
         let t1 = Instant::now();
         k.lm_head(&m.embedding, &xh, &mut out[..c.vocab]);
         let lm = t1.elapsed().as_secs_f64();
+        for method in [ReadMethod::Plain, ReadMethod::Paced] {
+            let pieces: Vec<&[u8]> = m.embedding.data.chunks(1 << 20).collect();
+            print!(
+                "  embedding read {method:?}: {:.2} GB/s;",
+                stream_read_gbps(&pieces, method)
+            );
+        }
+        println!();
         println!(
             "pass {pass}: calibration {:.2} GB/s | i2s gemv {:.2} GB/s ({:.1} ms) | lm_head {:.2} GB/s ({:.1} ms)",
             cal.mem_bw_gbps,

@@ -15,13 +15,14 @@ and a libllama.so built from its vendored llama.cpp (see docs/engine.md):
 Prints one JSON object; exits 1 if a check fails.
 """
 import argparse
-import ctypes
+import importlib
 import json
 import math
 import os
 import subprocess
 import sys
 import tempfile
+import types
 
 import numpy as np
 
@@ -38,8 +39,12 @@ def main():
     args = ap.parse_args()
 
     os.environ["LLAMA_CPP_LIB_PATH"] = args.lib
-    sys.path.insert(0, args.bindings)
-    import llama_cpp as L  # noqa: E402
+    # Only the ctypes layer is needed: register the package without running its
+    # __init__ (which imports the high-level API and its extra dependencies).
+    pkg = types.ModuleType("llama_cpp")
+    pkg.__path__ = [os.path.join(args.bindings, "llama_cpp")]
+    sys.modules["llama_cpp"] = pkg
+    L = importlib.import_module("llama_cpp.llama_cpp")
 
     tmp = tempfile.mkdtemp(prefix="bitnet-xcheck-")
     gguf_path = os.path.join(tmp, "model.gguf")
@@ -92,18 +97,32 @@ def main():
     ctx = context()
     seq = prompt + ours[:-1]
     cos = []
+    forced = []
     for i, t in enumerate(seq):
         lg = step(ctx, t)
+        forced.append(lg)
         a, b = our_logits[i].astype(np.float64), lg.astype(np.float64)
         cos.append(float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b))))
     L.llama_free(ctx)
     L.llama_model_free(model)
 
     agree = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), len(ours))
+    divergence = None
+    if agree < len(ours):
+        # Same history up to here, so the teacher-forced logits are llama.cpp's own.
+        row = len(prompt) - 1 + agree
+        mine, its = our_logits[row], forced[row]
+        a, b = ours[agree], theirs[agree]
+        divergence = {
+            "step": agree,
+            "bitnet_engine": {"picks": a, "logit_gap_to_other": float(mine[a] - mine[b])},
+            "llama_cpp": {"picks": b, "logit_gap_to_other": float(its[b] - its[a])},
+            "logit_std": float(np.std(mine)),
+        }
     result = {
         "model": args.model, "format": "tq2_0", "activation": "silu", "steps": args.steps,
         "prompt": prompt, "bitnet_engine_tokens": ours, "llama_cpp_tokens": theirs,
-        "tokens_identical": ours == theirs, "agreeing_prefix": agree,
+        "tokens_identical": ours == theirs, "agreeing_prefix": agree, "first_divergence": divergence,
         "cosine_min": min(cos), "cosine_mean": sum(cos) / len(cos), "positions": len(cos),
     }
     print(json.dumps(result, indent=1))

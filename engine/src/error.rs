@@ -112,6 +112,15 @@ pub enum EngineError {
     },
 
     #[error(
+        "cannot map {bytes} bytes of memory for the model's weights: {source} (free memory or use a smaller model)"
+    )]
+    Memory {
+        bytes: u64,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
         "model '{0}' is unknown: use synthetic:tiny, synthetic:2b-4t or the path of a .gguf file"
     )]
     UnknownModel(String),

@@ -363,7 +363,9 @@ fn cmd_generate(raw: &[String]) -> Result<()> {
             "kernels",
             "format",
             "embedding",
+            "activation",
             "seed",
+            "dump-logits",
         ],
     )?;
     let ids = parse_ids(

@@ -84,8 +84,9 @@ pub unsafe fn dot_f16_avx512(row: &[u8], x: &[f32]) -> f32 {
     // against n, and row holds 2n bytes; prefetch never faults.
     unsafe {
         while i + 64 <= n {
-            _mm_prefetch::<_MM_HINT_T0>(rp.add(2 * i + 1024) as *const i8);
-            _mm_prefetch::<_MM_HINT_T0>(rp.add(2 * i + 1088) as *const i8);
+            let ahead = rp.wrapping_add(2 * i + crate::formats::i2s::PREFETCH_AHEAD);
+            _mm_prefetch::<_MM_HINT_T1>(ahead as *const i8);
+            _mm_prefetch::<_MM_HINT_T1>(ahead.wrapping_add(64) as *const i8);
             for (j, a) in acc.iter_mut().enumerate() {
                 let e = _mm512_cvtph_ps(_mm256_loadu_si256(
                     rp.add(2 * (i + 16 * j)) as *const __m256i

@@ -258,31 +258,6 @@ impl Dispatcher {
                         _ => w.format.dot_scalar(w.row(r), a),
                     }
                 };
-                #[cfg(target_arch = "x86_64")]
-                if matches!(id, KernelId::I2sGemvAvx512Vnni | KernelId::I2sGemvAvx2) {
-                    // Four rows at a time share the activation loads.
-                    let mut quads = out.chunks_exact_mut(4);
-                    let mut r = start;
-                    for y in &mut quads {
-                        let rows = [w.row(r), w.row(r + 1), w.row(r + 2), w.row(r + 3)];
-                        // SAFETY: each id is chosen only when its CPU features were detected.
-                        let d = unsafe {
-                            if id == KernelId::I2sGemvAvx2 {
-                                i2s::dot_rows_avx2(rows, a)
-                            } else {
-                                i2s::dot_rows_avx512vnni(rows, &perm, a.sum)
-                            }
-                        };
-                        for (yi, di) in y.iter_mut().zip(d) {
-                            *yi = di * post;
-                        }
-                        r += 4;
-                    }
-                    for (i, y) in quads.into_remainder().iter_mut().enumerate() {
-                        *y = dot(r + i) * post;
-                    }
-                    return;
-                }
                 for (i, y) in out.iter_mut().enumerate() {
                     *y = dot(start + i) * post;
                 }
