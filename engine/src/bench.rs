@@ -111,11 +111,14 @@ pub fn run_once(m: &Model, k: &Dispatcher, prompt: &[u32], tokens: usize) -> Res
 }
 
 /// Warm-up runs, then timed runs; kernel stats cover the timed runs only.
+/// `between_runs` is called after each timed run, outside the timed region (the CLI
+/// takes a calibration pass there).
 pub fn run(
     m: &Model,
     k: &Dispatcher,
     o: &BenchOptions,
     mut progress: impl FnMut(&str),
+    mut between_runs: impl FnMut(),
 ) -> Result<BenchResult> {
     if o.runs == 0 {
         return Err(EngineError::Config("--runs must be at least 1".into()));
@@ -130,7 +133,6 @@ pub fn run(
         ));
     }
     k.reset_stats();
-    let wall = Instant::now();
     let mut samples = Vec::with_capacity(o.runs);
     for i in 0..o.runs {
         let r = run_once(m, k, &o.prompt, o.tokens)?;
@@ -142,8 +144,10 @@ pub fn run(
             r.first_token_ms
         ));
         samples.push(r);
+        between_runs();
     }
-    let wall_ms = wall.elapsed().as_secs_f64() * 1e3;
+    // The runs' own wall times: calibration passes between runs are not part of them.
+    let wall_ms = samples.iter().map(|r| r.wall_ms).sum();
     let outputs_identical = samples.windows(2).all(|w| w[0].output == w[1].output);
     let kv_cache_bytes = RunState::new(&m.config, o.prompt.len() + o.tokens - 1)?.kv_cache_bytes();
     Ok(BenchResult {

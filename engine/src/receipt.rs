@@ -147,7 +147,7 @@ fn build_raw(r: &ReceiptInputs<'_>) -> Value {
         },
         "calibration": {
             "mem_bw_gbps": r.calibration.mem_bw_gbps,
-            "method": "stream-read of the model's weight bytes on the run's thread pool (plain and F16C-paced reads, 8 KiB L2 prefetch); best pass of those taken before and after the timed runs",
+            "method": "stream-read of the model's weight bytes on the run's thread pool (plain and F16C-paced reads, 8 KiB L2 prefetch); best of the passes taken before the warm-up, after each timed run and after the last",
             "bytes_per_pass": r.calibration.bytes_per_pass,
             "passes": r.calibration.passes,
             "samples_gbps": r.calibration.samples_gbps,
