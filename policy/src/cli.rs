@@ -408,17 +408,20 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
     let found = audit::find(&request, &config)?;
     let backer = Backer::new(&policy, &args.root, Default::default());
     let verdicts = audit::judge(found.claims, &backer);
-    let text = match args.format {
-        Format::Json => report::claims::claims_json(&verdicts, &found.warnings),
-        Format::Text => report::claims::claims_text(
-            &verdicts,
-            &found.warnings,
-            Style {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match args.format {
+        Format::Json => report::claims::write_claims_json(&mut out, &verdicts, &found.warnings),
+        Format::Text => {
+            let style = Style {
                 color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            },
-        ),
+            };
+            let text = report::claims::claims_text(&verdicts, &found.warnings, style);
+            std::io::Write::write_all(&mut out, text.as_bytes())
+        }
     };
-    print!("{text}");
+    written
+        .and_then(|()| std::io::Write::flush(&mut out))
+        .map_err(|e| format!("cannot write the report: {e}"))?;
     Ok(report::claims::exit_code(&verdicts))
 }
 

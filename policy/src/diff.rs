@@ -29,6 +29,8 @@ pub struct FileDiff {
     pub deleted: bool,
     /// A submodule pointer changed; it has no lines of its own.
     pub submodule: bool,
+    /// The new blob's object id (from `index a..b`), when git printed one.
+    pub blob: Option<String>,
 }
 
 /// A parsed diff and what was odd about it.
@@ -106,6 +108,7 @@ pub fn added_lines(repo: &Path, range: &Range) -> Result<Diff, DiffError> {
         "--no-color",
         "--no-ext-diff",
         "--unified=0",
+        "--full-index",
         "-M",
     ];
     let spec;
@@ -161,9 +164,29 @@ pub fn default_base(repo: &Path) -> Option<String> {
     })
 }
 
-/// The contents of `paths` at revision `rev`, read in one `git cat-file --batch`
-/// (fast for tens of thousands of files). A path git cannot find gives `None`.
-pub fn read_at(repo: &Path, rev: &str, paths: &[&str]) -> Result<Vec<Option<Vec<u8>>>, DiffError> {
+/// The new contents of changed files at revision `rev`, read in one
+/// `git cat-file --batch`: by blob id when the diff gave one (no tree walk:
+/// 50,000 files take a fraction of a second), else as `rev:path`. An object git
+/// cannot find gives `None`.
+pub fn read_new(
+    repo: &Path,
+    rev: &str,
+    files: &[&FileDiff],
+) -> Result<Vec<Option<Vec<u8>>>, DiffError> {
+    let specs: Vec<String> = files
+        .iter()
+        .map(|f| match &f.blob {
+            Some(id) => id.clone(),
+            // cat-file reads one spec per line: such a path cannot be asked for.
+            None if f.path.contains('\n') => String::new(),
+            None => format!("{rev}:{}", f.path),
+        })
+        .collect();
+    read_objects(repo, specs)
+}
+
+/// `git cat-file --batch` over object specs, in order (an empty spec gives `None`).
+fn read_objects(repo: &Path, specs: Vec<String>) -> Result<Vec<Option<Vec<u8>>>, DiffError> {
     use std::io::{BufRead, BufReader, Read, Write};
     let mut child = Command::new("git")
         .arg("-C")
@@ -173,28 +196,21 @@ pub fn read_at(repo: &Path, rev: &str, paths: &[&str]) -> Result<Vec<Option<Vec<
         .stdout(std::process::Stdio::piped())
         .spawn()
         .map_err(DiffError::GitMissing)?;
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    let requests: Vec<String> = paths
-        .iter()
-        .map(|p| {
-            if p.contains('\n') {
-                String::new()
-            } else {
-                format!("{rev}:{p}\n")
-            }
-        })
-        .collect();
+    let stdin = child.stdin.take().expect("piped stdin");
+    let count = specs.len();
     // Write from a thread so a full stdout pipe cannot deadlock us.
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
-        for r in requests {
-            stdin.write_all(if r.is_empty() { b"\n" } else { r.as_bytes() })?;
+        let mut stdin = std::io::BufWriter::new(stdin);
+        for spec in specs {
+            stdin.write_all(spec.as_bytes())?;
+            stdin.write_all(b"\n")?;
         }
-        Ok(())
+        stdin.flush()
     });
     let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let mut results = Vec::with_capacity(paths.len());
+    let mut results = Vec::with_capacity(count);
     let mut header = String::new();
-    for _ in paths {
+    for _ in 0..count {
         header.clear();
         if out
             .read_line(&mut header)
@@ -221,7 +237,7 @@ pub fn read_at(repo: &Path, rev: &str, paths: &[&str]) -> Result<Vec<Option<Vec<
     }
     let _ = writer.join();
     let _ = child.wait();
-    results.resize(paths.len(), None);
+    results.resize(count, None);
     Ok(results)
 }
 
@@ -284,6 +300,17 @@ pub fn parse(patch: &[u8]) -> Diff {
             }
         } else if raw.starts_with(b"deleted file mode") {
             f.deleted = true;
+        } else if let Some(ids) = raw.strip_prefix(b"index ") {
+            f.submodule |= is_submodule_mode(raw);
+            let ids = String::from_utf8_lossy(ids);
+            let new_id = ids
+                .split(' ')
+                .next()
+                .and_then(|r| r.split_once(".."))
+                .map(|(_, b)| b);
+            f.blob = new_id
+                .filter(|id| id.bytes().any(|b| b != b'0'))
+                .map(str::to_string);
         } else if is_submodule_mode(raw) {
             f.submodule = true;
         } else if let Some(from) = raw.strip_prefix(b"rename from ") {

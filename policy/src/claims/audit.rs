@@ -37,46 +37,70 @@ pub fn find(request: &Request, config: &ScanConfig) -> Result<Found, String> {
     }
     let change = diff::added_lines(&request.root, &request.range).map_err(|e| e.to_string())?;
     let files = scan::candidate_files(&change, config);
-    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let contents: Vec<Option<Vec<u8>>> = match &request.range {
         Range::Commits { head, .. } => {
-            diff::read_at(&request.root, head, &paths).map_err(|e| e.to_string())?
+            diff::read_new(&request.root, head, &files).map_err(|e| e.to_string())?
         }
-        Range::WorkingTree { .. } => paths
+        Range::WorkingTree { .. } => files
             .par_iter()
-            .map(|p| std::fs::read(request.root.join(p)).ok())
+            .map(|f| std::fs::read(request.root.join(&f.path)).ok())
             .collect(),
     };
-    let mut found = Found {
-        warnings: change.warnings.clone(),
-        ..Found::default()
-    };
-    let scanned: Vec<(Vec<Claim>, Option<String>, u64)> = files
+    let scanned: Vec<Scanned> = files
         .par_iter()
-        .zip(contents.par_iter())
-        .map(|(file, bytes)| {
-            let Some(bytes) = bytes else {
-                return (
-                    Vec::new(),
-                    Some(format!("{}: could not be read; skipped", file.path)),
-                    0,
-                );
-            };
-            let (text, warning) = decode(&file.path, bytes);
-            let claims = scan::scan_text(&file.path, &text, config)
-                .into_iter()
-                .filter(|c| scan::keeps(request.filter, file, c.line))
-                .collect();
-            (claims, warning, bytes.len() as u64)
+        .zip(contents.into_par_iter())
+        .map(|(file, bytes)| match bytes {
+            None => Scanned::skipped(format!("{}: could not be read; skipped", file.path)),
+            Some(bytes) => {
+                let mut s = Scanned::of(&file.path, bytes, config);
+                s.claims
+                    .retain(|c| scan::keeps(request.filter, file, c.line));
+                s
+            }
         })
         .collect();
-    for (claims, warning, bytes) in scanned {
-        found.claims.extend(claims);
-        found.warnings.extend(warning);
-        found.bytes_scanned += bytes;
+    Ok(tally(change.warnings, scanned))
+}
+
+/// One file's claims, its warning, and its size.
+struct Scanned {
+    claims: Vec<Claim>,
+    warning: Option<String>,
+    bytes: u64,
+}
+
+impl Scanned {
+    fn of(path: &str, bytes: Vec<u8>, config: &ScanConfig) -> Scanned {
+        let size = bytes.len() as u64;
+        let (text, warning) = decode(path, bytes);
+        Scanned {
+            claims: scan::scan_text(path, &text, config),
+            warning,
+            bytes: size,
+        }
+    }
+
+    fn skipped(warning: String) -> Scanned {
+        Scanned {
+            claims: Vec::new(),
+            warning: Some(warning),
+            bytes: 0,
+        }
+    }
+}
+
+fn tally(warnings: Vec<String>, scanned: Vec<Scanned>) -> Found {
+    let mut found = Found {
+        warnings,
+        ..Found::default()
+    };
+    for s in scanned {
+        found.claims.extend(s.claims);
+        found.warnings.extend(s.warning);
+        found.bytes_scanned += s.bytes;
         found.files_scanned += 1;
     }
-    Ok(found)
+    found
 }
 
 fn find_all(request: &Request, config: &ScanConfig) -> Result<Found, String> {
@@ -97,41 +121,26 @@ fn find_all(request: &Request, config: &ScanConfig) -> Result<Found, String> {
         files
     };
     let files: Vec<String> = files.into_iter().filter(|f| config.includes(f)).collect();
-    let scanned: Vec<(Vec<Claim>, Option<String>, u64)> = files
+    let scanned: Vec<Scanned> = files
         .par_iter()
         .map(|path| match std::fs::read(request.root.join(path)) {
-            Err(e) => (Vec::new(), Some(format!("{path}: {e}; skipped")), 0),
-            Ok(bytes) => {
-                let (text, warning) = decode(path, &bytes);
-                (
-                    scan::scan_text(path, &text, config),
-                    warning,
-                    bytes.len() as u64,
-                )
-            }
+            Err(e) => Scanned::skipped(format!("{path}: {e}; skipped")),
+            Ok(bytes) => Scanned::of(path, bytes, config),
         })
         .collect();
-    let mut found = Found::default();
-    for (claims, warning, bytes) in scanned {
-        found.claims.extend(claims);
-        found.warnings.extend(warning);
-        found.bytes_scanned += bytes;
-        found.files_scanned += 1;
-    }
-    Ok(found)
+    Ok(tally(Vec::new(), scanned))
 }
 
 /// UTF-8 text, or the lossy reading of it with a warning.
-fn decode(path: &str, bytes: &[u8]) -> (String, Option<String>) {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => (s.to_string(), None),
-        Err(e) => (
-            String::from_utf8_lossy(bytes).into_owned(),
-            Some(format!(
-                "{path}: byte {} is not UTF-8; the file was read lossily",
-                e.valid_up_to()
-            )),
-        ),
+fn decode(path: &str, bytes: Vec<u8>) -> (String, Option<String>) {
+    match String::from_utf8(bytes) {
+        Ok(s) => (s, None),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let warning = format!("{path}: byte {at} is not UTF-8; the file was read lossily");
+            (text, Some(warning))
+        }
     }
 }
 

@@ -109,7 +109,12 @@ struct ClaimsJson<'a> {
     claims: &'a [ClaimVerdict],
 }
 
-pub fn claims_json(verdicts: &[ClaimVerdict], warnings: &[String]) -> String {
+/// Compact JSON (an audit can hold a hundred thousand claims), streamed to `out`.
+pub fn write_claims_json(
+    out: &mut impl std::io::Write,
+    verdicts: &[ClaimVerdict],
+    warnings: &[String],
+) -> std::io::Result<()> {
     let code = exit_code(verdicts);
     let doc = ClaimsJson {
         format: CLAIMS_JSON_FORMAT,
@@ -119,7 +124,6 @@ pub fn claims_json(verdicts: &[ClaimVerdict], warnings: &[String]) -> String {
         warnings,
         claims: verdicts,
     };
-    let mut s = serde_json::to_string_pretty(&doc).expect("claims serialize");
-    s.push('\n');
-    s
+    serde_json::to_writer(&mut *out, &doc)?;
+    out.write_all(b"\n")
 }
