@@ -370,15 +370,12 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
             return Ok(EXIT_USAGE);
         }
     };
-    let include = if args.include.is_empty() {
-        scan::DEFAULT_INCLUDE
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
-    } else {
-        args.include
-    };
-    let config = scan::ScanConfig::new(include, args.exclude, !args.no_code_blocks)?;
+    let config = scan::ScanConfig::from_settings(
+        &policy.claims,
+        args.include,
+        args.exclude,
+        args.no_code_blocks,
+    )?;
     let filter = scan::Filter::parse(&args.filter).expect("clap checked the value");
     if filter != scan::Filter::All && !args.paths.is_empty() {
         return Err("paths are only taken with --filter all; other filters scan the diff".into());
@@ -406,7 +403,7 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
         paths: args.paths,
     };
     let found = audit::find(&request, &config)?;
-    let backer = Backer::new(&policy, &args.root, Default::default());
+    let backer = Backer::new(&policy, &args.root, policy.claims.levels.clone());
     let verdicts = audit::judge(found.claims, &backer);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.format {

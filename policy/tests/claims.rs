@@ -253,3 +253,80 @@ fn labelled_corpus_precision_and_recall() {
         "precision {precision:.3}, recall {recall:.3}; missed {missed:?}; spurious {spurious:?}"
     );
 }
+
+#[test]
+fn claims_settings_from_the_policy_file() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    std::fs::create_dir_all(d.join("ci")).unwrap();
+    std::fs::write(
+        d.join("ci/receipt-policy.toml"),
+        r#"version = 1
+
+[claims]
+include = ["docs/**"]
+exclude = ["docs/changelog.md"]
+kinds = { memory = false }
+patterns = [{ regex = '(?P<value>[0-9]+)\s*req/s', kind = "throughput" }]
+levels = { unbacked = "warn" }
+"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(d.join("docs")).unwrap();
+    std::fs::write(d.join("README.md"), "Not scanned: 10 tok/s.\n").unwrap();
+    std::fs::write(d.join("docs/changelog.md"), "Excluded: 10 tok/s.\n").unwrap();
+    std::fs::write(
+        d.join("docs/perf.md"),
+        "Serves 900 req/s.\n\nPeak memory 1.8 GB.\n\nDecodes 12 tok/s.\n",
+    )
+    .unwrap();
+    let (code, doc) = policy_check(d, &["claims", "--filter", "all"]);
+    // unbacked is only a warning under this policy
+    assert_eq!(code, 0);
+    let claims: Vec<(u64, &str, &str)> = doc["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["line"].as_u64().unwrap(),
+                c["text"].as_str().unwrap(),
+                c["level"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        claims,
+        vec![(1, "900 req/s", "warn"), (5, "12 tok/s", "warn")]
+    );
+}
+
+#[test]
+fn bad_claims_settings_name_line_and_column() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    std::fs::write(
+        d.join("p.toml"),
+        "version = 1\n[claims]\nincluded = [\"docs/**\"]\npatterns = [{ regex = '(unclosed' }]\nkinds = { memroy = false }\nlevels = { stale = \"loud\" }\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_policy-check"))
+        .current_dir(d)
+        .args(["claims", "--filter", "all", "--policy", "p.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "p.toml:3:1",
+        "did you mean `include`",
+        "p.toml:4:23",
+        "does not compile",
+        "p.toml:5:11",
+        "did you mean `memory`",
+        "p.toml:6:20",
+        "\"loud\"",
+    ] {
+        assert!(err.contains(expected), "{expected} not in:\n{err}");
+    }
+}

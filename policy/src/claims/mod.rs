@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod backing;
 pub mod blocks;
+pub mod cfg;
 pub mod matcher;
 pub mod scan;
 

@@ -2,7 +2,8 @@
 //! (the filter mode against a diff), and the claims in them, in parallel.
 
 use super::blocks::{self, Block, BlockKind, Syntax};
-use super::{Claim, citations, ignore_reason, matcher};
+use super::cfg::{ClaimsSettings, ExtraPattern};
+use super::{Claim, Kind, citations, ignore_reason, matcher};
 use crate::diff::{Diff, FileDiff};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
@@ -43,6 +44,10 @@ pub struct ScanConfig {
     pub exclude: Vec<String>,
     /// Report claims inside fenced or indented code blocks.
     pub code_blocks: bool,
+    /// Kinds switched off by the policy.
+    pub disabled: Vec<Kind>,
+    /// The policy's own claim patterns.
+    pub patterns: Vec<ExtraPattern>,
     include_set: GlobSet,
     exclude_set: GlobSet,
 }
@@ -69,7 +74,40 @@ impl ScanConfig {
             include,
             exclude,
             code_blocks,
+            disabled: Vec::new(),
+            patterns: Vec::new(),
         })
+    }
+
+    /// From the policy's `[claims]`, with command-line globs (when given) winning.
+    pub fn from_settings(
+        settings: &ClaimsSettings,
+        include: Vec<String>,
+        exclude: Vec<String>,
+        no_code_blocks: bool,
+    ) -> Result<ScanConfig, String> {
+        let or = |cli: Vec<String>, policy: &Option<Vec<String>>, default: &[&str]| {
+            if !cli.is_empty() {
+                cli
+            } else if let Some(p) = policy {
+                p.clone()
+            } else {
+                default.iter().map(|s| s.to_string()).collect()
+            }
+        };
+        let mut config = ScanConfig::new(
+            or(include, &settings.include, DEFAULT_INCLUDE),
+            or(exclude, &settings.exclude, &[]),
+            !no_code_blocks && settings.code_blocks.unwrap_or(true),
+        )?;
+        config.disabled = settings
+            .kinds
+            .iter()
+            .filter(|(_, on)| !**on)
+            .map(|(k, _)| *k)
+            .collect();
+        config.patterns = settings.patterns.clone();
+        Ok(config)
     }
 
     pub fn includes(&self, path: &str) -> bool {
@@ -92,7 +130,12 @@ impl Default for ScanConfig {
 pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
     // One pass of the claim pattern over the whole text; blocks are parsed only
     // when there is something to place in them.
-    let found = matcher::find(text);
+    let mut found = matcher::find(text);
+    if !config.patterns.is_empty() {
+        found.extend(config.patterns.iter().flat_map(|p| extra_claims(p, text)));
+        found.sort_by_key(|f| f.start);
+    }
+    found.retain(|f| !config.disabled.contains(&f.quantity.kind));
     let blocks = match Syntax::of(path) {
         Syntax::Markdown => {
             let offsets: Vec<usize> = found.iter().map(|f| f.start).collect();
@@ -150,6 +193,37 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
         });
     }
     out
+}
+
+/// Claims from one of the policy's own patterns: the `value` group (or the first
+/// number in the match) is the claimed number.
+fn extra_claims(pattern: &ExtraPattern, text: &str) -> Vec<matcher::Found> {
+    static NUMBER: OnceLock<Regex> = OnceLock::new();
+    let number = NUMBER.get_or_init(|| Regex::new(r"[0-9][0-9,]*(?:\.[0-9]+)?").unwrap());
+    pattern
+        .regex
+        .captures_iter(text)
+        .filter_map(|caps| {
+            let whole = caps.get(0)?;
+            let value = caps
+                .name("value")
+                .map(|m| m.as_str())
+                .or_else(|| number.find(whole.as_str()).map(|m| m.as_str()))?;
+            let v: f64 = value.replace(',', "").parse().ok()?;
+            Some(matcher::Found {
+                start: whole.start(),
+                end: whole.end(),
+                text: whole.as_str().to_string(),
+                unit: "pattern".into(),
+                quantity: matcher::Quantity {
+                    kind: pattern.kind,
+                    low: v,
+                    high: v,
+                    qualifier: matcher::Qualifier::Exact,
+                },
+            })
+        })
+        .collect()
 }
 
 /// In a table row, numbers read together with their column header: a bare

@@ -19,7 +19,7 @@ use toml::de::{DeTable, DeValue};
 /// The newest policy `version` this build reads.
 pub const POLICY_VERSION: i64 = 1;
 
-const TOP_KEYS: &[&str] = &["version", "use_defaults", "receipt", "envelope"];
+const TOP_KEYS: &[&str] = &["version", "use_defaults", "receipt", "envelope", "claims"];
 const RECEIPT_KEYS: &[&str] = &["max_age", "levels"];
 const ENVELOPE_KEYS: &[&str] = &[
     "id",
@@ -116,6 +116,7 @@ pub struct PolicyFile {
     pub max_age: Option<MaxAge>,
     pub levels: Vec<LevelSetting>,
     pub envelopes: Vec<Envelope>,
+    pub claims: Option<crate::claims::cfg::ClaimsSettings>,
 }
 
 /// Byte offsets → line and column, and the errors found so far.
@@ -153,7 +154,13 @@ impl<'a> Source<'a> {
         }
     }
 
-    fn error(&mut self, code: ConfigCode, span: Range<usize>, message: String, help: String) {
+    pub(crate) fn error(
+        &mut self,
+        code: ConfigCode,
+        span: Range<usize>,
+        message: String,
+        help: String,
+    ) {
         let e = self.make(code, span, message, help);
         self.errors.push(e);
     }
@@ -195,7 +202,7 @@ impl<'a> Source<'a> {
     }
 }
 
-type Value<'i> = Spanned<DeValue<'i>>;
+pub(crate) type Value<'i> = Spanned<DeValue<'i>>;
 
 /// Parse one policy file. `name` is how errors refer to it.
 pub fn parse(name: &str, text: &str) -> Result<PolicyFile, Vec<PolicyError>> {
@@ -315,12 +322,20 @@ fn walk_root(src: &mut Source, root: &DeTable, span: Range<usize>) -> PolicyFile
         }
     }
     duplicate_ids(src, &envelopes);
+    let claims = root.get("claims").and_then(|v| match v.get_ref() {
+        DeValue::Table(t) => Some(crate::claims::cfg::parse(src, t)),
+        _ => {
+            wrong_type(src, v, "claims", "a table", "[claims]");
+            None
+        }
+    });
     PolicyFile {
         version,
         use_defaults,
         max_age,
         levels,
         envelopes,
+        claims,
     }
 }
 
@@ -929,7 +944,7 @@ impl Source<'_> {
     }
 }
 
-fn unknown_keys(src: &mut Source, t: &DeTable, allowed: &[&str], place: &str) {
+pub(crate) fn unknown_keys(src: &mut Source, t: &DeTable, allowed: &[&str], place: &str) {
     for (key, _) in t.iter() {
         let name: &str = key.get_ref();
         if allowed.contains(&name) {
@@ -963,7 +978,7 @@ fn type_name(v: &DeValue) -> &'static str {
     }
 }
 
-fn wrong_type(src: &mut Source, v: &Value, key: &str, expected: &str, example: &str) {
+pub(crate) fn wrong_type(src: &mut Source, v: &Value, key: &str, expected: &str, example: &str) {
     src.error(
         ConfigCode::WrongType,
         v.span(),
@@ -975,7 +990,12 @@ fn wrong_type(src: &mut Source, v: &Value, key: &str, expected: &str, example: &
     );
 }
 
-fn string<'v>(src: &mut Source, v: &'v Value, key: &str, example: &str) -> Option<&'v str> {
+pub(crate) fn string<'v>(
+    src: &mut Source,
+    v: &'v Value,
+    key: &str,
+    example: &str,
+) -> Option<&'v str> {
     match v.get_ref() {
         DeValue::String(s) => Some(s.as_ref()),
         _ => {
@@ -985,7 +1005,7 @@ fn string<'v>(src: &mut Source, v: &'v Value, key: &str, example: &str) -> Optio
     }
 }
 
-fn boolean(src: &mut Source, v: &Value, key: &str) -> Option<bool> {
+pub(crate) fn boolean(src: &mut Source, v: &Value, key: &str) -> Option<bool> {
     match v.get_ref() {
         DeValue::Boolean(b) => Some(*b),
         _ => {

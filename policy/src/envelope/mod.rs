@@ -207,6 +207,8 @@ pub struct Policy {
     pub levels: Vec<LevelSetting>,
     pub envelopes: Vec<Envelope>,
     envelope_levels: HashMap<EnvelopeCode, Level>,
+    /// The `[claims]` settings (file over built-in, key by key).
+    pub claims: crate::claims::cfg::ClaimsSettings,
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -311,9 +313,13 @@ impl Policy {
         base: Option<cfg::PolicyFile>,
         file: cfg::PolicyFile,
     ) -> Result<Policy, Vec<PolicyError>> {
-        let (mut max_age, mut levels, mut envelopes) = match base {
-            Some(b) => (b.max_age, b.levels, b.envelopes),
-            None => (None, Vec::new(), Vec::new()),
+        let (mut max_age, mut levels, mut envelopes, base_claims) = match base {
+            Some(b) => (b.max_age, b.levels, b.envelopes, b.claims),
+            None => (None, Vec::new(), Vec::new(), None),
+        };
+        let claims = match file.claims {
+            Some(c) => c.over(base_claims.unwrap_or_default()),
+            None => base_claims.unwrap_or_default(),
         };
         if file.max_age.is_some() {
             max_age = file.max_age;
@@ -351,6 +357,7 @@ impl Policy {
             levels,
             envelopes,
             envelope_levels,
+            claims,
         })
     }
 
@@ -469,6 +476,7 @@ impl Policy {
                 let _ = writeln!(out, "max_tokens = {n}");
             }
         }
+        out.push_str(&self.claims.to_toml());
         out
     }
 }
