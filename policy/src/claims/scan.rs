@@ -175,8 +175,8 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
             continue;
         }
         if context.as_ref().is_none_or(|(b, _, _)| *b != i) {
-            let source = &text[block.range.clone()];
-            context = Some((i, citations(source), ignore_reason(source)));
+            let markers = markers_of(text, &blocks, i);
+            context = Some((i, citations(&markers), ignore_reason(&markers)));
         }
         let (_, cited, ignore) = context.as_ref().expect("set above");
         let (line, column) = lines.locate(text, at);
@@ -193,6 +193,37 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
         });
     }
     out
+}
+
+/// The text whose citations and ignore markers apply to block `i`: the block
+/// itself (a comment inside a code block is code, not a marker), and an HTML
+/// comment on the line right after it, or right after the whole table for a row.
+/// (Markdown makes a comment that starts a line its own block, so without this a
+/// marker on the line after a paragraph would back nothing.)
+fn markers_of(text: &str, blocks: &[Block], i: usize) -> String {
+    let block = &blocks[i];
+    let own = match block.kind {
+        BlockKind::CodeBlock => "",
+        _ => &text[block.range.clone()],
+    };
+    let mut end = block.range.end;
+    if block.kind == BlockKind::TableRow {
+        // The table ends where its run of adjacent rows ends.
+        for next in &blocks[i + 1..] {
+            if next.kind != BlockKind::TableRow || !text[end..next.range.start].trim().is_empty() {
+                break;
+            }
+            end = next.range.end;
+        }
+    }
+    let after = &text[end..];
+    let after = after.strip_prefix('\n').unwrap_or(after);
+    let trailing = after
+        .trim_start_matches([' ', '\t'])
+        .strip_prefix("<!--")
+        .and_then(|rest| rest.find("-->").map(|close| &rest[..close]))
+        .map_or(String::new(), |inner| format!("<!--{inner}-->"));
+    format!("{own}\n{trailing}")
 }
 
 /// Claims from one of the policy's own patterns: the `value` group (or the first
@@ -384,6 +415,26 @@ mod tests {
             ]
         );
         assert_eq!(claims[4].ignore.as_deref(), Some("from the paper"));
+    }
+
+    #[test]
+    fn markers_after_a_code_block_or_table_apply_to_it_but_markers_inside_code_do_not() {
+        let md = "```\nout: 15 tok/s <!-- receipt: a.json -->\n```\n<!-- receipt-ignore: sample output -->\n\n| x | tok/s |\n|---|---|\n| a | 9 |\n| b | 8 |\n<!-- receipt: ci/r.json -->\n\n```\n20 tok/s <!-- receipt-ignore: literal -->\n```\n";
+        let claims = scan_text("a.md", md, &ScanConfig::default());
+        let got: Vec<(u32, Option<&str>, Vec<String>)> = claims
+            .iter()
+            .map(|c| (c.line, c.ignore.as_deref(), c.citations.clone()))
+            .collect();
+        let cited = vec!["ci/r.json".to_string()];
+        assert_eq!(
+            got,
+            vec![
+                (2, Some("sample output"), vec![]),
+                (8, None, cited.clone()),
+                (9, None, cited),
+                (13, None, vec![]),
+            ]
+        );
     }
 
     #[test]
