@@ -442,29 +442,11 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
 
 /// The known code closest to a mistyped one, if any is close.
 fn nearest(name: &str) -> Option<&'static str> {
-    Code::ALL
+    let codes = Code::ALL
         .iter()
         .map(|c| c.as_str())
-        .chain(EnvelopeCode::ALL.iter().map(|c| c.as_str()))
-        .map(|c| (edit_distance(name, c), c))
-        .filter(|&(d, _)| d <= 3)
-        .min()
-        .map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
+        .chain(EnvelopeCode::ALL.iter().map(|c| c.as_str()));
+    envelope::cfg::nearest(name, codes)
 }
 
 #[cfg(test)]

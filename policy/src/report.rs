@@ -57,23 +57,18 @@ pub fn verify_text(results: &[ReceiptResult], style: Style) -> String {
         }
         let _ = writeln!(out, "{headline}");
         if let Some(e) = &r.error {
-            let _ = writeln!(out, "      {}", e.message);
-            let _ = writeln!(out, "      fix: {}", e.fix);
+            input_error_lines(&mut out, e);
         }
         for f in r.findings.iter().filter(|f| f.level != Level::Allow) {
-            let place = if f.pointer.is_empty() {
-                String::new()
-            } else {
-                format!(" at {}", f.pointer)
-            };
-            let _ = writeln!(
-                out,
-                "  {} {}{place}: {}",
-                style.level(f.level),
-                f.code,
-                f.message
+            finding_lines(
+                &mut out,
+                style,
+                f.level,
+                f.code.as_str(),
+                &f.pointer,
+                &f.message,
+                &f.fix,
             );
-            let _ = writeln!(out, "       fix: {}", f.fix);
         }
     }
     let status = overall(results);
@@ -109,6 +104,31 @@ const ALL_STATUSES: [Status; 6] = [
 ];
 
 /// Counts for the text summary: statuses that occurred, plus pass and fail always.
+/// An input that could not be read, indented under its headline.
+pub(crate) fn input_error_lines(out: &mut String, e: &crate::verify::InputError) {
+    let _ = writeln!(out, "      {}", e.message);
+    let _ = writeln!(out, "      fix: {}", e.fix);
+}
+
+/// One finding: level, code, place and message, then the fix.
+pub(crate) fn finding_lines(
+    out: &mut String,
+    style: Style,
+    level: Level,
+    code: &str,
+    pointer: &str,
+    message: &str,
+    fix: &str,
+) {
+    let place = if pointer.is_empty() {
+        String::new()
+    } else {
+        format!(" at {pointer}")
+    };
+    let _ = writeln!(out, "  {} {code}{place}: {message}", style.level(level));
+    let _ = writeln!(out, "       fix: {fix}");
+}
+
 fn counts(results: &[ReceiptResult]) -> Vec<(&'static str, usize)> {
     ALL_STATUSES
         .into_iter()

@@ -2,6 +2,9 @@
 //! commit with an old bare claim, a head commit that adds a bare, a backed, a
 //! contradicted and a stale claim; plus the labelled corpus's precision and recall.
 
+mod common;
+use common::git;
+
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,22 +12,6 @@ use std::process::Command;
 use tempfile::TempDir;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(["-c", "init.defaultBranch=main"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn policy_check(dir: &Path, args: &[&str]) -> (i32, Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_policy-check"))

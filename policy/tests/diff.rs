@@ -1,31 +1,11 @@
 //! The diff reader against real git repositories made in a temp dir.
 
+mod common;
+use common::git;
+
 use receipt_policy::diff::{Diff, DiffError, Range, added_lines};
 use std::path::Path;
-use std::process::Command;
 use tempfile::TempDir;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args([
-            "-c",
-            "init.defaultBranch=main",
-            "-c",
-            "protocol.file.allow=always",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn repo() -> TempDir {
     let dir = TempDir::new().unwrap();

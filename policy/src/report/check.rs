@@ -58,23 +58,12 @@ pub fn check_text(verdicts: &[Verdict], origin: &Origin, style: Style) -> String
             );
         }
         if let Some(e) = &v.error {
-            let _ = writeln!(out, "      {}", e.message);
-            let _ = writeln!(out, "      fix: {}", e.fix);
+            super::input_error_lines(&mut out, e);
         }
         for f in v.findings.iter().filter(|f| f.level != Level::Allow) {
-            let place = if f.pointer.is_empty() {
-                String::new()
-            } else {
-                format!(" at {}", f.pointer)
-            };
-            let _ = writeln!(
-                out,
-                "  {} {}{place}: {}",
-                style.level(f.level),
-                f.code,
-                f.message
+            super::finding_lines(
+                &mut out, style, f.level, f.code, &f.pointer, &f.message, &f.fix,
             );
-            let _ = writeln!(out, "       fix: {}", f.fix);
             if let Some(rule) = &f.rule {
                 let _ = writeln!(out, "       rule: {rule}");
             }
