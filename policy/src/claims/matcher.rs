@@ -146,6 +146,11 @@ fn memory_words() -> &'static Regex {
     })
 }
 
+/// Does a line (a table header) hold words that make numbers below it claims?
+pub fn has_context_words(line: &str) -> bool {
+    speed_words().is_match(line) || latency_words().is_match(line) || memory_words().is_match(line)
+}
+
 /// A cheap test: could this text hold a claim at all?
 pub fn may_contain_claim(text: &str) -> bool {
     claim_regex().is_match(text)
@@ -191,7 +196,44 @@ pub fn find(text: &str) -> Vec<Found> {
             quantity,
         });
     }
+    labelled_values(text, &mut out);
     out
+}
+
+/// Log lines that put the unit in a label before the value, as benchmark tools
+/// print them: "Output token throughput (tok/s): 602.43", "P99 TTFT (ms): 4021.87".
+fn labelled_values(text: &str, out: &mut Vec<Found>) {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(&format!(
+            r"(?i)\((?P<unit>tok(?:en)?s?\s*/\s*s(?:ec)?|t/s|ms\s*/\s*tok(?:en)?|ms|[kmgt]i?b\s*/\s*s|[kmgt]i?b)\)\s*[:=]\s*(?P<lo>{NUMBER})"
+        ))
+        .expect("labelled value regex compiles")
+    });
+    if !text.contains("):") && !text.contains(") :") && !text.contains(")=") {
+        return;
+    }
+    let before = out.len();
+    for caps in re.captures_iter(text) {
+        let (unit, number) = (&caps["unit"], caps.name("lo").expect("number"));
+        let line = line_around(text, number.start(), number.end());
+        let Some((kind, scale)) = classify(unit, line, "") else {
+            continue;
+        };
+        let Some(v) = parse_number(number.as_str()) else {
+            continue;
+        };
+        out.push(Found {
+            start: number.start(),
+            end: number.end(),
+            text: format!("{} {unit}", number.as_str()),
+            unit: unit.to_string(),
+            quantity: normalise(kind, unit, v * scale, v * scale, Qualifier::Exact),
+        });
+    }
+    if out.len() > before {
+        out.sort_by_key(|f| f.start);
+    }
 }
 
 /// A bare table cell ("~15.3", "10–20", "1,102", "3.2×") read with the unit and
@@ -209,6 +251,8 @@ pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<Found> {
         .iter()
         .find_map(|(p, q)| cell.strip_prefix(p).map(|rest| (rest.trim_start(), *q)))
         .unwrap_or((cell, Qualifier::Exact));
+    // "1618.42 ± 11.03": the claim is the mean.
+    let body = body.split('±').next().unwrap_or(body).trim_end();
     let body = body.trim_end_matches(['x', '×']).trim_end();
     let (lo, hi) = match body.split_once(['-', '–']) {
         Some((a, b)) => (parse_number(a.trim())?, parse_number(b.trim())?),
@@ -381,6 +425,17 @@ mod tests {
         assert_eq!((q.kind, q.low), (Kind::Memory, 500e6));
         assert_eq!(one("1.8GB peak").low, 1.8e9);
         assert_eq!(one("reaches 81 GB/s").kind, Kind::Bandwidth);
+    }
+
+    #[test]
+    fn units_in_a_label_before_the_value() {
+        assert_eq!(
+            one("Output token throughput (tok/s):         602.43").low,
+            602.43
+        );
+        assert_eq!(one("P99 TTFT (ms): 4021.87").kind, Kind::Latency);
+        none("Benchmark duration (s): 212.47");
+        none("Watchdog (ms): 500");
     }
 
     #[test]

@@ -139,7 +139,9 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
     let blocks = match Syntax::of(path) {
         Syntax::Markdown => {
             let offsets: Vec<usize> = found.iter().map(|f| f.start).collect();
-            blocks::markdown_blocks_near(text, &offsets, |header| header_unit().is_match(header))
+            blocks::markdown_blocks_near(text, &offsets, |header| {
+                header_unit().is_match(header) || matcher::has_context_words(header)
+            })
         }
         _ if found.is_empty() => return Vec::new(),
         syntax => blocks::blocks(text, syntax),
@@ -320,7 +322,7 @@ fn bare_number() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"^(?:~|≈|≥|≤|>=|<=)?\s*\d[\d,]*(?:\.\d+)?(?:\s*[-–]\s*\d[\d,]*(?:\.\d+)?)?\s*[x×]?$",
+            r"^(?:~|≈|≥|≤|>=|<=)?\s*\d[\d,]*(?:\.\d+)?(?:\s*[-–]\s*\d[\d,]*(?:\.\d+)?)?\s*[x×]?(?:\s*±\s*\d[\d,]*(?:\.\d+)?)?$",
         )
         .unwrap()
     })
@@ -435,6 +437,14 @@ mod tests {
                 (13, None, vec![]),
             ]
         );
+    }
+
+    #[test]
+    fn table_cells_with_an_error_bar_claim_their_mean() {
+        let md = "| test | t/s |\n|---|---:|\n| tg128 | 70.95 ± 0.41 |\n";
+        let claims = scan_text("a.md", md, &ScanConfig::default());
+        assert_eq!(claims.len(), 1);
+        assert_eq!(claims[0].quantity.low, 70.95);
     }
 
     #[test]
