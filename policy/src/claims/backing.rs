@@ -9,6 +9,7 @@ use crate::receipt::Receipt;
 use crate::verdict::Level;
 use crate::verify::VerifyOptions;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -57,8 +58,9 @@ pub struct ClaimVerdict {
     /// What the receipt measured, in the claim's unit family.
     pub measured: Option<f64>,
     pub envelope: Option<String>,
-    pub message: String,
-    pub suggestion: Option<String>,
+    pub message: Cow<'static, str>,
+    /// Fixed advice per result, so a large audit does not repeat it in memory.
+    pub suggestion: Option<&'static str>,
 }
 
 /// What one cited receipt can say.
@@ -123,8 +125,8 @@ impl<'p> Backer<'p> {
                     None,
                     None,
                     None,
-                    "<!-- receipt-ignore --> needs a reason".into(),
-                    Some("write <!-- receipt-ignore: why this number needs no receipt -->".into()),
+                    "<!-- receipt-ignore --> needs a reason",
+                    Some("write <!-- receipt-ignore: why this number needs no receipt -->"),
                 )
             } else {
                 self.verdict(
@@ -139,16 +141,14 @@ impl<'p> Backer<'p> {
             };
         }
         if claim.citations.is_empty() {
-            let suggestion =
-                "measure it and cite the receipt in the same line, row or paragraph: <!-- receipt: ci/inference.json --> (or a link to the receipt); or <!-- receipt-ignore: reason --> if the number is not this project's to back"
-                    .to_string();
+            let suggestion = "measure it and cite the receipt in the same line, row or paragraph: <!-- receipt: ci/inference.json --> (or a link to the receipt); or <!-- receipt-ignore: reason --> if the number is not this project's to back";
             return self.verdict(
                 claim,
                 Outcome::Unbacked,
                 None,
                 None,
                 None,
-                "no receipt cited".into(),
+                "no receipt cited",
                 Some(suggestion),
             );
         }
@@ -238,9 +238,13 @@ impl<'p> Backer<'p> {
             message,
         } = best.expect("at least one citation");
         let suggestion = match outcome {
-            Outcome::Contradicted => Some("change the number to what was measured, or rerun the benchmark and cite the new receipt".to_string()),
-            Outcome::Stale => Some("rerun the benchmark and cite a fresh receipt (or record a dated baseline)".to_string()),
-            Outcome::Unbacked => Some("cite a receipt that passes `policy-check check`".to_string()),
+            Outcome::Contradicted => Some(
+                "change the number to what was measured, or rerun the benchmark and cite the new receipt",
+            ),
+            Outcome::Stale => {
+                Some("rerun the benchmark and cite a fresh receipt (or record a dated baseline)")
+            }
+            Outcome::Unbacked => Some("cite a receipt that passes `policy-check check`"),
             _ => None,
         };
         self.verdict(
@@ -275,11 +279,8 @@ impl<'p> Backer<'p> {
                 None,
                 None,
                 None,
-                "a speed-up is backed by two usable receipts, the faster run cited first".into(),
-                Some(
-                    "cite both runs: <!-- receipt: fast.json --> <!-- receipt: slow.json -->"
-                        .into(),
-                ),
+                "a speed-up is backed by two usable receipts, the faster run cited first",
+                Some("cite both runs: <!-- receipt: fast.json --> <!-- receipt: slow.json -->"),
             );
         };
         let ratio = fast / slow;
@@ -315,8 +316,8 @@ impl<'p> Backer<'p> {
         receipt: Option<String>,
         measured: Option<f64>,
         envelope: Option<String>,
-        message: String,
-        suggestion: Option<String>,
+        message: impl Into<Cow<'static, str>>,
+        suggestion: Option<&'static str>,
     ) -> ClaimVerdict {
         ClaimVerdict {
             claim,
@@ -329,7 +330,7 @@ impl<'p> Backer<'p> {
             receipt,
             measured,
             envelope,
-            message,
+            message: message.into(),
             suggestion,
         }
     }

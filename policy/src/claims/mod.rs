@@ -15,12 +15,13 @@ pub use matcher::{Kind, Qualifier, Quantity};
 
 use regex::Regex;
 use serde::Serialize;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// One claim in one file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Claim {
-    pub path: String,
+    /// Shared by every claim of a file.
+    pub path: Arc<str>,
     /// 1-based line and column (in characters) of the claim's first character.
     pub line: u32,
     pub column: u32,

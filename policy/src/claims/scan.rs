@@ -9,7 +9,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 use regex::Regex;
 use serde::Serialize;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Which claims to report, reviewdog's filter modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -168,6 +168,7 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
     placed.sort_by_key(|(_, at, _)| *at);
 
     let lines = LineIndex::new(text);
+    let shared_path: Arc<str> = Arc::from(path);
     let mut out = Vec::with_capacity(placed.len());
     // Citations and ignore markers, read once per block that holds a claim.
     let mut context: Option<(usize, Vec<String>, Option<String>)> = None;
@@ -183,7 +184,7 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
         let (_, cited, ignore) = context.as_ref().expect("set above");
         let (line, column) = lines.locate(text, at);
         out.push(Claim {
-            path: path.to_string(),
+            path: shared_path.clone(),
             line,
             column,
             text: f.text,

@@ -69,7 +69,7 @@ pub fn claims_text(verdicts: &[ClaimVerdict], warnings: &[String], style: Style)
     let mut per_file: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
     for v in verdicts {
         *per_file
-            .entry(v.claim.path.as_str())
+            .entry(&*v.claim.path)
             .or_default()
             .entry(v.outcome.as_str())
             .or_default() += 1;
