@@ -563,8 +563,8 @@ pub fn load_model(path: &Path) -> Result<Model> {
             GGML_TQ2_0 => Format::Tq2_0,
             GGML_I2_S => t36,
             GGML_F32 | GGML_F16 => {
-                return Err(EngineError::Strict(format!(
-                    "{place} is {} (not quantised); this engine runs ternary weights only and has no float fallback",
+                return Err(EngineError::Config(format!(
+                    "{place} is {} (not quantised); this engine runs ternary weights only and has no float fallback (quantise the model to I2_S or TQ2_0)",
                     type_name(t.type_id)
                 )));
             }
