@@ -117,6 +117,16 @@ pub fn run(
     m: &Model,
     k: &Dispatcher,
     o: &BenchOptions,
+    progress: impl FnMut(&str) + Send,
+    between_runs: impl FnMut() + Send,
+) -> Result<BenchResult> {
+    crate::kernels::on_worker(|| run_inner(m, k, o, progress, between_runs))
+}
+
+fn run_inner(
+    m: &Model,
+    k: &Dispatcher,
+    o: &BenchOptions,
     mut progress: impl FnMut(&str),
     mut between_runs: impl FnMut(),
 ) -> Result<BenchResult> {

@@ -4,7 +4,7 @@
 
 use crate::error::{EngineError, Result};
 use crate::formats::{Embedding, Format, TernaryMatrix};
-use crate::kernels::{Dispatcher, QuantizedActivation, ops::AttentionArgs};
+use crate::kernels::{Dispatcher, QuantizedActivation, on_worker, ops::AttentionArgs};
 
 /// The FFN gate activation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,6 +331,10 @@ pub fn forward(
 
 /// Greedy generation: feeds `prompt`, then `n` new tokens. Returns the new token ids.
 pub fn generate(m: &Model, k: &Dispatcher, prompt: &[u32], n: usize) -> Result<Vec<u32>> {
+    on_worker(|| generate_inner(m, k, prompt, n))
+}
+
+fn generate_inner(m: &Model, k: &Dispatcher, prompt: &[u32], n: usize) -> Result<Vec<u32>> {
     if prompt.is_empty() {
         return Err(EngineError::Config(
             "the prompt needs at least one token".into(),
@@ -355,6 +359,15 @@ pub fn generate(m: &Model, k: &Dispatcher, prompt: &[u32], n: usize) -> Result<V
 /// [`generate`], also returning the logits after every position (prompt and generated,
 /// `vocab` values each) for comparison with another engine.
 pub fn generate_with_logits(
+    m: &Model,
+    k: &Dispatcher,
+    prompt: &[u32],
+    n: usize,
+) -> Result<(Vec<u32>, Vec<f32>)> {
+    on_worker(|| generate_with_logits_inner(m, k, prompt, n))
+}
+
+fn generate_with_logits_inner(
     m: &Model,
     k: &Dispatcher,
     prompt: &[u32],
