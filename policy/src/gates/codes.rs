@@ -159,7 +159,7 @@ codes! {
     MissingQuantizedCpuKernel = "missing-quantized-cpu-kernel", Honesty, Deny,
         summary: "A cpu backend, but no quantized CPU kernel ran.",
         explain: "A CPU receipt for a ternary model must show a quantized kernel: an id starting with \
-                  i2s_, tl1_, tl2_, tq2_ or qk256_ that is not a dequantizing fallback. Fix: check that \
+                  i2s_, tl1_, tl2_, tq2_, qk256_ or bitnet32f16_ that is not a dequantizing fallback. Fix: check that \
                   the quantized path was taken (BITNET_STRICT_MODE=1 makes a fallback an error).",
         example: "{\"backend\": \"cpu\", \"kernels\": [\"gemm_f16\", \"attention_cpu\"]}";
     FallbackOnly = "fallback-only", Honesty, Deny,

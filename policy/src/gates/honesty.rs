@@ -14,7 +14,7 @@ const MAX_FINDINGS_PER_CODE: usize = 10;
 const GPU_PREFIXES: &[&str] = &[
     "gemm_", "wmma_", "cublas_", "cutlass_", "cuda_", "i2s_gpu_", "tl1_gpu_", "tl2_gpu_",
 ];
-const QUANTIZED_CPU_PREFIXES: &[&str] = &["i2s_", "tl1_", "tl2_", "tq2_", "qk256_"];
+const QUANTIZED_CPU_PREFIXES: &[&str] = &["i2s_", "tl1_", "tl2_", "tq2_", "qk256_", "bitnet32f16_"];
 const FALLBACK_PREFIXES: &[&str] = &["fp32_", "fallback_", "dequant_"];
 
 /// A kernel that runs on a GPU: a known GPU prefix, or a `_cuda` suffix.
@@ -154,7 +154,7 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
             Code::MissingQuantizedCpuKernel,
             "/kernels",
             format!(
-                "backend is \"cpu\" but no quantized CPU kernel (i2s_, tl1_, tl2_, tq2_, qk256_) ran (kernels: {})",
+                "backend is \"cpu\" but no quantized CPU kernel (i2s_, tl1_, tl2_, tq2_, qk256_, bitnet32f16_) ran (kernels: {})",
                 preview(kernels)
             ),
             "check that the quantized CPU path was taken; BITNET_STRICT_MODE=1 turns a fallback into an error",
@@ -212,6 +212,7 @@ mod tests {
         assert!(!is_gpu_kernel("i2s_gemv_avx2"));
         assert!(is_quantized_cpu_kernel("i2s_gemv_avx2"));
         assert!(is_quantized_cpu_kernel("qk256_scalar_gemv"));
+        assert!(is_quantized_cpu_kernel("bitnet32f16_gemv_scalar"));
         assert!(!is_quantized_cpu_kernel("i2s_gpu_gemv"));
         assert!(!is_quantized_cpu_kernel("i2s_dequant"));
         assert!(is_fallback_kernel("i2s_dequant"));
