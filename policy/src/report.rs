@@ -71,20 +71,8 @@ pub fn verify_text(results: &[ReceiptResult], style: Style) -> String {
             );
         }
     }
-    let status = overall(results);
-    let _ = writeln!(
-        out,
-        "\n{} receipt{}: {} → {} (exit {})",
-        results.len(),
-        if results.len() == 1 { "" } else { "s" },
-        counts(results)
-            .iter()
-            .map(|(s, n)| format!("{n} {s}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        status,
-        status.exit_code()
-    );
+    let statuses: Vec<Status> = results.iter().map(|r| r.status).collect();
+    let _ = writeln!(out, "\n{}", summary_line(&statuses, overall(results)));
     if results.iter().any(|r| !r.findings.is_empty()) {
         let _ = writeln!(
             out,
@@ -129,11 +117,32 @@ pub(crate) fn finding_lines(
     let _ = writeln!(out, "       fix: {fix}");
 }
 
-fn counts(results: &[ReceiptResult]) -> Vec<(&'static str, usize)> {
-    ALL_STATUSES
+/// "3 receipts: 1 pass, 2 fail → fail (exit 1)": statuses that occurred, plus
+/// pass and fail always.
+pub(crate) fn summary_line(statuses: &[Status], overall: Status) -> String {
+    let parts: Vec<String> = ALL_STATUSES
         .into_iter()
-        .map(|s| (s.as_str(), results.iter().filter(|r| r.status == s).count()))
+        .map(|s| (s.as_str(), statuses.iter().filter(|x| **x == s).count()))
         .filter(|&(s, n)| n > 0 || s == "pass" || s == "fail")
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    format!(
+        "{} receipt{}: {} → {overall} (exit {})",
+        statuses.len(),
+        if statuses.len() == 1 { "" } else { "s" },
+        parts.join(", "),
+        overall.exit_code()
+    )
+}
+
+/// How many of each status, every status present (stable JSON).
+pub(crate) fn status_counts(statuses: &[Status]) -> serde_json::Map<String, serde_json::Value> {
+    ALL_STATUSES
+        .iter()
+        .map(|s| {
+            let n = statuses.iter().filter(|x| *x == s).count();
+            (s.as_str().to_string(), n.into())
+        })
         .collect()
 }
 
@@ -153,13 +162,7 @@ pub fn verify_json(results: &[ReceiptResult]) -> String {
         format: VERIFY_JSON_FORMAT,
         status,
         exit_code: status.exit_code(),
-        counts: ALL_STATUSES
-            .iter()
-            .map(|s| {
-                let n = results.iter().filter(|r| r.status == *s).count();
-                (s.as_str().to_string(), n.into())
-            })
-            .collect(),
+        counts: status_counts(&results.iter().map(|r| r.status).collect::<Vec<_>>()),
         receipts: results,
     };
     let mut text = serde_json::to_string_pretty(&doc).expect("results serialize");

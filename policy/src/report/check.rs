@@ -69,42 +69,10 @@ pub fn check_text(verdicts: &[Verdict], origin: &Origin, style: Style) -> String
             }
         }
     }
-    let status = overall(verdicts);
+    let statuses: Vec<Status> = verdicts.iter().map(|v| v.status).collect();
     let _ = writeln!(out, "\npolicy: {} (sha256 {})", origin.path, origin.sha256);
-    let _ = writeln!(
-        out,
-        "{} receipt{}: {} → {} (exit {})",
-        verdicts.len(),
-        if verdicts.len() == 1 { "" } else { "s" },
-        counts(verdicts)
-            .iter()
-            .map(|(s, n)| format!("{n} {s}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        status,
-        status.exit_code()
-    );
+    let _ = writeln!(out, "{}", super::summary_line(&statuses, overall(verdicts)));
     out
-}
-
-fn counts(verdicts: &[Verdict]) -> Vec<(&'static str, usize)> {
-    [
-        Status::Pass,
-        Status::Warn,
-        Status::Fail,
-        Status::Error,
-        Status::Incomparable,
-        Status::InsufficientEvidence,
-    ]
-    .into_iter()
-    .map(|s| {
-        (
-            s.as_str(),
-            verdicts.iter().filter(|v| v.status == s).count(),
-        )
-    })
-    .filter(|&(s, n)| n > 0 || s == "pass" || s == "fail")
-    .collect()
 }
 
 #[derive(Serialize)]
@@ -125,10 +93,7 @@ pub fn check_json(verdicts: &[Verdict], origin: &Origin) -> String {
         status,
         exit_code: status.exit_code(),
         policy: origin,
-        counts: counts(verdicts)
-            .into_iter()
-            .map(|(s, n)| (s.to_string(), n.into()))
-            .collect(),
+        counts: super::status_counts(&verdicts.iter().map(|v| v.status).collect::<Vec<_>>()),
         verdicts,
     };
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
