@@ -156,80 +156,17 @@ impl<'p> Backer<'p> {
             return self.judge_speedup(claim);
         }
         // The best answer any cited receipt gives.
-        let mut best: Option<Candidate> = None;
-        for cited in claim.citations.clone() {
-            let evidence = self.evidence(&claim.path, &cited);
-            let (outcome, measured, envelope, message) = match evidence.as_ref() {
-                Evidence::Unusable(why) => (Outcome::Unbacked, None, None, why.clone()),
-                Evidence::Usable {
-                    receipt,
-                    envelope,
-                    tolerance,
-                    age,
-                } => match measured_value(&claim.quantity, receipt) {
-                    None => (
-                        Outcome::Unbacked,
-                        None,
-                        Some(envelope.clone()),
-                        format!("{cited} does not measure {}", claim.quantity.kind.as_str()),
-                    ),
-                    Some(m) => {
-                        let stale = self.max_age.is_some_and(|max| *age > max);
-                        if !supports(&claim.quantity, m, *tolerance) {
-                            (
-                                Outcome::Contradicted,
-                                Some(m),
-                                Some(envelope.clone()),
-                                format!(
-                                    "the claim says {} but {cited} measured {} (tolerance {:.0}%)",
-                                    describe(&claim.quantity),
-                                    show(claim.quantity.kind, m),
-                                    tolerance * 100.0
-                                ),
-                            )
-                        } else if stale {
-                            (
-                                Outcome::Stale,
-                                Some(m),
-                                Some(envelope.clone()),
-                                format!(
-                                    "{cited} supports it but is {} old, older than the policy's max_age {}",
-                                    crate::gates::environment::human(*age),
-                                    crate::gates::environment::human(
-                                        self.max_age.unwrap_or_default()
-                                    )
-                                ),
-                            )
-                        } else {
-                            (
-                                Outcome::Backed,
-                                Some(m),
-                                Some(envelope.clone()),
-                                format!("{cited} measured {}", show(claim.quantity.kind, m)),
-                            )
-                        }
-                    }
-                },
-            };
-            let rank = |o: Outcome| match o {
-                Outcome::Backed => 0,
-                Outcome::Stale => 1,
-                Outcome::Contradicted => 2,
-                _ => 3,
-            };
-            if best
-                .as_ref()
-                .is_none_or(|b| rank(outcome) < rank(b.outcome))
-            {
-                best = Some(Candidate {
-                    outcome,
-                    cited,
-                    measured,
-                    envelope,
-                    message,
-                });
-            }
-        }
+        let rank = |o: Outcome| match o {
+            Outcome::Backed => 0,
+            Outcome::Stale => 1,
+            Outcome::Contradicted => 2,
+            _ => 3,
+        };
+        let best = claim
+            .citations
+            .iter()
+            .map(|cited| self.answer(&claim, cited))
+            .min_by_key(|c| rank(c.outcome));
         let Candidate {
             outcome,
             cited,
@@ -256,6 +193,57 @@ impl<'p> Backer<'p> {
             message,
             suggestion,
         )
+    }
+
+    /// What one cited receipt says about a claim.
+    fn answer(&self, claim: &Claim, cited: &str) -> Candidate {
+        let candidate = |outcome, measured, envelope: Option<&String>, message| Candidate {
+            outcome,
+            cited: cited.to_string(),
+            measured,
+            envelope: envelope.cloned(),
+            message,
+        };
+        let evidence = self.evidence(&claim.path, cited);
+        let (receipt, envelope, tolerance, age) = match evidence.as_ref() {
+            Evidence::Unusable(why) => {
+                return candidate(Outcome::Unbacked, None, None, why.clone());
+            }
+            Evidence::Usable {
+                receipt,
+                envelope,
+                tolerance,
+                age,
+            } => (receipt, envelope, *tolerance, *age),
+        };
+        let kind = claim.quantity.kind;
+        let Some(m) = measured_value(&claim.quantity, receipt) else {
+            let message = format!("{cited} does not measure {}", kind.as_str());
+            return candidate(Outcome::Unbacked, None, Some(envelope), message);
+        };
+        if !supports(&claim.quantity, m, tolerance) {
+            let message = format!(
+                "the claim says {} but {cited} measured {} (tolerance {:.0}%)",
+                describe(&claim.quantity),
+                show(kind, m),
+                tolerance * 100.0
+            );
+            return candidate(Outcome::Contradicted, Some(m), Some(envelope), message);
+        }
+        match self.max_age.filter(|max| age > *max) {
+            Some(max) => {
+                let message = format!(
+                    "{cited} supports it but is {} old, older than the policy's max_age {}",
+                    crate::gates::environment::human(age),
+                    crate::gates::environment::human(max)
+                );
+                candidate(Outcome::Stale, Some(m), Some(envelope), message)
+            }
+            None => {
+                let message = format!("{cited} measured {}", show(kind, m));
+                candidate(Outcome::Backed, Some(m), Some(envelope), message)
+            }
+        }
     }
 
     fn judge_speedup(&self, claim: Claim) -> ClaimVerdict {
