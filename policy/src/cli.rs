@@ -44,6 +44,11 @@ pub enum Command {
     },
     /// Find performance claims in docs and judge whether receipts back them.
     Claims(ClaimsArgs),
+    /// Record, list, compare and chart dated baselines (docs/baselines.md).
+    Baseline {
+        #[command(subcommand)]
+        action: crate::baseline::cli::BaselineAction,
+    },
     /// Explain a finding code: what it catches, why, how to fix it, an example.
     Explain {
         /// A code such as `mock-kernel`; without one, list every code.
@@ -201,6 +206,7 @@ pub fn run(cli: Cli) -> i32 {
             Ok(code) => code,
             Err(message) => usage_error(&message),
         },
+        Command::Baseline { action } => crate::baseline::cli::run(action),
         Command::Explain { code: None } => {
             for &code in Code::ALL {
                 println!(
@@ -289,7 +295,7 @@ fn verify_command(args: VerifyArgs) -> Result<i32, String> {
 
 /// The policy `--policy` names, else ci/receipt-policy.toml if it exists, else
 /// the built-in one. On failure, the rendered errors.
-fn load_policy(path: Option<&Path>) -> Result<Policy, String> {
+pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy, String> {
     let implicit = Path::new(envelope::DEFAULT_POLICY_PATH);
     let loaded = match path {
         Some(p) => Policy::from_file(p),

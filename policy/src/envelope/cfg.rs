@@ -20,7 +20,8 @@ use toml::de::{DeTable, DeValue};
 pub const POLICY_VERSION: i64 = 1;
 
 const TOP_KEYS: &[&str] = &["version", "use_defaults", "receipt", "envelope", "claims"];
-const RECEIPT_KEYS: &[&str] = &["max_age", "levels"];
+const RECEIPT_KEYS: &[&str] = &["max_age", "levels", "regression"];
+const REGRESSION_KEYS: &[&str] = &["max_drop"];
 const ENVELOPE_KEYS: &[&str] = &[
     "id",
     "status",
@@ -117,6 +118,8 @@ pub struct PolicyFile {
     pub levels: Vec<LevelSetting>,
     pub envelopes: Vec<Envelope>,
     pub claims: Option<crate::claims::cfg::ClaimsSettings>,
+    /// `[receipt] regression = { max_drop = "10%" }` (baseline compare).
+    pub regression: Option<Tolerance>,
 }
 
 /// Byte offsets → line and column, and the errors found so far.
@@ -297,6 +300,10 @@ fn walk_root(src: &mut Source, root: &DeTable, span: Range<usize>) -> PolicyFile
             }
         },
     };
+    let regression = match root.get("receipt").map(|v| v.get_ref()) {
+        Some(DeValue::Table(t)) => t.get("regression").and_then(|v| regression(src, v)),
+        _ => None,
+    };
     let mut envelopes = Vec::new();
     if let Some(v) = root.get("envelope") {
         match v.get_ref() {
@@ -336,6 +343,44 @@ fn walk_root(src: &mut Source, root: &DeTable, span: Range<usize>) -> PolicyFile
         levels,
         envelopes,
         claims,
+        regression,
+    }
+}
+
+/// `regression = { max_drop = "10%" }`: how far a rate may fall below the
+/// latest comparable baseline before `baseline compare` fails.
+fn regression(src: &mut Source, v: &Value) -> Option<Tolerance> {
+    let DeValue::Table(t) = v.get_ref() else {
+        wrong_type(
+            src,
+            v,
+            "regression",
+            "a table",
+            "regression = { max_drop = \"10%\" }",
+        );
+        return None;
+    };
+    unknown_keys(src, t, REGRESSION_KEYS, "in `regression`");
+    let drop = t.get("max_drop")?;
+    let DeValue::String(s) = drop.get_ref() else {
+        wrong_type(src, drop, "max_drop", "a percentage string", "\"10%\"");
+        return None;
+    };
+    match parse_percent(s) {
+        Ok(percent) => Some(Tolerance {
+            percent,
+            text: s.to_string(),
+            location: Some(src.location(drop.span().start)),
+        }),
+        Err((message, help)) => {
+            src.error(
+                ConfigCode::InvalidValue,
+                drop.span(),
+                message.replacen("tolerance", "max_drop", 1),
+                help,
+            );
+            None
+        }
     }
 }
 

@@ -209,7 +209,13 @@ pub struct Policy {
     envelope_levels: HashMap<EnvelopeCode, Level>,
     /// The `[claims]` settings (file over built-in, key by key).
     pub claims: crate::claims::cfg::ClaimsSettings,
+    /// `[receipt] regression.max_drop`; `None` means the default (`DEFAULT_MAX_DROP`).
+    pub regression: Option<Tolerance>,
 }
+
+/// The largest drop below the latest baseline that `baseline compare` lets pass
+/// when the policy sets no `regression.max_drop`.
+pub const DEFAULT_MAX_DROP: f64 = 10.0;
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -313,10 +319,11 @@ impl Policy {
         base: Option<cfg::PolicyFile>,
         file: cfg::PolicyFile,
     ) -> Result<Policy, Vec<PolicyError>> {
-        let (mut max_age, mut levels, mut envelopes, base_claims) = match base {
-            Some(b) => (b.max_age, b.levels, b.envelopes, b.claims),
-            None => (None, Vec::new(), Vec::new(), None),
+        let (mut max_age, mut levels, mut envelopes, base_claims, base_regression) = match base {
+            Some(b) => (b.max_age, b.levels, b.envelopes, b.claims, b.regression),
+            None => (None, Vec::new(), Vec::new(), None, None),
         };
+        let regression = file.regression.or(base_regression);
         let claims = match file.claims {
             Some(c) => c.over(base_claims.unwrap_or_default()),
             None => base_claims.unwrap_or_default(),
@@ -358,7 +365,15 @@ impl Policy {
             envelopes,
             envelope_levels,
             claims,
+            regression,
         })
+    }
+
+    /// The largest drop (percent) below the latest baseline that still passes.
+    pub fn max_drop(&self) -> f64 {
+        self.regression
+            .as_ref()
+            .map_or(DEFAULT_MAX_DROP, |r| r.percent)
     }
 
     /// The level the policy sets for an envelope code, if it sets one.
@@ -398,6 +413,9 @@ impl Policy {
             quote(&self.max_age.text),
             self.max_age.location
         );
+        if let Some(r) = &self.regression {
+            let _ = writeln!(out, "regression = {{ max_drop = {} }}", quote(&r.text));
+        }
         if !self.levels.is_empty() {
             let _ = writeln!(out, "\n[receipt.levels]");
             for l in &self.levels {
