@@ -15,6 +15,8 @@ const LEFT: f64 = 70.0;
 const RIGHT: f64 = 250.0;
 const TOP: f64 = 40.0;
 const BOTTOM: f64 = 60.0;
+/// Space between the axes and the first and last dates.
+const INSET: f64 = 16.0;
 const COLORS: &[&str] = &[
     "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
 ];
@@ -107,7 +109,7 @@ fn panel(out: &mut String, policy: &Policy, envelope: &str, points: &[&Baseline]
         if first == last {
             LEFT + plot_w / 2.0
         } else {
-            LEFT + plot_w * n / days
+            LEFT + INSET + (plot_w - 2.0 * INSET) * n / days
         }
     };
     let y = |r: f64| top + plot_h * (1.0 - (r - ylo) / (yhi - ylo));
@@ -171,22 +173,26 @@ fn panel(out: &mut String, policy: &Policy, envelope: &str, points: &[&Baseline]
         LEFT - 50.0,
         top + plot_h / 2.0
     );
-    // Date ticks: every distinct date, thinned to at most six labels.
+    // Date ticks: every distinct date, labelled unless it would overlap the
+    // previous label; the last date is always labelled.
     let mut dates: Vec<time::Date> = points.iter().map(|b| b.date).collect();
     dates.sort();
     dates.dedup();
-    let every = dates.len().div_ceil(6).max(1);
-    for (k, d) in dates.iter().enumerate() {
-        if k % every != 0 && k != dates.len() - 1 {
-            continue;
-        }
-        let tx = x(*d);
+    for (d, label) in date_labels(&dates, &x) {
+        let tx = x(d);
+        let text = if label {
+            format!(
+                r#"<text x="{tx:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+                top + plot_h + 18.0,
+                format_date(d)
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            r##"<path d="M{tx:.1} {:.1} v5" stroke="#333333"/><text x="{tx:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
-            top + plot_h,
-            top + plot_h + 18.0,
-            format_date(*d)
+            r##"<path d="M{tx:.1} {:.1} v5" stroke="#333333"/>{text}"##,
+            top + plot_h
         );
     }
     let _ = writeln!(
@@ -246,6 +252,32 @@ fn panel(out: &mut String, policy: &Policy, envelope: &str, points: &[&Baseline]
     }
 }
 
+/// Minimum distance between two date labels, in pixels.
+const LABEL_GAP: f64 = 80.0;
+
+/// Which dates get a label: left to right, skipping one too close to the last
+/// labelled; the last date always has one (it replaces a close predecessor).
+fn date_labels(dates: &[time::Date], x: &dyn Fn(time::Date) -> f64) -> Vec<(time::Date, bool)> {
+    let mut out: Vec<(time::Date, bool)> = Vec::new();
+    let mut last: Option<usize> = None;
+    for (i, d) in dates.iter().enumerate() {
+        let close = last.is_some_and(|l| x(*d) - x(dates[l]) < LABEL_GAP);
+        let is_last = i + 1 == dates.len();
+        if is_last && close {
+            if let Some(l) = last.filter(|l| *l > 0) {
+                out[l].1 = false;
+            }
+            out.push((*d, last != Some(0)));
+        } else {
+            out.push((*d, !close));
+            if !close {
+                last = Some(i);
+            }
+        }
+    }
+    out
+}
+
 fn shorten(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -265,6 +297,24 @@ mod tests {
         assert_eq!(step(10.0), 2.0);
         assert_eq!(step(23.0), 5.0);
         assert_eq!(step(0.9), 0.2);
+    }
+
+    #[test]
+    fn close_dates_share_no_label_and_the_last_is_kept() {
+        let d = |n: u8| time::Date::from_calendar_date(2026, time::Month::November, n).unwrap();
+        let dates = [d(1), d(2), d(10), d(20), d(21)];
+        let x = |day: time::Date| f64::from(day.day()) * 20.0;
+        let labels: Vec<bool> = date_labels(&dates, &x)
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        assert_eq!(labels, [true, false, true, false, true]);
+        // Two close dates only: the first keeps its label.
+        let labels: Vec<bool> = date_labels(&dates[..2], &x)
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect();
+        assert_eq!(labels, [true, false]);
     }
 
     #[test]
