@@ -357,6 +357,36 @@ fn bad_input_baseline_from_the_future() {
 }
 
 #[test]
+fn bad_input_baseline_dated_before_its_measurement() {
+    let repo = Repo::new();
+    three_baselines(&repo);
+    let d = day(-15);
+    let r = serde_json::to_vec(&receipt(15.0, 2, CPU, 4)).unwrap();
+    repo.write(&format!("baselines/{d}/early.json"), &r);
+    broken(&repo, "predates-measurement", "early.json");
+}
+
+#[test]
+fn the_policy_schema_takes_the_regression_key() {
+    let schema: Value =
+        serde_json::from_str(include_str!("../schema/policy-v1.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let doc = |toml_text: &str| -> Value {
+        let t: toml::Table = toml::from_str(toml_text).unwrap();
+        serde_json::to_value(t).unwrap()
+    };
+    assert!(validator.is_valid(&doc(
+        "version = 1\n[receipt]\nregression = { max_drop = \"12.5%\" }\n"
+    )));
+    assert!(!validator.is_valid(&doc(
+        "version = 1\n[receipt]\nregression = { max_drop = 0.1 }\n"
+    )));
+    assert!(!validator.is_valid(&doc(
+        "version = 1\n[receipt]\nregression = { drop = \"5%\" }\n"
+    )));
+}
+
+#[test]
 fn bad_input_receipt_from_another_host_class_is_incomparable() {
     let repo = Repo::new();
     three_baselines(&repo);

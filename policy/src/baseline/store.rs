@@ -30,6 +30,8 @@ pub enum ProblemKind {
     FutureDate,
     /// Two baselines of one envelope and host class on one day.
     DuplicateDay,
+    /// A baseline dated before its receipt's own timestamp.
+    PredatesMeasurement,
 }
 
 /// One thing in `baselines/` that is not a usable baseline.
@@ -200,6 +202,16 @@ pub fn load_day(
             continue;
         };
         match read_baseline(&path, policy, config) {
+            Ok(a) if a.measured_on().is_some_and(|m| m > date) => problems.push(Problem {
+                kind: ProblemKind::PredatesMeasurement,
+                path: display,
+                message: format!(
+                    "dated {} but its receipt was measured on {}: a baseline cannot predate its measurement",
+                    format_date(date),
+                    a.measured_on().map(format_date).unwrap_or_default()
+                ),
+                fix: "move it to the folder of the day it was measured".into(),
+            }),
             Ok(a) => baselines.push(Baseline {
                 date,
                 name: stem.to_string(),
