@@ -7,7 +7,6 @@ mod common;
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use tempfile::TempDir;
 use time::{Duration, OffsetDateTime};
 
@@ -36,18 +35,7 @@ impl Repo {
         name.to_string()
     }
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_policy-check"))
-            .args(args)
-            .current_dir(self.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("policy-check runs");
-        let (stdout, stderr) = (
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        );
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        (out.status.code().expect("exited normally"), stdout, stderr)
+        common::policy_check_in(self.path(), args)
     }
     fn files(&self, dir: &str) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.path().join(dir))

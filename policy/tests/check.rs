@@ -3,10 +3,11 @@
 //! rules, every kind of bad policy (exit 2, file:line:column, a fix), and the
 //! published policy schema.
 
+mod common;
+
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use tempfile::TempDir;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -33,18 +34,7 @@ impl Dir {
     }
     /// Run policy-check in this directory (so no ci/receipt-policy.toml is picked up by accident).
     fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_policy-check"))
-            .args(args)
-            .current_dir(self.path())
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("policy-check runs");
-        let (stdout, stderr) = (
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-        );
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        (out.status.code().expect("exited normally"), stdout, stderr)
+        common::policy_check_in(self.path(), args)
     }
     /// `check --format json` on receipts; returns the exit code and the document.
     fn check(&self, receipts: &[String], policy: Option<&str>) -> (i32, Value) {
