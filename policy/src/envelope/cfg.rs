@@ -362,26 +362,7 @@ fn regression(src: &mut Source, v: &Value) -> Option<Tolerance> {
     };
     unknown_keys(src, t, REGRESSION_KEYS, "in `regression`");
     let drop = t.get("max_drop")?;
-    let DeValue::String(s) = drop.get_ref() else {
-        wrong_type(src, drop, "max_drop", "a percentage string", "\"10%\"");
-        return None;
-    };
-    match parse_percent(s) {
-        Ok(percent) => Some(Tolerance {
-            percent,
-            text: s.to_string(),
-            location: Some(src.location(drop.span().start)),
-        }),
-        Err((message, help)) => {
-            src.error(
-                ConfigCode::InvalidValue,
-                drop.span(),
-                message.replacen("tolerance", "max_drop", 1),
-                help,
-            );
-            None
-        }
-    }
+    percent(src, drop, "max_drop", "\"10%\"", ConfigCode::InvalidValue)
 }
 
 fn receipt_part(src: &mut Source, t: &DeTable) -> (Option<MaxAge>, Vec<LevelSetting>) {
@@ -836,13 +817,25 @@ fn bounds(src: &mut Source, v: &Value, key: &str) -> Option<Bounds> {
 }
 
 fn tolerance(src: &mut Source, v: &Value) -> Option<Tolerance> {
+    percent(src, v, "tolerance", "\"15%\"", ConfigCode::InvalidTolerance)
+}
+
+/// A percentage string such as "15%", for `key`; a bad one is reported with `code`.
+fn percent(
+    src: &mut Source,
+    v: &Value,
+    key: &str,
+    example: &str,
+    code: ConfigCode,
+) -> Option<Tolerance> {
     let DeValue::String(s) = v.get_ref() else {
+        // A bare number was probably meant as a percentage: show it as one.
         let example = match number(v.get_ref()) {
             Some(n) if n < 1.0 => format!("\"{}%\"", n * 100.0),
             Some(n) => format!("\"{n}%\""),
-            None => "\"15%\"".into(),
+            None => example.to_string(),
         };
-        wrong_type(src, v, "tolerance", "a percentage string", &example);
+        wrong_type(src, v, key, "a percentage string", &example);
         return None;
     };
     match parse_percent(s) {
@@ -852,7 +845,7 @@ fn tolerance(src: &mut Source, v: &Value) -> Option<Tolerance> {
             location: Some(src.location(v.span().start)),
         }),
         Err((message, help)) => {
-            src.error(ConfigCode::InvalidTolerance, v.span(), message, help);
+            src.error(code, v.span(), message.replacen("tolerance", key, 1), help);
             None
         }
     }
