@@ -74,6 +74,15 @@ pub struct Verdict {
     /// The envelope that judged it; absent when none matched or gates stopped it.
     pub envelope: Option<EnvelopeRef>,
     pub rate: Option<RateJudgement>,
+    /// The receipt's model (path or preset name), for reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The kernels the receipt says ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kernels: Vec<String>,
+    /// Measured rate over the bandwidth roofline, when the receipt was calibrated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roofline_fraction: Option<f64>,
     pub findings: Vec<CheckFinding>,
     pub error: Option<InputError>,
 }
@@ -104,6 +113,9 @@ fn input_error(path: String, policy: &Policy, message: String, fix: &str) -> Ver
         tokens_per_second: None,
         envelope: None,
         rate: None,
+        model: None,
+        kernels: Vec::new(),
+        roofline_fraction: None,
         findings: Vec::new(),
         error: Some(InputError {
             message,
@@ -172,6 +184,9 @@ pub fn verdict(
         tokens_per_second: receipt.map(|r| r.tokens_per_second),
         envelope: env,
         rate,
+        model: receipt.and_then(|r| r.model.as_ref()?.path.clone()),
+        kernels: receipt.map(|r| r.kernels.clone()).unwrap_or_default(),
+        roofline_fraction: receipt.and_then(|r| r.calibration.as_ref()?.roofline_fraction),
         findings,
         error: None,
     }

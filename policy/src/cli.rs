@@ -49,6 +49,10 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::baseline::cli::BaselineAction,
     },
+    /// Measure with the built-in engine, check, scan your changes for claims, report.
+    Run(crate::action::RunArgs),
+    /// Render an existing report.json (written by `run` or `action`).
+    Report(ReportArgs),
     /// Explain a finding code: what it catches, why, how to fix it, an example.
     Explain {
         /// A code such as `mock-kernel`; without one, list every code.
@@ -96,6 +100,39 @@ pub enum SchemaKind {
         #[arg(long, default_value = "1.1")]
         version: String,
     },
+    /// The schema of report.json.
+    Report,
+}
+
+#[derive(Parser, Debug)]
+pub struct ReportArgs {
+    /// The report.json to render.
+    #[arg(long, default_value = "report.json")]
+    pub report: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// For markdown: the PR comment (65,536-character limit) or the job summary (1 MiB).
+    #[arg(long, value_enum, default_value = "comment")]
+    pub target: MarkdownTarget,
+    /// Refuse report files larger than this many bytes.
+    #[arg(long, default_value_t = crate::report::load::DEFAULT_MAX_REPORT_BYTES)]
+    pub max_size: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Markdown,
+    Sarif,
+    Json,
+    /// GitHub workflow commands (`::error file=…,line=…::…`).
+    Annotations,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MarkdownTarget {
+    Comment,
+    Summary,
 }
 
 #[derive(Subcommand, Debug)]
@@ -180,6 +217,17 @@ pub fn run(cli: Cli) -> i32 {
                 "unknown receipt schema version \"{version}\"; known: 1.0, 1.1"
             )),
         },
+        Command::Schema {
+            which: SchemaKind::Report,
+        } => {
+            print!("{}", report::load::REPORT_SCHEMA);
+            0
+        }
+        Command::Run(args) => crate::action::run_local(args),
+        Command::Report(args) => match report_command(&args) {
+            Ok(code) => code,
+            Err(message) => usage_error(&message),
+        },
         Command::Check(args) => match check_command(args) {
             Ok(code) => code,
             Err(message) => usage_error(&message),
@@ -258,18 +306,7 @@ fn verify_command(args: VerifyArgs) -> Result<i32, String> {
             format!("--max-age \"{s}\" is not an age; write e.g. 30d, 12h, 2w, or none")
         })?),
     };
-    let model_sha256 = args
-        .model
-        .as_deref()
-        .map(|path| {
-            sha256_file(path)
-                .map(|sha256| ModelHash {
-                    path: path.display().to_string(),
-                    sha256,
-                })
-                .map_err(|e| format!("--model {}: {e}", path.display()))
-        })
-        .transpose()?;
+    let model_sha256 = model_hash(args.model.as_deref())?;
     let options = VerifyOptions {
         gates: GateConfig {
             max_age,
@@ -282,12 +319,7 @@ fn verify_command(args: VerifyArgs) -> Result<i32, String> {
     let results = verify::verify(&verify::expand(&args.inputs), &options);
     let text = match args.format {
         Format::Json => report::verify_json(&results),
-        Format::Text => report::verify_text(
-            &results,
-            Style {
-                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            },
-        ),
+        Format::Text => report::verify_text(&results, stdout_style()),
     };
     print!("{text}");
     Ok(verify::overall(&results).exit_code())
@@ -355,13 +387,7 @@ fn check_command(args: CheckArgs) -> Result<i32, String> {
     let verdicts = crate::check::check(&verify::expand(&args.inputs), &policy, &options);
     let text = match args.format {
         Format::Json => report::check::check_json(&verdicts, &policy.origin),
-        Format::Text => report::check::check_text(
-            &verdicts,
-            &policy.origin,
-            Style {
-                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            },
-        ),
+        Format::Text => report::check::check_text(&verdicts, &policy.origin, stdout_style()),
     };
     print!("{text}");
     Ok(crate::check::overall(&verdicts).exit_code())
@@ -415,9 +441,7 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
     let written = match args.format {
         Format::Json => report::claims::write_claims_json(&mut out, &verdicts, &found.warnings),
         Format::Text => {
-            let style = Style {
-                color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-            };
+            let style = stdout_style();
             let text = report::claims::claims_text(&verdicts, &found.warnings, style);
             std::io::Write::write_all(&mut out, text.as_bytes())
         }
@@ -426,6 +450,32 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
         .and_then(|()| std::io::Write::flush(&mut out))
         .map_err(|e| format!("cannot write the report: {e}"))?;
     Ok(report::claims::exit_code(&verdicts))
+}
+
+fn report_command(args: &ReportArgs) -> Result<i32, String> {
+    let loaded = report::load::load(&args.report, args.max_size)?;
+    let text = match args.format {
+        ReportFormat::Text => report::text::text(&loaded, stdout_style()),
+        ReportFormat::Markdown => report::markdown::markdown(
+            &loaded,
+            match args.target {
+                MarkdownTarget::Comment => report::markdown::Target::Comment,
+                MarkdownTarget::Summary => report::markdown::Target::Summary,
+            },
+        ),
+        ReportFormat::Sarif => report::sarif::sarif(&loaded),
+        ReportFormat::Json => report::load::to_json(&loaded),
+        ReportFormat::Annotations => report::annotations::workflow_commands(&loaded),
+    };
+    print!("{text}");
+    Ok(loaded.exit_code)
+}
+
+/// Colour only on a terminal, and never when NO_COLOR is set.
+pub(crate) fn stdout_style() -> Style {
+    Style {
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
 }
 
 fn sha256_file(path: &Path) -> std::io::Result<String> {

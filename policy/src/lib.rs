@@ -4,6 +4,7 @@
 //! Data flows one way: receipt file → `receipt` → `gates` → `envelope` → `verdict` → `report`
 //! (`check` wires gates and envelopes together for one receipt).
 
+pub mod action;
 pub mod baseline;
 pub mod check;
 pub mod claims;

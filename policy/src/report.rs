@@ -1,8 +1,16 @@
 //! Renderers: turn results into text for a terminal or JSON for scripts. They
 //! read the result model and decide nothing; the verdict is made before them.
 
+pub mod annotations;
 pub mod check;
 pub mod claims;
+pub mod load;
+pub mod markdown;
+pub mod model;
+pub mod sarif;
+pub mod text;
+
+pub use model::Report;
 
 use crate::verdict::{Level, Status};
 use crate::verify::{ReceiptResult, overall};
@@ -27,7 +35,7 @@ impl Style {
         }
     }
 
-    fn status(self, status: Status) -> String {
+    pub(crate) fn status(self, status: Status) -> String {
         let label = format!("{:<5}", status.as_str().to_ascii_uppercase());
         let code = match status {
             Status::Pass => "32",
@@ -37,7 +45,7 @@ impl Style {
         self.paint(code, &label)
     }
 
-    fn level(self, level: Level) -> String {
+    pub(crate) fn level(self, level: Level) -> String {
         let code = match level {
             Level::Deny => "31",
             Level::Warn => "33",

@@ -3,11 +3,11 @@
 //! It knows nothing about how a result is printed.
 
 use crate::gates::Code;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// How much a finding matters. A policy can move a code between levels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Recorded, never shown as a problem.
@@ -75,7 +75,7 @@ impl Finding {
 
 /// The outcome for one receipt, and for a whole run (the worst of its parts).
 /// Ordered from best to worst so that `max` gives the overall status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Pass,

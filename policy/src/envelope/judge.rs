@@ -57,6 +57,17 @@ pub enum RateOutcome {
     Straddles,
 }
 
+impl RateOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateOutcome::Inside => "inside",
+            RateOutcome::Below => "below",
+            RateOutcome::Above => "above",
+            RateOutcome::Straddles => "straddles",
+        }
+    }
+}
+
 /// The numbers behind the rate verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RateJudgement {

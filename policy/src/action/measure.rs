@@ -1,0 +1,183 @@
+//! Running the engine: the built-in bitnet-engine, or the user's build and bench
+//! commands. Output streams through to the log as it comes (it is the progress
+//! display of the long step) and its last lines are kept for the error message
+//! when no valid receipt comes out.
+
+use super::inputs::{Engine, Inputs};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Lines of a failed command's output quoted in its error.
+const TAIL_LINES: usize = 20;
+
+/// Why no receipt came out of a measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasureError {
+    pub message: String,
+    /// The failing command's last output lines.
+    pub tail: Vec<String>,
+}
+
+impl MeasureError {
+    pub fn render(&self) -> String {
+        if self.tail.is_empty() {
+            return self.message.clone();
+        }
+        format!(
+            "{}\nits last {} output lines:\n{}",
+            self.message,
+            self.tail.len(),
+            self.tail.join("\n")
+        )
+    }
+}
+
+/// Measure once, writing the receipt to `receipt`. `root` is the repository the
+/// commands run in.
+pub fn measure(inputs: &Inputs, root: &Path, receipt: &Path) -> Result<(), MeasureError> {
+    if let Some(dir) = receipt.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| MeasureError {
+            message: format!("cannot create {}: {e}", dir.display()),
+            tail: Vec::new(),
+        })?;
+    }
+    // A receipt left from an earlier attempt must not pass for this one.
+    let _ = std::fs::remove_file(receipt);
+    let env = inputs.engine_env();
+    match &inputs.engine {
+        Engine::Builtin => {
+            let engine = engine_binary(root)?;
+            let mut cmd = Command::new(&engine);
+            cmd.args(["bench", "--model", &inputs.model])
+                .args(["--tokens", &inputs.tokens.to_string()])
+                .args(["--runs", &inputs.runs.to_string()])
+                .args(["--threads", &inputs.threads.to_string()])
+                .arg("--receipt")
+                .arg(receipt);
+            if inputs.backend != "cpu" {
+                cmd.args(["--backend", &inputs.backend]);
+            }
+            cmd.current_dir(root).envs(env);
+            run(cmd, &format!("{} bench", engine.display()))?;
+        }
+        Engine::Command { build, bench } => {
+            if let Some(build) = build {
+                let mut cmd = shell(build);
+                cmd.current_dir(root).envs(env.clone());
+                run(cmd, "build-command")?;
+            }
+            let mut cmd = shell(bench);
+            cmd.current_dir(root).envs(env).env("RECEIPT_PATH", receipt);
+            run(cmd, "bench-command")?;
+        }
+    }
+    if !receipt.is_file() {
+        return Err(MeasureError {
+            message: format!(
+                "the benchmark finished but wrote no receipt at {} ($RECEIPT_PATH); make the bench command write its receipt there",
+                receipt.display()
+            ),
+            tail: Vec::new(),
+        });
+    }
+    Ok(())
+}
+
+fn shell(command: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", command]);
+    cmd
+}
+
+/// Run a command, streaming its output to our stderr, keeping the last lines.
+fn run(mut cmd: Command, what: &str) -> Result<(), MeasureError> {
+    eprintln!("[receipt-action] running {what}");
+    // stdout and stderr go through one pipe so their lines keep their order.
+    let (reader, writer) = std::io::pipe().map_err(|e| MeasureError {
+        message: format!("cannot start {what}: {e}"),
+        tail: Vec::new(),
+    })?;
+    let writer2 = writer.try_clone().map_err(|e| MeasureError {
+        message: format!("cannot start {what}: {e}"),
+        tail: Vec::new(),
+    })?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(writer2)
+        .spawn()
+        .map_err(|e| MeasureError {
+            message: format!("cannot start {what}: {e}"),
+            tail: Vec::new(),
+        })?;
+    // The command holds our copies of the pipe's write end: drop it so the
+    // read ends when the child exits.
+    drop(cmd);
+    let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+    for line in BufReader::new(reader).split(b'\n').map_while(Result::ok) {
+        let line = String::from_utf8_lossy(&line).into_owned();
+        eprintln!("  {line}");
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+    let status = child.wait().map_err(|e| MeasureError {
+        message: format!("{what}: {e}"),
+        tail: Vec::new(),
+    })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(MeasureError {
+            message: format!("{what} failed ({status})"),
+            tail: tail.into(),
+        })
+    }
+}
+
+/// bitnet-engine: `$BITNET_ENGINE`, else next to this executable, else on PATH;
+/// when none exists and this is a source checkout, build it with cargo.
+fn engine_binary(root: &Path) -> Result<PathBuf, MeasureError> {
+    if let Some(p) = std::env::var_os("BITNET_ENGINE") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().ok();
+    let sibling = exe
+        .as_deref()
+        .and_then(Path::parent)
+        .map(|d| d.join("bitnet-engine"));
+    if let Some(s) = sibling.as_ref().filter(|s| s.is_file()) {
+        return Ok(s.clone());
+    }
+    if let Some(on_path) = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("bitnet-engine"))
+            .find(|p| p.is_file())
+    }) {
+        return Ok(on_path);
+    }
+    // A checkout of this repository (policy-check run from `cargo run`): build
+    // the engine with the same profile, into the same target directory.
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if let (Some(sibling), true) = (sibling, workspace.join("engine/Cargo.toml").is_file()) {
+        let release = sibling.parent().is_some_and(|d| d.ends_with("release"));
+        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
+        cmd.args(["build", "-p", "bitnet-engine", "--manifest-path"])
+            .arg(workspace.join("Cargo.toml"))
+            .current_dir(root);
+        if release {
+            cmd.arg("--release");
+        }
+        run(cmd, "cargo build -p bitnet-engine")?;
+        if sibling.is_file() {
+            return Ok(sibling);
+        }
+    }
+    Err(MeasureError {
+        message: "bitnet-engine not found: not in $BITNET_ENGINE, next to policy-check, or on PATH; install it (cargo install --path engine) or set BITNET_ENGINE".into(),
+        tail: Vec::new(),
+    })
+}

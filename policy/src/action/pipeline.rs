@@ -1,0 +1,159 @@
+//! The pipeline `action` and `run` share: measure (or take the given receipts),
+//! check every receipt against the policy, re-measure when the evidence is
+//! insufficient, scan the change for claims, and put it all in one report.
+
+use super::inputs::Inputs;
+use super::measure::{self, MeasureError};
+use crate::check::{self, Verdict};
+use crate::claims::{audit, backing::Backer, scan};
+use crate::diff::Range;
+use crate::envelope::Policy;
+use crate::gates::GateConfig;
+use crate::report::model::{Commit, Report, RunRef};
+use crate::verdict::Status;
+use crate::verify::{self, VerifyOptions};
+use std::path::{Path, PathBuf};
+
+/// What to judge and where.
+pub struct Plan<'a> {
+    /// The repository: commands run here, claims are scanned here.
+    pub root: PathBuf,
+    pub inputs: &'a Inputs,
+    pub policy: &'a Policy,
+    /// Measure with the engine (pr, measure) or only judge `inputs.receipts`.
+    pub measure: bool,
+    /// The change whose claims to scan; None skips the scan (with a note why).
+    pub claims: Result<Range, String>,
+    pub commit: Option<Commit>,
+    pub run: Option<RunRef>,
+}
+
+/// Where the measured receipt goes.
+pub fn receipt_path(inputs: &Inputs, root: &Path) -> PathBuf {
+    root.join(&inputs.output_dir).join("receipt.json")
+}
+
+pub fn judge(plan: &Plan) -> Result<Report, String> {
+    let options = VerifyOptions {
+        gates: plan.policy.gate_config(GateConfig::default()),
+        max_bytes: crate::receipt::parse::DEFAULT_MAX_BYTES,
+    };
+    let mut notes = Vec::new();
+    let mut verdicts: Vec<Verdict> = Vec::new();
+    if plan.measure {
+        let receipt = receipt_path(plan.inputs, &plan.root);
+        let mut verdict = measure_and_check(plan, &receipt, &options);
+        let mut attempt = 0;
+        while verdict.status == Status::InsufficientEvidence && attempt < plan.inputs.confirm_runs {
+            attempt += 1;
+            eprintln!(
+                "[receipt-action] insufficient evidence; measuring again ({attempt} of {})",
+                plan.inputs.confirm_runs
+            );
+            verdict = measure_and_check(plan, &receipt, &options);
+            notes.push(format!(
+                "The first measurement was insufficient evidence; re-measured {attempt} time(s) (confirm-runs)."
+            ));
+        }
+        verdicts.push(verdict);
+    }
+    let given: Vec<String> = plan
+        .inputs
+        .receipts
+        .iter()
+        .map(|r| plan.root.join(r).display().to_string())
+        .collect();
+    verdicts.extend(check::check(&verify::expand(&given), plan.policy, &options));
+    for v in &mut verdicts {
+        v.path = relative(&v.path, &plan.root);
+    }
+
+    let claims = match &plan.claims {
+        Ok(range) => scan_claims(plan, range.clone())?,
+        Err(why) => {
+            notes.push(why.clone());
+            Vec::new()
+        }
+    };
+    let mut report = Report::new(&verdicts, &claims, &plan.policy.origin, now());
+    report.commit = plan.commit.clone();
+    report.run = plan.run.clone();
+    report.notes = notes;
+    Ok(report)
+}
+
+fn measure_and_check(plan: &Plan, receipt: &Path, options: &VerifyOptions) -> Verdict {
+    match measure::measure(plan.inputs, &plan.root, receipt) {
+        Ok(()) => check::check_file(receipt, plan.policy, options),
+        Err(e) => failed_measurement(receipt, plan.policy, &e),
+    }
+}
+
+/// A measurement that produced no receipt fails, and says why.
+fn failed_measurement(receipt: &Path, policy: &Policy, e: &MeasureError) -> Verdict {
+    let mut v = check::verdict(
+        receipt.display().to_string(),
+        policy,
+        None,
+        Vec::new(),
+        None,
+    );
+    v.status = Status::Fail;
+    v.error = Some(verify::InputError {
+        message: e.render(),
+        fix: "fix the benchmark so it exits 0 and writes its receipt to $RECEIPT_PATH".into(),
+    });
+    v
+}
+
+fn scan_claims(
+    plan: &Plan,
+    range: Range,
+) -> Result<Vec<crate::claims::backing::ClaimVerdict>, String> {
+    let config =
+        scan::ScanConfig::from_settings(&plan.policy.claims, Vec::new(), Vec::new(), false)?;
+    let request = audit::Request {
+        root: plan.root.clone(),
+        filter: scan::Filter::Added,
+        range,
+        paths: Vec::new(),
+    };
+    let found = audit::find(&request, &config)?;
+    for w in &found.warnings {
+        eprintln!("warning: {w}");
+    }
+    let backer = Backer::new(plan.policy, &plan.root, plan.policy.claims.levels.clone());
+    Ok(audit::judge(found.claims, &backer))
+}
+
+/// Paths in the report are relative to the repository, as links need them.
+fn relative(path: &str, root: &Path) -> String {
+    Path::new(path)
+        .strip_prefix(root)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| path.to_string())
+}
+
+/// Now, RFC 3339, to the second.
+pub fn now() -> String {
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    now.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Write a file whole or not at all: a temp file beside it, then a rename.
+pub fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, contents)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("cannot write {}: {e}", path.display())
+        })
+}

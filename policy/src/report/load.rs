@@ -1,0 +1,118 @@
+//! Reading `report.json` back (for `policy-check report` and `publish`): size
+//! capped before reading, validated against the published report schema before
+//! anything in it is used, because a publisher may be reading an artifact made
+//! by untrusted code (a fork's pull request).
+
+use super::model::Report;
+use crate::verify::{Loaded, read_capped};
+use jsonschema::Validator;
+use serde_json::Value;
+use std::path::Path;
+use std::sync::OnceLock;
+
+/// The published schema (policy/schema/report-v1.schema.json).
+pub const REPORT_SCHEMA: &str = include_str!("../../schema/report-v1.schema.json");
+
+/// Reports above this are refused unread: 200,000 claims fit in well under it.
+pub const DEFAULT_MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
+
+fn validator() -> &'static Validator {
+    static V: OnceLock<Validator> = OnceLock::new();
+    V.get_or_init(|| {
+        let schema: Value =
+            serde_json::from_str(REPORT_SCHEMA).expect("embedded report schema is valid JSON");
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("embedded report schema compiles")
+    })
+}
+
+/// Read, validate and parse a report file. The error names the file, the place
+/// and what to do.
+pub fn load(path: &Path, max_bytes: u64) -> Result<Report, String> {
+    let shown = path.display();
+    let bytes = match read_capped(path, max_bytes) {
+        Ok(Loaded::Bytes(b)) => b,
+        Ok(Loaded::TooLarge(size)) => {
+            return Err(format!(
+                "{shown}: {size} bytes is over the {max_bytes}-byte limit for a report; \
+                 not reading it (a report this large was not written by policy-check; pass --max-size to raise the limit)"
+            ));
+        }
+        Err((message, fix)) => return Err(format!("{shown}: {message}; {fix}")),
+    };
+    parse(&bytes).map_err(|e| format!("{shown}: {e}"))
+}
+
+/// Validate and parse report bytes.
+pub fn parse(bytes: &[u8]) -> Result<Report, String> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        format!(
+            "not JSON at line {}, column {}: {e}; pass the report.json that `policy-check action` or `run` wrote",
+            e.line(),
+            e.column()
+        )
+    })?;
+    let errors: Vec<String> = validator()
+        .iter_errors(&value)
+        .take(5)
+        .map(|e| {
+            let at = e.instance_path().to_string();
+            format!("at {}: {e}", if at.is_empty() { "/" } else { &at })
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(format!(
+            "does not match the report schema (policy-check schema report): {}",
+            errors.join("; ")
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| format!("does not match the report model: {e}"))
+}
+
+/// The report as pretty JSON, newline-terminated.
+pub fn to_json(report: &Report) -> String {
+    let mut text = serde_json::to_string_pretty(report).expect("a report serializes");
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::Origin;
+
+    fn report() -> Report {
+        let origin = Origin {
+            path: "built-in".into(),
+            sha256: "a".repeat(64),
+            defaults_sha256: None,
+        };
+        Report::new(&[], &[], &origin, "2026-11-26T12:00:00Z".into())
+    }
+
+    #[test]
+    fn schema_is_a_valid_draft_2020_12_schema() {
+        let schema: Value = serde_json::from_str(REPORT_SCHEMA).unwrap();
+        jsonschema::meta::validate(&schema).unwrap();
+    }
+
+    #[test]
+    fn a_written_report_reads_back_identical() {
+        let r = report();
+        assert_eq!(parse(to_json(&r).as_bytes()).unwrap(), r);
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_are_refused_with_their_place() {
+        let mut v: Value = serde_json::from_str(&to_json(&report())).unwrap();
+        v["receipts"] = serde_json::json!([{"path": "x.json", "status": "great"}]);
+        let err = parse(v.to_string().as_bytes()).unwrap_err();
+        assert!(err.contains("/receipts/0/status"), "{err}");
+        let mut v: Value = serde_json::from_str(&to_json(&report())).unwrap();
+        v["pull_request_number"] = 7.into();
+        let err = parse(v.to_string().as_bytes()).unwrap_err();
+        assert!(err.contains("pull_request_number"), "{err}");
+    }
+}

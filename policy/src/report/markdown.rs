@@ -1,0 +1,419 @@
+//! Markdown for the PR comment and the job summary: the verdict first, then a
+//! table of receipts, then what failed (expanded), then what passed (folded).
+//! Output always fits the target's size limit; what does not fit is counted in
+//! an honest "N more" line that says where the rest is.
+
+use super::model::{ClaimEntry, Report};
+use crate::verdict::{Level, Status};
+use std::fmt::Write;
+
+/// GitHub's limit on a comment body is 65,536 characters; keep room for the
+/// sticky marker the publisher puts on the first line.
+pub const COMMENT_BUDGET: usize = 65_000;
+/// The job summary takes up to 1 MiB per step.
+pub const SUMMARY_BUDGET: usize = 1_000_000;
+
+/// Where the markdown goes, which decides its size budget and where the
+/// "N more" line points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Comment,
+    Summary,
+}
+
+impl Target {
+    fn budget(self) -> usize {
+        match self {
+            Target::Comment => COMMENT_BUDGET,
+            Target::Summary => SUMMARY_BUDGET,
+        }
+    }
+
+    fn elsewhere(self) -> &'static str {
+        match self {
+            Target::Comment => "the job summary and report.json",
+            Target::Summary => "report.json (the run's artifact)",
+        }
+    }
+}
+
+/// Room kept for the closing lines (the "N more" notes, folds and footer).
+const TAIL_RESERVE: usize = 2_000;
+
+pub fn markdown(report: &Report, target: Target) -> String {
+    let limit = target.budget().saturating_sub(TAIL_RESERVE);
+    let mut out = String::with_capacity(8 * 1024);
+    headline(&mut out, report);
+
+    let failing: Vec<_> = report
+        .receipts
+        .iter()
+        .filter(|r| r.status != Status::Pass)
+        .collect();
+    if !report.receipts.is_empty() {
+        let _ = writeln!(out, "\n### Receipts\n");
+        out.push_str(
+            "| | Receipt | Envelope | Rate (tok/s) | Band (tok/s) | Roofline | Kernels |\n\
+             |---|---|---|---|---|---|---|\n",
+        );
+        let shown = rows(&mut out, limit, &report.receipts, |out, r| {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                icon(r.status),
+                code(&r.path),
+                envelope_cell(r),
+                rate_cell(r),
+                r.rate.as_ref().map_or("–".into(), |x| format!(
+                    "{}–{}",
+                    num(x.band[0]),
+                    num(x.band[1])
+                )),
+                r.roofline_fraction
+                    .map_or("–".into(), |f| format!("{:.0}%", f * 100.0)),
+                kernels_cell(&r.kernels),
+            );
+        });
+        more(&mut out, report.receipts.len() - shown, "receipts", target);
+    }
+
+    if !failing.is_empty() {
+        let _ = writeln!(out, "\n### Why receipts did not pass\n");
+        let shown = rows(&mut out, limit, &failing, |out, r| {
+            let _ = writeln!(out, "**{} {}** {}", icon(r.status), r.status, code(&r.path));
+            if let Some(e) = &r.error {
+                let _ = writeln!(out, "- {}", text(e));
+            }
+            for f in r.findings.iter().filter(|f| f.level != Level::Allow) {
+                let place = if f.pointer.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at {}", code(&f.pointer))
+                };
+                let _ = writeln!(
+                    out,
+                    "- {} ({}){place}: {}<br>Fix: {}",
+                    code(&f.code),
+                    f.level,
+                    text(&f.message),
+                    text(&f.fix)
+                );
+            }
+            out.push('\n');
+        });
+        more(&mut out, failing.len() - shown, "failing receipts", target);
+    }
+
+    let (problems, fine): (Vec<&ClaimEntry>, Vec<&ClaimEntry>) =
+        report.claims.iter().partition(|c| c.is_problem());
+    if !problems.is_empty() {
+        let _ = writeln!(out, "\n### Claims without a receipt that backs them\n");
+        claim_table(&mut out, limit, &problems, report, target, true);
+    }
+    if !fine.is_empty() {
+        let counts: Vec<String> = report
+            .claim_counts()
+            .iter()
+            .filter(|(o, _)| matches!(*o, "backed" | "ignored"))
+            .map(|(o, n)| format!("{n} {o}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\n<details><summary>Claims that pass: {}</summary>\n",
+            counts.join(", ")
+        );
+        claim_table(&mut out, limit, &fine, report, target, false);
+        out.push_str("\n</details>\n");
+    }
+    if report.receipts.is_empty() && report.claims.is_empty() {
+        out.push_str("\nNo receipts were judged and no claims were found.\n");
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "\n> {}", text(note));
+    }
+    footer(&mut out, report);
+    out
+}
+
+fn headline(out: &mut String, report: &Report) {
+    let _ = writeln!(
+        out,
+        "## {} Performance receipts: {}\n",
+        icon(report.verdict),
+        report.verdict
+    );
+    let mut parts = Vec::new();
+    for (status, n) in report.receipt_counts() {
+        parts.push(format!(
+            "{n} receipt{} {status}",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    for (outcome, n) in report.claim_counts() {
+        parts.push(format!(
+            "{n} claim{} {outcome}",
+            if n == 1 { "" } else { "s" }
+        ));
+    }
+    if parts.is_empty() {
+        parts.push("nothing to judge".into());
+    }
+    let _ = write!(out, "**{}**", parts.join(" · "));
+    if let Some(c) = &report.commit {
+        let _ = write!(out, " · commit {}", code(short(&c.sha)));
+    }
+    if let Some(run) = &report.run {
+        let _ = write!(out, " · [run {}]({})", run.run_id, run.url());
+    }
+    out.push('\n');
+}
+
+fn footer(out: &mut String, report: &Report) {
+    let _ = writeln!(
+        out,
+        "\n<sub>{} {} · policy {} (sha256 {}) · exit code {} · generated {}</sub>",
+        report.tool.name,
+        report.tool.version,
+        code(&report.policy.path),
+        code(short(&report.policy.sha256)),
+        report.exit_code,
+        report.generated_at
+    );
+}
+
+/// Claims as a table, as many rows as the budget allows.
+fn claim_table(
+    out: &mut String,
+    limit: usize,
+    claims: &[&ClaimEntry],
+    report: &Report,
+    target: Target,
+    with_fix: bool,
+) {
+    out.push_str("| | Where | Claim | Result | Why |\n|---|---|---|---|---|\n");
+    let shown = rows(out, limit, claims, |out, c| {
+        let mut why = text(&c.message);
+        if with_fix && let Some(s) = &c.suggestion {
+            let _ = write!(why, "<br>Fix: {}", text(s));
+        }
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {why} |",
+            claim_icon(c.level),
+            place_link(report, &c.path, c.line),
+            code(&c.text),
+            c.outcome,
+        );
+    });
+    more(out, claims.len() - shown, "claims", target);
+}
+
+/// Write rows until the next would pass `limit`; returns how many were written.
+fn rows<T>(
+    out: &mut String,
+    limit: usize,
+    items: &[T],
+    mut row: impl FnMut(&mut String, &T),
+) -> usize {
+    let mut scratch = String::new();
+    for (i, item) in items.iter().enumerate() {
+        scratch.clear();
+        row(&mut scratch, item);
+        if out.len() + scratch.len() > limit {
+            return i;
+        }
+        out.push_str(&scratch);
+    }
+    items.len()
+}
+
+fn more(out: &mut String, hidden: usize, what: &str, target: Target) {
+    if hidden > 0 {
+        let _ = writeln!(
+            out,
+            "\n… and {hidden} more {what} not shown here (size limit); every one is in {}.",
+            target.elsewhere()
+        );
+    }
+}
+
+/// A link to the file and line at the judged commit, when the report knows where.
+fn place_link(report: &Report, path: &str, line: u32) -> String {
+    let label = format!("{}:{line}", text(path));
+    match (&report.run, &report.commit) {
+        (Some(run), Some(commit)) => format!(
+            "[{label}]({}/{}/blob/{}/{}#L{line})",
+            run.server_url.trim_end_matches('/'),
+            run.repository,
+            commit.sha,
+            url_path(path)
+        ),
+        _ => label,
+    }
+}
+
+fn envelope_cell(r: &super::model::ReceiptEntry) -> String {
+    match &r.envelope {
+        Some(e) => match &e.label {
+            Some(label) => format!("{} **{}**", code(&e.id), text(label)),
+            None => code(&e.id),
+        },
+        None => "none matched".into(),
+    }
+}
+
+fn rate_cell(r: &super::model::ReceiptEntry) -> String {
+    match (&r.rate, r.tokens_per_second) {
+        (Some(x), _) => {
+            let arrow = match x.outcome.as_str() {
+                "above" => " ▲ above",
+                "below" => " ▼ below",
+                "straddles" => " ◆ on an edge",
+                _ => "",
+            };
+            if x.samples > 1 {
+                format!(
+                    "{} ({}–{}, {} runs){arrow}",
+                    num(x.value),
+                    num(x.interval[0]),
+                    num(x.interval[1]),
+                    x.samples
+                )
+            } else {
+                format!("{}{arrow}", num(x.value))
+            }
+        }
+        (None, Some(t)) => num(t),
+        (None, None) => "–".into(),
+    }
+}
+
+/// The kernels that carry the work (matrix products, GPU kernels) first.
+fn kernels_cell(kernels: &[String]) -> String {
+    if kernels.is_empty() {
+        return "–".into();
+    }
+    let heavy = |k: &str| {
+        ["gemv", "gemm", "matmul", "cuda", "gpu", "lm_head"]
+            .iter()
+            .any(|p| k.contains(p))
+    };
+    let mut shown: Vec<&String> = kernels.iter().filter(|k| heavy(k)).take(3).collect();
+    if shown.is_empty() {
+        shown = kernels.iter().take(2).collect();
+    }
+    let mut cell = shown.iter().map(|k| code(k)).collect::<Vec<_>>().join(", ");
+    if kernels.len() > shown.len() {
+        let _ = write!(cell, " +{} more", kernels.len() - shown.len());
+    }
+    cell
+}
+
+fn icon(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "✅",
+        Status::Warn => "⚠️",
+        Status::Incomparable | Status::InsufficientEvidence => "❔",
+        Status::Fail | Status::Error => "❌",
+    }
+}
+
+fn claim_icon(level: Level) -> &'static str {
+    match level {
+        Level::Deny => "❌",
+        Level::Warn => "⚠️",
+        Level::Allow => "✅",
+    }
+}
+
+pub(crate) fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
+pub(crate) fn num(x: f64) -> String {
+    if !x.is_finite() {
+        return "∞".into();
+    }
+    let s = if x.abs() >= 100.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    };
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Text safe inside a table cell: no line breaks, no pipes, no raw HTML.
+pub(crate) fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\r' => {}
+            '\n' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Inline code that survives backticks and pipes in its content.
+pub(crate) fn code(s: &str) -> String {
+    let s = s.replace(['\n', '\r'], " ").replace('|', "\\|");
+    let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if s.starts_with('`') || s.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
+/// A repository path for a URL: each segment percent-encoded.
+pub(crate) fn url_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_spans_survive_backticks_and_pipes() {
+        assert_eq!(code("a|b"), "`a\\|b`");
+        assert_eq!(code("x `y` z"), "``x `y` z``");
+        assert_eq!(code("`y`"), "`` `y` ``");
+    }
+
+    #[test]
+    fn cell_text_has_no_html_or_breaks() {
+        assert_eq!(text("<b>a|b</b>\nc"), "&lt;b&gt;a\\|b&lt;/b&gt; c");
+    }
+
+    #[test]
+    fn paths_are_percent_encoded_in_links() {
+        assert_eq!(url_path("docs/my file#1.md"), "docs/my%20file%231.md");
+    }
+
+    #[test]
+    fn numbers_are_short() {
+        assert_eq!(num(24.038257), "24.04");
+        assert_eq!(num(8.5), "8.5");
+        assert_eq!(num(1234.56), "1234.6");
+        assert_eq!(num(23.0), "23");
+    }
+}

@@ -1,0 +1,105 @@
+//! A report for a terminal: each receipt with its envelope, rate and findings,
+//! each claim that needs attention, then one verdict line with the exit code.
+
+use super::Style;
+use super::markdown::{num, short};
+use super::model::Report;
+use crate::verdict::Level;
+use std::fmt::Write;
+
+pub fn text(report: &Report, style: Style) -> String {
+    let mut out = String::new();
+    for r in &report.receipts {
+        let mut line = format!("{} {}", style.status(r.status), r.path);
+        if let Some(e) = &r.envelope {
+            let _ = write!(line, "  envelope {} ({})", e.id, e.status);
+            if let Some(label) = &e.label {
+                let _ = write!(line, " [{label}]");
+            }
+        }
+        let _ = writeln!(out, "{line}");
+        if let Some(x) = &r.rate {
+            let _ = writeln!(
+                out,
+                "      rate {} tok/s (interval {}–{}, {} runs), band {}–{}: {}{}",
+                num(x.value),
+                num(x.interval[0]),
+                num(x.interval[1]),
+                x.samples,
+                num(x.band[0]),
+                num(x.band[1]),
+                x.outcome,
+                r.roofline_fraction
+                    .map(|f| format!("; {:.0}% of the bandwidth roofline", f * 100.0))
+                    .unwrap_or_default()
+            );
+        }
+        if let Some(e) = &r.error {
+            let _ = writeln!(out, "      {e}");
+        }
+        for f in r.findings.iter().filter(|f| f.level != Level::Allow) {
+            super::finding_lines(
+                &mut out, style, f.level, &f.code, &f.pointer, &f.message, &f.fix,
+            );
+        }
+    }
+    let problems: Vec<_> = report.claims.iter().filter(|c| c.is_problem()).collect();
+    if !problems.is_empty() {
+        let _ = writeln!(out);
+    }
+    for c in &problems {
+        let _ = writeln!(
+            out,
+            "{}:{}:{}: {} {} {}",
+            c.path,
+            c.line,
+            c.column,
+            style.level(c.level),
+            c.outcome,
+            c.text
+        );
+        let _ = writeln!(out, "       {}", c.message);
+        if let Some(s) = &c.suggestion {
+            let _ = writeln!(out, "       fix: {s}");
+        }
+    }
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    let mut parts: Vec<String> = report
+        .receipt_counts()
+        .into_iter()
+        .map(|(s, n)| format!("{n} receipt{} {s}", if n == 1 { "" } else { "s" }))
+        .collect();
+    parts.extend(
+        report
+            .claim_counts()
+            .into_iter()
+            .map(|(o, n)| format!("{n} claim{} {o}", if n == 1 { "" } else { "s" })),
+    );
+    let _ = writeln!(
+        out,
+        "\npolicy: {} (sha256 {})",
+        report.policy.path,
+        short(&report.policy.sha256)
+    );
+    let _ = writeln!(
+        out,
+        "{} → {} (exit {})",
+        if parts.is_empty() {
+            "nothing judged".to_string()
+        } else {
+            parts.join(", ")
+        },
+        style.paint(
+            match report.exit_code {
+                0 => "32",
+                1 => "1;31",
+                _ => "33",
+            },
+            report.verdict.as_str()
+        ),
+        report.exit_code
+    );
+    out
+}
