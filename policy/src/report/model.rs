@@ -337,12 +337,13 @@ impl Report {
         Ok(merged)
     }
 
-    pub fn receipt_counts(&self) -> BTreeMap<&'static str, usize> {
-        let mut counts = BTreeMap::new();
+    /// Receipts per status, worst first.
+    pub fn receipt_counts(&self) -> Vec<(&'static str, usize)> {
+        let mut counts: BTreeMap<std::cmp::Reverse<Status>, usize> = BTreeMap::new();
         for r in &self.receipts {
-            *counts.entry(r.status.as_str()).or_default() += 1;
+            *counts.entry(std::cmp::Reverse(r.status)).or_default() += 1;
         }
-        counts
+        counts.into_iter().map(|(s, n)| (s.0.as_str(), n)).collect()
     }
 
     /// Claims per result, in the order a reader cares about.
