@@ -70,8 +70,68 @@ pub struct BenchResult {
     pub kv_cache_bytes: u64,
 }
 
+/// One way to run the decoder for a bench: the CPU dispatcher ([`CpuDecoder`]) or a
+/// GPU backend. The timed loop, the samples and the receipt are the same for both.
+pub trait Decoder {
+    /// Starts a sequence of up to `max_seq` tokens from an empty KV cache.
+    fn begin(&mut self, max_seq: usize) -> Result<()>;
+    /// Runs `token` at `pos`. With `sample`, computes the logits and returns the greedy
+    /// next token; without, skips the lm_head (prefill) and returns `None`.
+    fn step(&mut self, token: u32, pos: usize, sample: bool) -> Result<Option<u32>>;
+    /// The counted kernels since the last reset.
+    fn kernel_stats(&mut self) -> Result<Vec<KernelStat>>;
+    fn reset_stats(&mut self) -> Result<()>;
+}
+
+/// The CPU engine as a [`Decoder`]: `model::forward` through the dispatcher.
+pub struct CpuDecoder<'a> {
+    m: &'a Model,
+    k: &'a Dispatcher,
+    s: Option<RunState>,
+}
+
+impl<'a> CpuDecoder<'a> {
+    pub fn new(m: &'a Model, k: &'a Dispatcher) -> Self {
+        CpuDecoder { m, k, s: None }
+    }
+
+    /// The logits of the last sampled step.
+    pub fn logits(&self) -> &[f32] {
+        self.s.as_ref().map(|s| &s.logits[..]).unwrap_or(&[])
+    }
+}
+
+impl Decoder for CpuDecoder<'_> {
+    fn begin(&mut self, max_seq: usize) -> Result<()> {
+        self.s = Some(RunState::new(&self.m.config, max_seq)?);
+        Ok(())
+    }
+
+    fn step(&mut self, token: u32, pos: usize, sample: bool) -> Result<Option<u32>> {
+        let s = self
+            .s
+            .as_mut()
+            .ok_or_else(|| EngineError::Config("step before begin".into()))?;
+        forward(self.m, self.k, s, token, pos, sample)?;
+        Ok(sample.then(|| self.k.sample_greedy(&s.logits)))
+    }
+
+    fn kernel_stats(&mut self) -> Result<Vec<KernelStat>> {
+        Ok(self.k.stats())
+    }
+
+    fn reset_stats(&mut self) -> Result<()> {
+        self.k.reset_stats();
+        Ok(())
+    }
+}
+
 /// One greedy run from a fresh KV cache.
-pub fn run_once(m: &Model, k: &Dispatcher, prompt: &[u32], tokens: usize) -> Result<RunSample> {
+pub fn run_once(
+    d: &mut impl Decoder,
+    prompt: &[u32],
+    tokens: usize,
+) -> Result<RunSample> {
     if tokens == 0 {
         return Err(EngineError::Config("--tokens must be at least 1".into()));
     }
@@ -80,12 +140,11 @@ pub fn run_once(m: &Model, k: &Dispatcher, prompt: &[u32], tokens: usize) -> Res
             "--prompt must be at least 1 token".into(),
         ));
     }
-    let total = prompt.len() + tokens - 1;
-    let mut s = RunState::new(&m.config, total)?;
+    d.begin(prompt.len() + tokens - 1)?;
     let wall = Instant::now();
     let (last, head) = prompt.split_last().expect("prompt is not empty");
     for (pos, &t) in head.iter().enumerate() {
-        forward(m, k, &mut s, t, pos, false)?;
+        d.step(t, pos, false)?;
     }
     let prefill_ms = wall.elapsed().as_secs_f64() * 1e3;
     let mut output = Vec::with_capacity(tokens);
@@ -93,8 +152,9 @@ pub fn run_once(m: &Model, k: &Dispatcher, prompt: &[u32], tokens: usize) -> Res
     let mut token = *last;
     for i in 0..tokens {
         let t0 = Instant::now();
-        forward(m, k, &mut s, token, head.len() + i, true)?;
-        token = k.sample_greedy(&s.logits);
+        token = d
+            .step(token, head.len() + i, true)?
+            .ok_or_else(|| EngineError::Config("a sampled step returned no token".into()))?;
         lat.push(t0.elapsed().as_secs_f64() * 1e3);
         output.push(token);
     }
@@ -110,31 +170,37 @@ pub fn run_once(m: &Model, k: &Dispatcher, prompt: &[u32], tokens: usize) -> Res
     })
 }
 
-/// Warm-up runs, then timed runs; kernel stats cover the timed runs only.
-/// `between_runs` is called after each timed run, outside the timed region (the CLI
-/// takes a calibration pass there).
+/// Warm-up runs, then timed runs on the CPU engine; kernel stats cover the timed runs
+/// only. `between_runs` is called after each timed run, outside the timed region (the
+/// CLI takes a calibration pass there).
 pub fn run(
     m: &Model,
     k: &Dispatcher,
     o: &BenchOptions,
     progress: impl FnMut(&str) + Send,
-    between_runs: impl FnMut() + Send,
+    mut between_runs: impl FnMut() + Send,
 ) -> Result<BenchResult> {
-    crate::kernels::on_worker(|| run_inner(m, k, o, progress, between_runs))
+    crate::kernels::on_worker(|| {
+        run_with(&mut CpuDecoder::new(m, k), m, o, progress, |_| {
+            between_runs()
+        })
+    })
 }
 
-fn run_inner(
+/// [`run`] for any [`Decoder`]; `between_runs` gets the decoder (a GPU backend
+/// calibrates on its own device there).
+pub fn run_with<D: Decoder>(
+    d: &mut D,
     m: &Model,
-    k: &Dispatcher,
     o: &BenchOptions,
     mut progress: impl FnMut(&str),
-    mut between_runs: impl FnMut(),
+    mut between_runs: impl FnMut(&mut D),
 ) -> Result<BenchResult> {
     if o.runs == 0 {
         return Err(EngineError::Config("--runs must be at least 1".into()));
     }
     for i in 0..o.warmup {
-        let r = run_once(m, k, &o.prompt, o.tokens)?;
+        let r = run_once(d, &o.prompt, o.tokens)?;
         progress(&format!(
             "warm-up {}/{}: {:.2} tok/s",
             i + 1,
@@ -142,10 +208,10 @@ fn run_inner(
             r.decode_tokens_per_second()
         ));
     }
-    k.reset_stats();
+    d.reset_stats()?;
     let mut samples = Vec::with_capacity(o.runs);
     for i in 0..o.runs {
-        let r = run_once(m, k, &o.prompt, o.tokens)?;
+        let r = run_once(d, &o.prompt, o.tokens)?;
         progress(&format!(
             "run {}/{}: {:.2} tok/s decode, first token {:.0} ms",
             i + 1,
@@ -154,16 +220,16 @@ fn run_inner(
             r.first_token_ms
         ));
         samples.push(r);
-        between_runs();
+        between_runs(d);
     }
     // The runs' own wall times: calibration passes between runs are not part of them.
     let wall_ms = samples.iter().map(|r| r.wall_ms).sum();
     let outputs_identical = samples.windows(2).all(|w| w[0].output == w[1].output);
-    let kv_cache_bytes = RunState::new(&m.config, o.prompt.len() + o.tokens - 1)?.kv_cache_bytes();
+    let kv_cache_bytes = RunState::kv_cache_bytes_for(&m.config, o.prompt.len() + o.tokens - 1);
     Ok(BenchResult {
         output_sha256: output_sha256(&samples[0].output),
         outputs_identical,
-        kernel_stats: k.stats(),
+        kernel_stats: d.kernel_stats()?,
         samples,
         warmup_runs: o.warmup,
         wall_ms,

@@ -141,6 +141,12 @@ pub enum EngineError {
 
     #[error("kernel selection: {0}")]
     Kernels(String),
+
+    #[error("--backend cuda cannot run here: {0}")]
+    DeviceUnavailable(String),
+
+    #[error("CUDA error in {place}: {detail}")]
+    Cuda { place: String, detail: String },
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -5,6 +5,8 @@
 //! the two ways to get a model, `bench` the timed runs and `receipt` what they write.
 
 pub mod bench;
+#[cfg(feature = "gpu")]
+pub mod cuda;
 pub mod error;
 pub mod f16;
 pub mod formats;

@@ -234,6 +234,11 @@ impl RunState {
     pub fn kv_cache_bytes(&self) -> u64 {
         ((self.key_cache.len() + self.value_cache.len()) * 4) as u64
     }
+
+    /// Bytes of an f32 K and V cache for `max_seq` positions (the CPU's and the GPU's).
+    pub fn kv_cache_bytes_for(c: &Config, max_seq: usize) -> u64 {
+        (2 * c.layers * max_seq * c.kv_dim() * 4) as u64
+    }
 }
 
 /// Runs one token at position `pos` through the decoder. With `want_logits`, fills
