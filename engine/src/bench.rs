@@ -78,6 +78,8 @@ pub trait Decoder {
     /// Runs `token` at `pos`. With `sample`, computes the logits and returns the greedy
     /// next token; without, skips the lm_head (prefill) and returns `None`.
     fn step(&mut self, token: u32, pos: usize, sample: bool) -> Result<Option<u32>>;
+    /// The logits of the last sampled step, `vocab` values.
+    fn logits(&mut self) -> Result<Vec<f32>>;
     /// The counted kernels since the last reset.
     fn kernel_stats(&mut self) -> Result<Vec<KernelStat>>;
     fn reset_stats(&mut self) -> Result<()>;
@@ -93,11 +95,6 @@ pub struct CpuDecoder<'a> {
 impl<'a> CpuDecoder<'a> {
     pub fn new(m: &'a Model, k: &'a Dispatcher) -> Self {
         CpuDecoder { m, k, s: None }
-    }
-
-    /// The logits of the last sampled step.
-    pub fn logits(&self) -> &[f32] {
-        self.s.as_ref().map(|s| &s.logits[..]).unwrap_or(&[])
     }
 }
 
@@ -116,6 +113,14 @@ impl Decoder for CpuDecoder<'_> {
         Ok(sample.then(|| self.k.sample_greedy(&s.logits)))
     }
 
+    fn logits(&mut self) -> Result<Vec<f32>> {
+        Ok(self
+            .s
+            .as_ref()
+            .map(|s| s.logits.clone())
+            .unwrap_or_default())
+    }
+
     fn kernel_stats(&mut self) -> Result<Vec<KernelStat>> {
         Ok(self.k.stats())
     }
@@ -127,11 +132,7 @@ impl Decoder for CpuDecoder<'_> {
 }
 
 /// One greedy run from a fresh KV cache.
-pub fn run_once(
-    d: &mut impl Decoder,
-    prompt: &[u32],
-    tokens: usize,
-) -> Result<RunSample> {
+pub fn run_once(d: &mut impl Decoder, prompt: &[u32], tokens: usize) -> Result<RunSample> {
     if tokens == 0 {
         return Err(EngineError::Config("--tokens must be at least 1".into()));
     }

@@ -5,6 +5,7 @@
 //! the two ways to get a model, `bench` the timed runs and `receipt` what they write.
 
 pub mod bench;
+pub mod crosscheck;
 #[cfg(feature = "gpu")]
 pub mod cuda;
 pub mod error;

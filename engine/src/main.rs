@@ -9,13 +9,19 @@ use anyhow::{Context, Result, bail};
 use bitnet_engine::bench::{self, BenchOptions};
 use bitnet_engine::formats::{EmbeddingType, Format};
 use bitnet_engine::model::{Activation, Model, ModelSource};
-use bitnet_engine::{Dispatcher, SimdLevel, gguf, receipt, synthetic};
+use bitnet_engine::{Dispatcher, EngineError, SimdLevel, crosscheck, gguf, receipt, synthetic};
+
+mod cli_device;
+use cli_device::Backend;
 
 const USAGE: &str = "usage:
   bitnet-engine bench --model <synthetic:tiny|synthetic:2b-4t|file.gguf> [--tokens 128] [--runs 5]
                       [--warmup 1] [--prompt 32] [--threads N] [--kernels auto|scalar|avx2|avx512]
                       [--format i2s|tq2_0|bitnet32f16|qk256] [--embedding f16|f32] [--seed S]
-                      [--calibration-passes 3] --receipt PATH
+                      [--calibration-passes 3] [--backend cpu|cuda] --receipt PATH
+  bitnet-engine crosscheck --model M [--backend cuda] [--steps 32] [--prompt-ids 1,2,3 | --prompt 4]
+                           [--min-cosine 0.999] [--format F] [--embedding E] [--activation A]
+                           [--report FILE]    (per-step logits of the backend vs the CPU engine)
   bitnet-engine generate --model M --prompt-ids 1,2,3 --tokens N [--threads N] [--kernels K]
                          [--dump-logits FILE]
   bitnet-engine inspect FILE.gguf
@@ -27,7 +33,12 @@ environment: BITNET_SEED (default 42), BITNET_DETERMINISTIC, BITNET_STRICT_MODE,
 fn main() {
     if let Err(e) = run() {
         eprintln!("error: {e:#}");
-        std::process::exit(if e.downcast_ref::<UsageError>().is_some() {
+        // A usage error, or a backend that cannot run here: exit 2, never a CPU run.
+        let unavailable = matches!(
+            e.downcast_ref::<EngineError>(),
+            Some(EngineError::DeviceUnavailable(_))
+        );
+        std::process::exit(if e.downcast_ref::<UsageError>().is_some() || unavailable {
             2
         } else {
             1
@@ -224,6 +235,7 @@ fn run() -> Result<()> {
         "generate" => cmd_generate(rest),
         "inspect" => cmd_inspect(rest),
         "export" => cmd_export(rest),
+        "crosscheck" => cmd_crosscheck(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(())
@@ -249,8 +261,10 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
             "embedding",
             "seed",
             "calibration-passes",
+            "backend",
         ],
     )?;
+    let backend = backend(&args)?;
     let receipt_path = PathBuf::from(
         args.get("receipt")
             .ok_or_else(|| usage("--receipt PATH is required"))?,
@@ -270,6 +284,11 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
     let deterministic = env_flag("BITNET_DETERMINISTIC");
     let threads = setup_threads(&args)?;
     let k = dispatcher(&args)?;
+    // The device first: a missing driver, NVRTC or GPU fails before the model is built.
+    let device = match backend {
+        Backend::Cuda => Some(cli_device::open()?),
+        Backend::Cpu => None,
+    };
     let loaded = load(&args, seed)?;
     let m = &loaded.model;
     eprintln!("[bitnet-engine] hashing the weights");
@@ -281,39 +300,24 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
     if prompt.is_empty() {
         return Err(usage("--prompt must be at least 1"));
     }
-    eprintln!(
-        "[bitnet-engine] calibrating: streaming {:.0} MB of weights on {threads} threads",
-        m.bytes_per_token() as f64 / 1e6
-    );
-    let calibration = bench::measure_bandwidth(m, passes);
-    eprintln!(
-        "[bitnet-engine] memory bandwidth {:.2} GB/s -> roofline {:.2} tok/s; {} kernels; {warmup} warm-up + {runs} runs of {} prompt + {tokens} tokens",
-        calibration.mem_bw_gbps,
-        calibration.mem_bw_gbps * 1e9 / m.bytes_per_token() as f64,
-        k.simd().name(),
-        prompt.len(),
-    );
     let opts = BenchOptions {
         prompt,
         tokens,
         runs,
         warmup,
     };
-    // One more calibration pass after each timed run, and `passes` at the end: on a
-    // shared machine the ceiling is the best the memory gave at any point of the run.
-    let mut between = Vec::new();
-    let result = bench::run(
-        m,
-        &k,
-        &opts,
-        |line| eprintln!("[bitnet-engine] {line}"),
-        || between.push(bench::measure_bandwidth(m, 1)),
-    )?;
-    let mut calibration = calibration;
-    for c in between {
-        calibration = calibration.merge(c);
-    }
-    let calibration = calibration.merge(bench::measure_bandwidth(m, passes));
+    let (result, calibration, gpu, calibration_method, backend_name) = match device {
+        Some(dev) => {
+            let (result, calibration, gpu) = cli_device::bench(dev, m, &opts, passes)?;
+            let method = cli_device::CUDA_CALIBRATION_METHOD;
+            (result, calibration, Some(gpu), method, "cuda")
+        }
+        None => {
+            let (result, calibration) = bench_cpu(m, &k, &opts, passes, threads)?;
+            let method = receipt::CPU_CALIBRATION_METHOD;
+            (result, calibration, None, method, "cpu")
+        }
+    };
     if strict {
         bench::check_strict(&result.kernel_stats)?;
     }
@@ -334,6 +338,9 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
         deterministic,
         strict,
         peak_rss_bytes: bench::peak_rss_bytes(),
+        backend: backend_name,
+        gpu,
+        calibration_method,
     });
     if let Some(dir) = receipt_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -350,6 +357,56 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
         receipt_path.display()
     );
     Ok(())
+}
+
+/// The CPU bench: calibration on the thread pool around warm-up and timed runs.
+fn bench_cpu(
+    m: &Model,
+    k: &Dispatcher,
+    opts: &BenchOptions,
+    passes: usize,
+    threads: usize,
+) -> Result<(bench::BenchResult, bench::Calibration)> {
+    eprintln!(
+        "[bitnet-engine] calibrating: streaming {:.0} MB of weights on {threads} threads",
+        m.bytes_per_token() as f64 / 1e6
+    );
+    let calibration = bench::measure_bandwidth(m, passes);
+    eprintln!(
+        "[bitnet-engine] memory bandwidth {:.2} GB/s -> roofline {:.2} tok/s; {} kernels; {} warm-up + {} runs of {} prompt + {} tokens",
+        calibration.mem_bw_gbps,
+        calibration.mem_bw_gbps * 1e9 / m.bytes_per_token() as f64,
+        k.simd().name(),
+        opts.warmup,
+        opts.runs,
+        opts.prompt.len(),
+        opts.tokens,
+    );
+    // One more calibration pass after each timed run, and `passes` at the end: on a
+    // shared machine the ceiling is the best the memory gave at any point of the run.
+    let mut between = Vec::new();
+    let result = bench::run(
+        m,
+        k,
+        opts,
+        |line| eprintln!("[bitnet-engine] {line}"),
+        || between.push(bench::measure_bandwidth(m, 1)),
+    )?;
+    let mut calibration = calibration;
+    for c in between {
+        calibration = calibration.merge(c);
+    }
+    let calibration = calibration.merge(bench::measure_bandwidth(m, passes));
+    Ok((result, calibration))
+}
+
+fn backend(args: &Args) -> Result<Backend> {
+    Backend::parse(args.get("backend")).ok_or_else(|| {
+        usage(format!(
+            "--backend must be cpu or cuda, got '{}'",
+            args.get("backend").unwrap_or("")
+        ))
+    })
 }
 
 fn parse_ids(s: &str) -> Result<Vec<u32>> {
@@ -455,5 +512,91 @@ fn cmd_export(raw: &[String]) -> Result<()> {
         out.display(),
         loaded.model.format.name()
     );
+    Ok(())
+}
+
+fn cmd_crosscheck(raw: &[String]) -> Result<()> {
+    let args = Args::parse(
+        raw,
+        &[
+            "model",
+            "backend",
+            "steps",
+            "prompt",
+            "prompt-ids",
+            "min-cosine",
+            "threads",
+            "kernels",
+            "format",
+            "embedding",
+            "activation",
+            "seed",
+            "report",
+        ],
+    )?;
+    let backend = Backend::parse(Some(args.get("backend").unwrap_or("cuda")))
+        .ok_or_else(|| usage("--backend must be cpu or cuda"))?;
+    let steps: usize = args.num("steps", 32)?;
+    if steps == 0 {
+        return Err(usage("--steps must be at least 1"));
+    }
+    let min_cosine: f64 = args.num("min-cosine", 0.999)?;
+    let seed = seed(&args)?;
+    setup_threads(&args)?;
+    let device = match backend {
+        Backend::Cuda => Some(cli_device::open()?),
+        Backend::Cpu => None,
+    };
+    let loaded = load(&args, seed)?;
+    let m = &loaded.model;
+    let prompt = match args.get("prompt-ids") {
+        Some(ids) => parse_ids(ids)?,
+        None => bench::seeded_prompt(args.num("prompt", 4)?, m.config.vocab, seed),
+    };
+    if prompt.is_empty() {
+        return Err(usage("the prompt needs at least one token"));
+    }
+    // The reference is always the CPU engine with its best kernels; `--kernels` picks
+    // the candidate's level when the candidate is the CPU too (a self-check).
+    let reference_k = Dispatcher::new(SimdLevel::detect());
+    let mut reference = bench::CpuDecoder::new(m, &reference_k);
+    let check = match device {
+        Some(dev) => {
+            let mut candidate = cli_device::decoder(dev, m)?;
+            crosscheck::run(&mut reference, &mut candidate, &prompt, steps)?
+        }
+        None => {
+            let k = dispatcher(&args)?;
+            let mut candidate = bench::CpuDecoder::new(m, &k);
+            crosscheck::run(&mut reference, &mut candidate, &prompt, steps)?
+        }
+    };
+    let mut report = check.to_json(min_cosine);
+    report["model"] = serde_json::json!(loaded.path);
+    report["format"] = serde_json::json!(m.format.name());
+    report["backend"] = serde_json::json!(match backend {
+        Backend::Cpu => "cpu",
+        Backend::Cuda => "cuda",
+    });
+    report["prompt"] = serde_json::json!(prompt);
+    let text = serde_json::to_string_pretty(&report)? + "\n";
+    if let Some(path) = args.get("report") {
+        std::fs::write(path, &text).with_context(|| format!("writing {path}"))?;
+    }
+    eprintln!(
+        "[bitnet-engine] crosscheck {} ({}) over {steps} steps: min cosine {:.6} (need {min_cosine}), tokens identical: {}",
+        loaded.path,
+        m.format.name(),
+        check.min_cosine(),
+        check.tokens_identical()
+    );
+    if !check.passes(min_cosine) {
+        bail!(
+            "crosscheck failed: min cosine {:.6} (need {min_cosine}), tokens identical: {}",
+            check.min_cosine(),
+            check.tokens_identical()
+        );
+    }
+    print!("{text}");
     Ok(())
 }

@@ -30,7 +30,16 @@ pub struct ReceiptInputs<'a> {
     pub deterministic: bool,
     pub strict: bool,
     pub peak_rss_bytes: Option<u64>,
+    /// `cpu` or `cuda`: the backend whose kernels `bench.kernel_stats` counted.
+    pub backend: &'static str,
+    /// `host.gpu` (name, compute capability, driver, memory) for a GPU run.
+    pub gpu: Option<Value>,
+    /// How `calibration` measured the bandwidth (CPU threads or a GPU kernel).
+    pub calibration_method: &'static str,
 }
+
+/// `calibration.method` of a CPU run.
+pub const CPU_CALIBRATION_METHOD: &str = "stream-read of the model's weight bytes on the run's thread pool (plain and F16C-paced reads, 8 KiB L2 prefetch); best of the passes taken before the warm-up, after each timed run and after the last";
 
 pub fn build(r: &ReceiptInputs<'_>) -> Value {
     let mut v = build_raw(r);
@@ -72,7 +81,7 @@ fn build_raw(r: &ReceiptInputs<'_>) -> Value {
         "schema_version": SCHEMA_VERSION,
         "timestamp": rfc3339_utc(SystemTime::now()),
         "compute_path": "real",
-        "backend": "cpu",
+        "backend": r.backend,
         "deterministic": r.deterministic,
         "kernels": kernels,
         "environment": environment(),
@@ -143,11 +152,12 @@ fn build_raw(r: &ReceiptInputs<'_>) -> Value {
             "cores": std::thread::available_parallelism().map(|n| n.get()).ok(),
             "threads": r.threads,
             "simd": r.simd.name(),
+            "gpu": r.gpu,
             "runner": runner(),
         },
         "calibration": {
             "mem_bw_gbps": r.calibration.mem_bw_gbps,
-            "method": "stream-read of the model's weight bytes on the run's thread pool (plain and F16C-paced reads, 8 KiB L2 prefetch); best of the passes taken before the warm-up, after each timed run and after the last",
+            "method": r.calibration_method,
             "bytes_per_pass": r.calibration.bytes_per_pass,
             "passes": r.calibration.passes,
             "samples_gbps": r.calibration.samples_gbps,

@@ -14,7 +14,9 @@ fn nvrtc_or_skip() -> bool {
         std::env::var("BITNET_REQUIRE_NVRTC").as_deref() != Ok("1"),
         "BITNET_REQUIRE_NVRTC=1 but libnvrtc was not found: pip install nvidia-cuda-nvrtc-cu12 and add nvidia/cuda_nvrtc/lib to LD_LIBRARY_PATH"
     );
-    eprintln!("SKIPPED: libnvrtc not found (set LD_LIBRARY_PATH to a libnvrtc.so.12/.13 directory)");
+    eprintln!(
+        "SKIPPED: libnvrtc not found (set LD_LIBRARY_PATH to a libnvrtc.so.12/.13 directory)"
+    );
     false
 }
 

@@ -13,8 +13,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cudarc::driver::{
-    CudaContext, CudaEvent, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr,
-    DeviceRepr, DriverError, LaunchConfig, PushKernelArg, sys,
+    CudaContext, CudaEvent, CudaFunction, CudaModule, CudaSlice, CudaStream, DevicePtr, DeviceRepr,
+    DriverError, LaunchConfig, PushKernelArg, sys,
 };
 
 use super::compile;
@@ -171,7 +171,9 @@ impl CudaBackend {
         let (major, minor) = info.compute_capability;
         let arch = compile::arch_for(major, minor)?;
         let ptx = compile::ptx(arch)?;
-        let module = ctx.load_module(ptx).map_err(cuda("loading the PTX module"))?;
+        let module = ctx
+            .load_module(ptx)
+            .map_err(cuda("loading the PTX module"))?;
         let mut funcs = HashMap::new();
         for &name in super::KERNEL_NAMES {
             funcs.insert(
@@ -261,18 +263,18 @@ impl CudaBackend {
         // Activations: f32 vectors, the int8 activation, its scale and sum, the logits.
         let widest = c.hidden.max(c.q_dim()).max(c.ffn);
         let sizes = [
-            4 * c.hidden,          // x
-            4 * widest,            // xb
-            4 * c.q_dim(),         // q
-            4 * c.kv_dim(),        // k
-            4 * c.kv_dim(),        // v
-            4 * c.q_dim(),         // att
-            4 * c.ffn,             // gate
-            4 * c.ffn,             // up
+            4 * c.hidden,                // x
+            4 * widest,                  // xb
+            4 * c.q_dim(),               // q
+            4 * c.kv_dim(),              // k
+            4 * c.kv_dim(),              // v
+            4 * c.q_dim(),               // att
+            4 * c.ffn,                   // gate
+            4 * c.ffn,                   // up
             widest.next_multiple_of(16), // qa (int8)
-            4,                     // qscale
-            4,                     // qsum
-            4,                     // sink
+            4,                           // qscale
+            4,                           // qsum
+            4,                           // sink
         ];
         let mut acts = Vec::with_capacity(sizes.len());
         let mut ptrs = Vec::with_capacity(sizes.len());
@@ -498,7 +500,11 @@ impl CudaBackend {
             );
             // Attention block.
             self.rmsnorm_quantize(self.x, lw.attn_norm, hidden)?;
-            self.gemv(&[(lw.wq, self.q), (lw.wk, self.k), (lw.wv, self.v)], hidden, false)?;
+            self.gemv(
+                &[(lw.wq, self.q), (lw.wk, self.k), (lw.wv, self.v)],
+                hidden,
+                false,
+            )?;
             let pairs = (c.heads + c.kv_heads) * hd / 2;
             let args = [
                 Arg::Ptr(self.q),
@@ -613,7 +619,7 @@ impl CudaBackend {
     }
 
     /// The logits of the last sampled step (for the CPU cross-check).
-    pub fn logits(&self) -> Result<Vec<f32>> {
+    fn read_logits(&self) -> Result<Vec<f32>> {
         let mut out = vec![0.0f32; self.c.vocab];
         self.stream
             .memcpy_dtoh(&self.logits_buf, &mut out[..])
@@ -649,8 +655,7 @@ impl CudaBackend {
             self.launch_uncounted("stream_read", cfg(self.sm_count * 8, 256, 0), &args)?;
             end.record(&self.stream)
                 .map_err(cuda("recording a calibration event"))?;
-            end.synchronize()
-                .map_err(cuda("waiting for calibration"))?;
+            end.synchronize().map_err(cuda("waiting for calibration"))?;
             let ms = start
                 .elapsed_ms(&end)
                 .map_err(cuda("reading a calibration event"))? as f64;
@@ -705,6 +710,10 @@ impl Decoder for CudaBackend {
 
     fn step(&mut self, token: u32, pos: usize, sample: bool) -> Result<Option<u32>> {
         self.forward(token, pos, sample)
+    }
+
+    fn logits(&mut self) -> Result<Vec<f32>> {
+        self.read_logits()
     }
 
     fn kernel_stats(&mut self) -> Result<Vec<KernelStat>> {

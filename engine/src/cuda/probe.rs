@@ -58,8 +58,11 @@ pub fn probe(ordinal: usize) -> Result<(Arc<CudaContext>, GpuInfo)> {
             "NVRTC (libnvrtc.so.13 or libnvrtc.so.12) was not found; the kernels are compiled at run time (install the CUDA toolkit, or `pip install nvidia-cuda-nvrtc-cu12` and add its lib directory to LD_LIBRARY_PATH)",
         ));
     }
-    let count = CudaContext::device_count()
-        .map_err(|e| unavailable(format!("the CUDA driver did not initialise: {e:?} (is a GPU visible? check nvidia-smi)")))?;
+    let count = CudaContext::device_count().map_err(|e| {
+        unavailable(format!(
+            "the CUDA driver did not initialise: {e:?} (is a GPU visible? check nvidia-smi)"
+        ))
+    })?;
     if count <= ordinal as i32 {
         return Err(unavailable(format!(
             "no CUDA device {ordinal}: the driver sees {count} device(s)"

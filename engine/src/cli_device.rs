@@ -1,0 +1,131 @@
+//! The CLI's `--backend cuda`: opening the device first (so a missing driver, NVRTC or
+//! GPU is a clear exit-2 error before any model is built), then benchmarking or
+//! cross-checking on it. Without the `gpu` feature, `open` says how to rebuild.
+
+/// `--backend cpu|cuda`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Cpu,
+    Cuda,
+}
+
+impl Backend {
+    pub fn parse(s: Option<&str>) -> Option<Backend> {
+        match s.unwrap_or("cpu") {
+            "cpu" => Some(Backend::Cpu),
+            "cuda" | "gpu" => Some(Backend::Cuda),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(feature = "gpu")]
+mod imp {
+    use std::sync::Arc;
+
+    use anyhow::Result;
+    use bitnet_engine::bench::{self, BenchOptions, BenchResult, Calibration, Decoder};
+    use bitnet_engine::cuda::{self, CudaBackend, GpuInfo};
+    use bitnet_engine::model::Model;
+    use cudarc::driver::CudaContext;
+    use serde_json::Value;
+
+    pub struct Device(Arc<CudaContext>, GpuInfo);
+
+    pub fn open() -> Result<Device> {
+        let (ctx, info) = cuda::probe(0)?;
+        eprintln!(
+            "[bitnet-engine] cuda device 0: {} (compute capability {}.{}, driver CUDA {}, {} MiB), NVRTC {:?}",
+            info.name,
+            info.compute_capability.0,
+            info.compute_capability.1,
+            info.driver,
+            info.memory_mb,
+            cuda::compile::nvrtc_version()
+        );
+        Ok(Device(ctx, info))
+    }
+
+    pub fn backend(d: Device, m: &Model) -> Result<CudaBackend> {
+        let b = CudaBackend::new(m, d.0, d.1)?;
+        eprintln!(
+            "[bitnet-engine] cuda: kernels compiled by NVRTC for {}, {} weight bytes uploaded",
+            b.arch,
+            m.bytes_per_token()
+        );
+        Ok(b)
+    }
+
+    /// Warm-up and timed runs on the GPU, with the device's own read bandwidth as the
+    /// calibration (before the warm-up, after each timed run, after the last).
+    pub fn bench(
+        d: Device,
+        m: &Model,
+        opts: &BenchOptions,
+        passes: usize,
+    ) -> Result<(BenchResult, Calibration, Value)> {
+        let mut b = backend(d, m)?;
+        let calibration = b.calibrate(passes)?;
+        eprintln!(
+            "[bitnet-engine] device bandwidth {:.1} GB/s -> roofline {:.1} tok/s",
+            calibration.mem_bw_gbps,
+            calibration.mem_bw_gbps * 1e9 / m.bytes_per_token() as f64
+        );
+        let mut between = Vec::new();
+        let result = bench::run_with(
+            &mut b,
+            m,
+            opts,
+            |line| eprintln!("[bitnet-engine] {line}"),
+            |b| between.push(b.calibrate(1)),
+        )?;
+        let mut calibration = calibration;
+        for c in between {
+            calibration = calibration.merge(c?);
+        }
+        let calibration = calibration.merge(b.calibrate(passes)?);
+        let gpu = b.info.to_json();
+        Ok((result, calibration, gpu))
+    }
+
+    pub fn decoder(d: Device, m: &Model) -> Result<impl Decoder> {
+        backend(d, m)
+    }
+}
+
+#[cfg(not(feature = "gpu"))]
+mod imp {
+    use anyhow::Result;
+    use bitnet_engine::EngineError;
+    use bitnet_engine::bench::{BenchOptions, BenchResult, Calibration, CpuDecoder};
+    use bitnet_engine::model::Model;
+    use serde_json::Value;
+
+    /// No device can be opened without the `gpu` feature.
+    pub enum Device {}
+
+    pub fn open() -> Result<Device> {
+        Err(EngineError::DeviceUnavailable(
+            "this bitnet-engine was built without the `gpu` feature (rebuild with `cargo build --release -p bitnet-engine --features gpu`)".into(),
+        )
+        .into())
+    }
+
+    pub fn bench(
+        d: Device,
+        _: &Model,
+        _: &BenchOptions,
+        _: usize,
+    ) -> Result<(BenchResult, Calibration, Value)> {
+        match d {}
+    }
+
+    pub fn decoder(d: Device, _: &Model) -> Result<CpuDecoder<'static>> {
+        match d {}
+    }
+}
+
+pub use imp::*;
+
+/// `calibration.method` of a GPU run.
+pub const CUDA_CALIBRATION_METHOD: &str = "stream-read of the model's weight arena (every ternary matrix and the embedding) by one kernel on the GPU, timed with CUDA events; best of the passes taken before the warm-up, after each timed run and after the last";
