@@ -302,3 +302,68 @@ fn bad_arguments_are_clear_errors() {
     fails_with(&["frobnicate"], 2, "unknown command");
     assert!(!std::path::Path::new(r).exists());
 }
+
+/// `--backend cuda` where no GPU can run it (this machine, CI) is exit 2 with a message
+/// that names what is missing, and never a CPU run or a receipt.
+#[test]
+fn cuda_backend_without_a_device_is_a_clear_exit_2() {
+    let path = common::temp_path("cuda-unavailable.json");
+    let p = path.to_str().unwrap();
+    let out = engine(
+        &[
+            "bench",
+            "--model",
+            "synthetic:tiny",
+            "--tokens",
+            "2",
+            "--runs",
+            "1",
+            "--backend",
+            "cuda",
+            "--receipt",
+            p,
+        ],
+        &[],
+    );
+    if out.status.success() {
+        eprintln!("SKIPPED: a CUDA device is present, so --backend cuda ran");
+        return;
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--backend cuda cannot run here"), "{err}");
+    let names_cause = ["gpu` feature", "libcuda", "NVRTC", "device"];
+    assert!(names_cause.iter().any(|c| err.contains(c)), "{err}");
+    assert!(!err.contains("tok/s"), "a CPU run happened: {err}");
+    assert!(!path.exists(), "a receipt was written");
+}
+
+/// The cross-check tool itself, CPU against CPU scalar: it passes, and it reports
+/// every step.
+#[test]
+fn crosscheck_cpu_scalar_against_cpu_passes() {
+    let out = engine(
+        &[
+            "crosscheck",
+            "--model",
+            "synthetic:tiny",
+            "--backend",
+            "cpu",
+            "--kernels",
+            "scalar",
+            "--steps",
+            "6",
+        ],
+        &[],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["pass"], true);
+    assert_eq!(r["tokens_identical"], true);
+    assert_eq!(r["per_step"].as_array().unwrap().len(), 6);
+    assert!(r["min_cosine"].as_f64().unwrap() > 0.99999);
+}
