@@ -3,6 +3,8 @@
 //! `model` is the decoder (one readable `forward`), `formats` the weight layouts,
 //! `kernels` the dispatcher that runs and counts every kernel, `synthetic` and `gguf`
 //! the two ways to get a model, `bench` the timed runs and `receipt` what they write.
+//! `cuda` (feature `gpu`) is the GPU backend; `crosscheck` compares two backends'
+//! logits step by step.
 
 pub mod bench;
 pub mod crosscheck;
