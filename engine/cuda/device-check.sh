@@ -81,8 +81,10 @@ cross() {
 cross tiny-i2s --model synthetic:tiny --steps 32
 cross tiny-tq2_0 --model synthetic:tiny --format tq2_0 --steps 32
 cross tiny-f32-silu --model synthetic:tiny --embedding f32 --activation silu --steps 32
-cross 2b-4t-i2s --model synthetic:2b-4t --steps 16
-cross 2b-4t-tq2_0 --model synthetic:2b-4t --format tq2_0 --steps 8
+# Real shapes, 30 layers: a token may differ only at a near-tie (the CPU's top two
+# logits closer than twice the largest logit difference); the report marks each.
+cross 2b-4t-i2s --model synthetic:2b-4t --steps 16 --near-ties allow
+cross 2b-4t-tq2_0 --model synthetic:2b-4t --format tq2_0 --steps 8 --near-ties allow
 
 # 4. The benchmark: the receipt and the engine's own log.
 RECEIPT="$OUT_DIR/receipt-2b-4t-cuda.json"

@@ -20,7 +20,7 @@ const USAGE: &str = "usage:
                       [--format i2s|tq2_0|bitnet32f16|qk256] [--embedding f16|f32] [--seed S]
                       [--calibration-passes 3] [--backend cpu|cuda] --receipt PATH
   bitnet-engine crosscheck --model M [--backend cuda] [--steps 32] [--prompt-ids 1,2,3 | --prompt 4]
-                           [--min-cosine 0.999] [--format F] [--embedding E] [--activation A]
+                           [--min-cosine 0.999] [--near-ties fail|allow] [--format F] [--embedding E] [--activation A]
                            [--report FILE]    (per-step logits of the backend vs the CPU engine)
   bitnet-engine generate --model M --prompt-ids 1,2,3 --tokens N [--threads N] [--kernels K]
                          [--dump-logits FILE]
@@ -525,6 +525,7 @@ fn cmd_crosscheck(raw: &[String]) -> Result<()> {
             "prompt",
             "prompt-ids",
             "min-cosine",
+            "near-ties",
             "threads",
             "kernels",
             "format",
@@ -541,6 +542,15 @@ fn cmd_crosscheck(raw: &[String]) -> Result<()> {
         return Err(usage("--steps must be at least 1"));
     }
     let min_cosine: f64 = args.num("min-cosine", 0.999)?;
+    let near_ties = match args.get("near-ties").unwrap_or("fail") {
+        "fail" => false,
+        "allow" => true,
+        other => {
+            return Err(usage(format!(
+                "--near-ties must be fail or allow, got '{other}'"
+            )));
+        }
+    };
     let seed = seed(&args)?;
     setup_threads(&args)?;
     let device = match backend {
@@ -571,7 +581,7 @@ fn cmd_crosscheck(raw: &[String]) -> Result<()> {
             crosscheck::run(&mut reference, &mut candidate, &prompt, steps)?
         }
     };
-    let mut report = check.to_json(min_cosine);
+    let mut report = check.to_json(min_cosine, near_ties);
     report["model"] = serde_json::json!(loaded.path);
     report["format"] = serde_json::json!(m.format.name());
     report["backend"] = serde_json::json!(match backend {
@@ -590,7 +600,7 @@ fn cmd_crosscheck(raw: &[String]) -> Result<()> {
         check.min_cosine(),
         check.tokens_identical()
     );
-    if !check.passes(min_cosine) {
+    if !check.passes(min_cosine, near_ties) {
         bail!(
             "crosscheck failed: min cosine {:.6} (need {min_cosine}), tokens identical: {}",
             check.min_cosine(),
