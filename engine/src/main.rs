@@ -225,21 +225,32 @@ fn dispatcher(args: &Args) -> Result<Dispatcher> {
     )?))
 }
 
+/// A line on stdout; a closed pipe (`| head`) ends the output quietly instead
+/// of panicking as `println!` does.
+fn print_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 fn run() -> Result<()> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let Some((cmd, rest)) = argv.split_first() else {
         return Err(usage("missing command"));
     };
+    // `bench --help` and the like print the usage too.
+    if rest.iter().any(|a| a == "--help" || a == "-h") {
+        return print_stdout(USAGE);
+    }
     match cmd.as_str() {
         "bench" => cmd_bench(rest),
         "generate" => cmd_generate(rest),
         "inspect" => cmd_inspect(rest),
         "export" => cmd_export(rest),
         "crosscheck" => cmd_crosscheck(rest),
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
-            Ok(())
-        }
+        "-h" | "--help" | "help" => print_stdout(USAGE),
         other => Err(usage(format!("unknown command '{other}'"))),
     }
 }
@@ -466,7 +477,7 @@ fn cmd_generate(raw: &[String]) -> Result<()> {
         }
     };
     let text: Vec<String> = out.iter().map(|t| t.to_string()).collect();
-    println!("{}", text.join(","));
+    print_stdout(&text.join(","))?;
     if env_flag("BITNET_STRICT_MODE") {
         bench::check_strict(&k.stats())?;
     }
