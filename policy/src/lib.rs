@@ -12,6 +12,8 @@ pub mod cli;
 pub mod diff;
 pub mod envelope;
 pub mod gates;
+#[cfg(feature = "github")]
+pub mod github;
 pub mod receipt;
 pub mod report;
 pub mod verdict;
