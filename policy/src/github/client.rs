@@ -31,9 +31,9 @@ pub enum PublishError {
     )]
     ReadOnlyToken { status: u16, message: String },
     #[error(
-        "GitHub rate limit on {method} {path}: waited {} s in all, and GitHub asks for {} s \
-         more, beyond the {} s cap",
-        .waited.as_secs(), .wanted.as_secs(), .cap.as_secs()
+        "GitHub rate limit on {method} {path}: waited {:.1} s in all, and GitHub asks for \
+         {:.1} s more, beyond the {:.1} s cap",
+        .waited.as_secs_f64(), .wanted.as_secs_f64(), .cap.as_secs_f64()
     )]
     RateLimited { method: &'static str, path: String, waited: Duration, wanted: Duration, cap: Duration },
     #[error("GitHub answered {status} to {method} {path}: {message}")]

@@ -1,0 +1,7 @@
+//! The GitHub publishing layer (feature `github`): events from GitHub's example
+//! payloads, `publish` against a stateful in-process fake, and the runner files.
+
+mod events;
+mod fake;
+mod files;
+mod publish;
