@@ -144,12 +144,11 @@ async fn upsert_inner(
         if existing.body.as_deref().is_some_and(|b| same_text(b, body)) {
             return Ok(Outcome::Unchanged(existing.id));
         }
-        let path = format!("/repos/{repo}/issues/comments/{}", existing.id);
-        client.patch(&path, &json!({ "body": body })).await?;
+        let (path, payload) = update_request(repo, existing.id, body);
+        client.patch(&path, &payload).await?;
         return Ok(Outcome::Updated(existing.id));
     }
-    let path = format!("/repos/{repo}/issues/{pr}/comments");
-    let payload = json!({ "body": body });
+    let (path, payload) = create_request(repo, pr, body);
     // A create is tried at most twice, and the second time only after a fresh
     // listing shows the first did not land.
     match create(client, &path, &payload).await {
@@ -162,7 +161,17 @@ async fn upsert_inner(
     }
 }
 
-async fn create(client: &Client, path: &str, payload: &serde_json::Value) -> Result<u64, PublishError> {
+/// POST: a new comment on PR (issue) `pr`.
+pub(crate) fn create_request(repo: &str, pr: u64, body: &str) -> (String, serde_json::Value) {
+    (format!("/repos/{repo}/issues/{pr}/comments"), json!({ "body": body }))
+}
+
+/// PATCH: the comment's new body (octocrab's `update_comment` would POST).
+pub(crate) fn update_request(repo: &str, id: u64, body: &str) -> (String, serde_json::Value) {
+    (format!("/repos/{repo}/issues/comments/{id}"), json!({ "body": body }))
+}
+
+pub(crate) async fn create(client: &Client, path: &str, payload: &serde_json::Value) -> Result<u64, PublishError> {
     let response = client.post(path, payload).await?;
     Ok(response.json::<Comment>(super::client::Method::Post, path)?.id)
 }

@@ -9,6 +9,8 @@
 mod check_run;
 mod client;
 mod comment;
+#[cfg(test)]
+mod contract;
 mod env;
 pub mod event;
 
