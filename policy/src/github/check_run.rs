@@ -57,7 +57,8 @@ fn cap(text: &str, limit: usize) -> String {
     if text.chars().count() <= limit {
         return text.to_string();
     }
-    const NOTE: &str = "\n\n**Truncated** to fit GitHub's check-run limit; the full report is in the job summary.";
+    const NOTE: &str =
+        "\n\n**Truncated** to fit GitHub's check-run limit; the full report is in the job summary.";
     let keep = limit.saturating_sub(NOTE.chars().count());
     let cut = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
     format!("{}{NOTE}", &text[..cut])
@@ -83,7 +84,12 @@ fn is_commit_sha(sha: &str) -> bool {
     matches!(sha.len(), 40 | 64) && sha.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-pub(crate) async fn publish(client: &Client, repo: &str, check: &CheckRun, run_url: Option<&str>) -> Outcome {
+pub(crate) async fn publish(
+    client: &Client,
+    repo: &str,
+    check: &CheckRun,
+    run_url: Option<&str>,
+) -> Outcome {
     if !is_commit_sha(&check.head_sha) {
         return Outcome::Failed(PublishError::Setup(format!(
             "check run head_sha `{}` is not a commit sha",
@@ -96,7 +102,12 @@ pub(crate) async fn publish(client: &Client, repo: &str, check: &CheckRun, run_u
     let title = cap(&check.title, 1_000);
     let summary = cap(&check.summary, OUTPUT_LIMIT);
     let mut batches = check.annotations.chunks(ANNOTATIONS_PER_REQUEST);
-    let first: Vec<_> = batches.next().unwrap_or_default().iter().map(annotation_json).collect();
+    let first: Vec<_> = batches
+        .next()
+        .unwrap_or_default()
+        .iter()
+        .map(annotation_json)
+        .collect();
     let mut output = json!({ "title": title, "summary": summary, "annotations": first });
     if let Some(text) = &check.text {
         output["text"] = json!(cap(text, OUTPUT_LIMIT));
@@ -119,7 +130,11 @@ pub(crate) async fn publish(client: &Client, repo: &str, check: &CheckRun, run_u
     }
     let path = format!("/repos/{repo}/check-runs");
     // Not retried: a second POST would make a second check run.
-    let id = match client.post(&path, &body).await.and_then(|r| r.json::<Created>(Method::Post, &path)) {
+    let id = match client
+        .post(&path, &body)
+        .await
+        .and_then(|r| r.json::<Created>(Method::Post, &path))
+    {
         Ok(created) => created.id,
         Err(e) => return Outcome::Failed(e),
     };
@@ -129,9 +144,15 @@ pub(crate) async fn publish(client: &Client, repo: &str, check: &CheckRun, run_u
     for batch in batches {
         // Each update appends its annotations to those already on the run.
         let annotations: Vec<_> = batch.iter().map(annotation_json).collect();
-        let update = json!({ "output": { "title": title, "summary": summary, "annotations": annotations } });
+        let update =
+            json!({ "output": { "title": title, "summary": summary, "annotations": annotations } });
         if let Err(e) = client.patch(&update_path, &update).await {
-            return Outcome::Failed(PublishError::Incomplete { id, sent, total, source: Box::new(e) });
+            return Outcome::Failed(PublishError::Incomplete {
+                id,
+                sent,
+                total,
+                source: Box::new(e),
+            });
         }
         sent += batch.len();
     }

@@ -35,19 +35,49 @@ pub enum PublishError {
          {:.1} s more, beyond the {:.1} s cap",
         .waited.as_secs_f64(), .wanted.as_secs_f64(), .cap.as_secs_f64()
     )]
-    RateLimited { method: &'static str, path: String, waited: Duration, wanted: Duration, cap: Duration },
+    RateLimited {
+        method: &'static str,
+        path: String,
+        waited: Duration,
+        wanted: Duration,
+        cap: Duration,
+    },
     #[error("GitHub answered {status} to {method} {path}: {message}")]
-    Status { method: &'static str, path: String, status: u16, message: String },
+    Status {
+        method: &'static str,
+        path: String,
+        status: u16,
+        message: String,
+    },
     #[error("{method} {path}: no answer from GitHub within {} s", .after.as_secs())]
-    Timeout { method: &'static str, path: String, after: Duration },
+    Timeout {
+        method: &'static str,
+        path: String,
+        after: Duration,
+    },
     #[error("{method} {path}: {message}")]
-    Transport { method: &'static str, path: String, message: String },
+    Transport {
+        method: &'static str,
+        path: String,
+        message: String,
+    },
     #[error("GitHub's answer to {method} {path} is not what the API describes: {message}")]
-    BadResponse { method: &'static str, path: String, message: String },
+    BadResponse {
+        method: &'static str,
+        path: String,
+        message: String,
+    },
     #[error("cannot publish to GitHub: {0}")]
     Setup(String),
-    #[error("check run {id} was created, but only {sent} of its {total} annotations reached it: {source}")]
-    Incomplete { id: u64, sent: usize, total: usize, source: Box<PublishError> },
+    #[error(
+        "check run {id} was created, but only {sent} of its {total} annotations reached it: {source}"
+    )]
+    Incomplete {
+        id: u64,
+        sent: usize,
+        total: usize,
+        source: Box<PublishError>,
+    },
 }
 
 impl PublishError {
@@ -138,10 +168,9 @@ impl Client {
         max_wait: Duration,
         extra: &[(http::HeaderName, &str)],
     ) -> Result<Client, PublishError> {
-        let base: Uri = api_url
-            .trim_end_matches('/')
-            .parse()
-            .map_err(|e| PublishError::Setup(format!("GITHUB_API_URL `{api_url}` is not a URL: {e}")))?;
+        let base: Uri = api_url.trim_end_matches('/').parse().map_err(|e| {
+            PublishError::Setup(format!("GITHUB_API_URL `{api_url}` is not a URL: {e}"))
+        })?;
         if base.scheme().is_none() || base.authority().is_none() {
             return Err(PublishError::Setup(format!(
                 "GITHUB_API_URL `{api_url}` needs a scheme and a host"
@@ -160,14 +189,23 @@ impl Client {
             .personal_token(token.to_string())
             // GitHub's recommended type, then the one its OpenAPI description declares
             // (a validating mock of that description answers 406 to the first alone).
-            .add_header(http::header::ACCEPT, "application/vnd.github+json, application/json".into());
+            .add_header(
+                http::header::ACCEPT,
+                "application/vnd.github+json, application/json".into(),
+            );
         for (name, value) in extra {
             builder = builder.add_header(name.clone(), (*value).to_string());
         }
         let crab = builder
             .build()
             .map_err(|e| PublishError::Setup(format!("building the HTTP client: {e}")))?;
-        Ok(Client { crab, base, timeout, max_wait, waited_ms: AtomicU64::new(0) })
+        Ok(Client {
+            crab,
+            base,
+            timeout,
+            max_wait,
+            waited_ms: AtomicU64::new(0),
+        })
     }
 
     /// Turns a `Link` target into a path on the API host; refuses other hosts,
@@ -178,7 +216,9 @@ impl Client {
             path: url.to_string(),
             message,
         };
-        let uri: Uri = url.parse().map_err(|e| bad(format!("pagination link: {e}")))?;
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| bad(format!("pagination link: {e}")))?;
         match uri.authority() {
             None => {}
             Some(a) if Some(a) == self.base.authority() => {}
@@ -193,11 +233,19 @@ impl Client {
         self.send(Method::Get, path, None).await
     }
 
-    pub async fn post(&self, path: &str, body: &serde_json::Value) -> Result<Response, PublishError> {
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<Response, PublishError> {
         self.send(Method::Post, path, Some(body)).await
     }
 
-    pub async fn patch(&self, path: &str, body: &serde_json::Value) -> Result<Response, PublishError> {
+    pub async fn patch(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<Response, PublishError> {
         self.send(Method::Patch, path, Some(body)).await
     }
 
@@ -211,7 +259,10 @@ impl Client {
         loop {
             let error = match self.once(method, path, body).await {
                 Ok(answer) if (200..300).contains(&answer.status) => {
-                    return Ok(Response { headers: answer.headers, body: answer.body });
+                    return Ok(Response {
+                        headers: answer.headers,
+                        body: answer.body,
+                    });
                 }
                 Ok(answer) => {
                     // A rate-limited request was not carried out, so any method may repeat it.
@@ -271,8 +322,16 @@ impl Client {
             .map_err(transport)?;
             let status = response.status().as_u16();
             let headers = response.headers().clone();
-            let body = self.crab.body_to_string(response).await.map_err(transport)?;
-            Ok(Answer { status, headers, body })
+            let body = self
+                .crab
+                .body_to_string(response)
+                .await
+                .map_err(transport)?;
+            Ok(Answer {
+                status,
+                headers,
+                body,
+            })
         };
         match tokio::time::timeout(self.timeout, request).await {
             Ok(result) => result,
@@ -305,7 +364,9 @@ fn rate_limit_wait(answer: &Answer) -> Option<Duration> {
         return Some(Duration::from_secs(secs.max(1)));
     }
     if header_u64(&answer.headers, "x-ratelimit-remaining") == Some(0) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let reset = header_u64(&answer.headers, "x-ratelimit-reset").unwrap_or(now);
         // One second more: the reset time is rounded down.
         return Some(Duration::from_secs(reset.saturating_sub(now) + 1));
@@ -317,12 +378,24 @@ fn rate_limit_wait(answer: &Answer) -> Option<Duration> {
 fn classify(method: Method, path: &str, answer: Answer) -> PublishError {
     let message = serde_json::from_str::<serde_json::Value>(&answer.body)
         .ok()
-        .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| answer.body.chars().take(200).collect());
     if answer.status == 403 && method != Method::Get {
-        return PublishError::ReadOnlyToken { status: answer.status, message };
+        return PublishError::ReadOnlyToken {
+            status: answer.status,
+            message,
+        };
     }
-    PublishError::Status { method: method.as_str(), path: path.to_string(), status: answer.status, message }
+    PublishError::Status {
+        method: method.as_str(),
+        path: path.to_string(),
+        status: answer.status,
+        message,
+    }
 }
 
 #[cfg(test)]
@@ -334,42 +407,80 @@ mod tests {
         for (k, v) in headers {
             map.insert(*k, v.parse().unwrap());
         }
-        Answer { status, headers: map, body: body.to_string() }
+        Answer {
+            status,
+            headers: map,
+            body: body.to_string(),
+        }
     }
 
     #[test]
     fn rate_limits_are_told_apart_from_refusals() {
-        assert_eq!(rate_limit_wait(&answer(429, &[("retry-after", "3")], "")), Some(Duration::from_secs(3)));
-        assert_eq!(rate_limit_wait(&answer(429, &[], "")), Some(UNSPECIFIED_RATE_LIMIT_WAIT));
-        let reset = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 5;
+        assert_eq!(
+            rate_limit_wait(&answer(429, &[("retry-after", "3")], "")),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            rate_limit_wait(&answer(429, &[], "")),
+            Some(UNSPECIFIED_RATE_LIMIT_WAIT)
+        );
+        let reset = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 5;
         let primary = answer(
             403,
-            &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", &reset.to_string())],
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", &reset.to_string()),
+            ],
             r#"{"message":"API rate limit exceeded"}"#,
         );
         let wait = rate_limit_wait(&primary).unwrap();
-        assert!(wait >= Duration::from_secs(5) && wait <= Duration::from_secs(6), "{wait:?}");
-        let secondary = answer(403, &[], r#"{"message":"You have exceeded a secondary rate limit"}"#);
-        assert_eq!(rate_limit_wait(&secondary), Some(UNSPECIFIED_RATE_LIMIT_WAIT));
+        assert!(
+            wait >= Duration::from_secs(5) && wait <= Duration::from_secs(6),
+            "{wait:?}"
+        );
+        let secondary = answer(
+            403,
+            &[],
+            r#"{"message":"You have exceeded a secondary rate limit"}"#,
+        );
+        assert_eq!(
+            rate_limit_wait(&secondary),
+            Some(UNSPECIFIED_RATE_LIMIT_WAIT)
+        );
         let refused = answer(
             403,
             &[("x-ratelimit-remaining", "4999")],
             r#"{"message":"Resource not accessible by integration"}"#,
         );
         assert_eq!(rate_limit_wait(&refused), None);
-        assert_eq!(rate_limit_wait(&answer(500, &[("retry-after", "1")], "")), None);
+        assert_eq!(
+            rate_limit_wait(&answer(500, &[("retry-after", "1")], "")),
+            None
+        );
     }
 
     #[test]
     fn a_refused_write_names_the_read_only_token() {
-        let refused = answer(403, &[], r#"{"message":"Resource not accessible by integration"}"#);
+        let refused = answer(
+            403,
+            &[],
+            r#"{"message":"Resource not accessible by integration"}"#,
+        );
         let error = classify(Method::Post, "/repos/o/r/issues/1/comments", refused);
         assert_eq!(
             error.to_string().split(": this").next(),
             Some("GitHub refused the write (403 Resource not accessible by integration)")
         );
         assert!(error.to_string().contains("workflow_run"));
-        let read = classify(Method::Get, "/user", answer(403, &[], r#"{"message":"nope"}"#));
+        let read = classify(
+            Method::Get,
+            "/user",
+            answer(403, &[], r#"{"message":"nope"}"#),
+        );
         assert!(matches!(read, PublishError::Status { status: 403, .. }));
     }
 
@@ -382,9 +493,18 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        let response = Response { headers, body: String::new() };
-        assert_eq!(response.next_link().as_deref(), Some("https://api.github.com/x?page=3"));
-        let last = Response { headers: HeaderMap::new(), body: String::new() };
+        let response = Response {
+            headers,
+            body: String::new(),
+        };
+        assert_eq!(
+            response.next_link().as_deref(),
+            Some("https://api.github.com/x?page=3")
+        );
+        let last = Response {
+            headers: HeaderMap::new(),
+            body: String::new(),
+        };
         assert_eq!(last.next_link(), None);
     }
 }

@@ -36,7 +36,9 @@ pub fn marker(key: &str) -> String {
 pub(crate) fn validate_key(key: &str) -> Result<(), PublishError> {
     let ok = !key.is_empty()
         && key.len() <= 100
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '-'))
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '-'))
         && !key.contains("--");
     if ok {
         Ok(())
@@ -51,7 +53,9 @@ pub(crate) fn validate_key(key: &str) -> Result<(), PublishError> {
 /// GitHub's limit at a character boundary with a line pointing to the job summary.
 pub fn comment_body(key: &str, markdown: &str, run_url: Option<&str>) -> String {
     let marker = marker(key);
-    let markdown = markdown.strip_prefix(&marker).map_or(markdown, |rest| rest.trim_start_matches(['\r', '\n']));
+    let markdown = markdown
+        .strip_prefix(&marker)
+        .map_or(markdown, |rest| rest.trim_start_matches(['\r', '\n']));
     let body = format!("{marker}\n{markdown}");
     if body.chars().count() <= COMMENT_LIMIT {
         return body;
@@ -60,15 +64,24 @@ pub fn comment_body(key: &str, markdown: &str, run_url: Option<&str>) -> String 
         Some(url) => format!("[the job summary]({url})"),
         None => "the job summary of this workflow run".to_string(),
     };
-    let note = format!("\n\n---\n**Truncated** to fit GitHub's comment limit: the full report is in {summary}.\n");
+    let note = format!(
+        "\n\n---\n**Truncated** to fit GitHub's comment limit: the full report is in {summary}.\n"
+    );
     let keep = COMMENT_LIMIT.saturating_sub(note.chars().count());
     let cut = body.char_indices().nth(keep).map_or(body.len(), |(i, _)| i);
     format!("{}{note}", &body[..cut])
 }
 
 fn is_ours(comment: &Comment, marker: &str, author: &str) -> bool {
-    let first_line = comment.body.as_deref().and_then(|b| b.lines().next()).map(str::trim_end);
-    let by_author = comment.user.as_ref().is_some_and(|u| u.login.eq_ignore_ascii_case(author));
+    let first_line = comment
+        .body
+        .as_deref()
+        .and_then(|b| b.lines().next())
+        .map(str::trim_end);
+    let by_author = comment
+        .user
+        .as_ref()
+        .is_some_and(|u| u.login.eq_ignore_ascii_case(author));
     first_line == Some(marker) && by_author
 }
 
@@ -105,13 +118,21 @@ pub(crate) async fn find(
 
 /// The login our comments carry: `configured`, else the token's own user, else
 /// (GITHUB_TOKEN and app tokens cannot read /user) the Actions bot.
-pub(crate) async fn author(client: &Client, configured: Option<&str>) -> Result<String, PublishError> {
+pub(crate) async fn author(
+    client: &Client,
+    configured: Option<&str>,
+) -> Result<String, PublishError> {
     if let Some(login) = configured.filter(|l| !l.trim().is_empty()) {
         return Ok(login.trim().to_string());
     }
     match client.get("/user").await {
-        Ok(response) => Ok(response.json::<User>(super::client::Method::Get, "/user")?.login),
-        Err(PublishError::Status { status: 401 | 403 | 404, .. }) => Ok(ACTIONS_BOT.to_string()),
+        Ok(response) => Ok(response
+            .json::<User>(super::client::Method::Get, "/user")?
+            .login),
+        Err(PublishError::Status {
+            status: 401 | 403 | 404,
+            ..
+        }) => Ok(ACTIONS_BOT.to_string()),
         Err(e) => Err(e),
     }
 }
@@ -153,27 +174,41 @@ async fn upsert_inner(
     // listing shows the first did not land.
     match create(client, &path, &payload).await {
         Ok(id) => Ok(Outcome::Created(id)),
-        Err(first) if first.is_ambiguous() => match find(client, repo, pr, &marker, author).await? {
-            Some(landed) => Ok(Outcome::Created(landed.id)),
-            None => create(client, &path, &payload).await.map(Outcome::Created),
-        },
+        Err(first) if first.is_ambiguous() => {
+            match find(client, repo, pr, &marker, author).await? {
+                Some(landed) => Ok(Outcome::Created(landed.id)),
+                None => create(client, &path, &payload).await.map(Outcome::Created),
+            }
+        }
         Err(e) => Err(e),
     }
 }
 
 /// POST: a new comment on PR (issue) `pr`.
 pub(crate) fn create_request(repo: &str, pr: u64, body: &str) -> (String, serde_json::Value) {
-    (format!("/repos/{repo}/issues/{pr}/comments"), json!({ "body": body }))
+    (
+        format!("/repos/{repo}/issues/{pr}/comments"),
+        json!({ "body": body }),
+    )
 }
 
 /// PATCH: the comment's new body (octocrab's `update_comment` would POST).
 pub(crate) fn update_request(repo: &str, id: u64, body: &str) -> (String, serde_json::Value) {
-    (format!("/repos/{repo}/issues/comments/{id}"), json!({ "body": body }))
+    (
+        format!("/repos/{repo}/issues/comments/{id}"),
+        json!({ "body": body }),
+    )
 }
 
-pub(crate) async fn create(client: &Client, path: &str, payload: &serde_json::Value) -> Result<u64, PublishError> {
+pub(crate) async fn create(
+    client: &Client,
+    path: &str,
+    payload: &serde_json::Value,
+) -> Result<u64, PublishError> {
     let response = client.post(path, payload).await?;
-    Ok(response.json::<Comment>(super::client::Method::Post, path)?.id)
+    Ok(response
+        .json::<Comment>(super::client::Method::Post, path)?
+        .id)
 }
 
 #[cfg(test)]
@@ -190,13 +225,24 @@ mod tests {
     #[test]
     fn a_long_body_is_cut_below_the_limit_at_a_char_boundary() {
         let markdown = "ü".repeat(70_000);
-        let body = comment_body("k", &markdown, Some("https://github.com/o/r/actions/runs/1"));
-        assert!(body.chars().count() <= COMMENT_LIMIT, "{}", body.chars().count());
+        let body = comment_body(
+            "k",
+            &markdown,
+            Some("https://github.com/o/r/actions/runs/1"),
+        );
+        assert!(
+            body.chars().count() <= COMMENT_LIMIT,
+            "{}",
+            body.chars().count()
+        );
         assert!(body.chars().count() > COMMENT_LIMIT - 200);
         assert!(body.ends_with("[the job summary](https://github.com/o/r/actions/runs/1).\n"));
         assert!(body.starts_with("<!-- receipt-action:k -->\nüü"));
         let exact = "a".repeat(COMMENT_LIMIT - marker("k").len() - 1);
-        assert_eq!(comment_body("k", &exact, None).chars().count(), COMMENT_LIMIT);
+        assert_eq!(
+            comment_body("k", &exact, None).chars().count(),
+            COMMENT_LIMIT
+        );
     }
 
     #[test]
@@ -212,13 +258,31 @@ mod tests {
         let c = |body: &str, login: &str| Comment {
             id: 1,
             body: Some(body.into()),
-            user: Some(User { login: login.into() }),
+            user: Some(User {
+                login: login.into(),
+            }),
         };
         let m = marker("k");
-        assert!(is_ours(&c(&format!("{m}\nx"), "github-actions[bot]"), &m, ACTIONS_BOT));
-        assert!(is_ours(&c(&format!("{m}\r\nx"), "GitHub-Actions[bot]"), &m, ACTIONS_BOT));
+        assert!(is_ours(
+            &c(&format!("{m}\nx"), "github-actions[bot]"),
+            &m,
+            ACTIONS_BOT
+        ));
+        assert!(is_ours(
+            &c(&format!("{m}\r\nx"), "GitHub-Actions[bot]"),
+            &m,
+            ACTIONS_BOT
+        ));
         assert!(!is_ours(&c(&format!("{m}\nx"), "mallory"), &m, ACTIONS_BOT));
-        assert!(!is_ours(&c(&format!("quote:\n{m}"), "github-actions[bot]"), &m, ACTIONS_BOT));
-        assert!(!is_ours(&c(&format!("{}\nx", marker("k2")), "github-actions[bot]"), &m, ACTIONS_BOT));
+        assert!(!is_ours(
+            &c(&format!("quote:\n{m}"), "github-actions[bot]"),
+            &m,
+            ACTIONS_BOT
+        ));
+        assert!(!is_ours(
+            &c(&format!("{}\nx", marker("k2")), "github-actions[bot]"),
+            &m,
+            ACTIONS_BOT
+        ));
     }
 }

@@ -14,9 +14,13 @@ const REPO: &str = "octo/repo";
 const SHA: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
 
 fn prism() -> Option<String> {
-    let url = std::env::var("RECEIPT_PRISM_URL").ok().filter(|u| !u.is_empty());
+    let url = std::env::var("RECEIPT_PRISM_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
     if url.is_none() {
-        println!("SKIPPED: RECEIPT_PRISM_URL is not set; run policy/tests/github/contract.sh (.ci/run does)");
+        println!(
+            "SKIPPED: RECEIPT_PRISM_URL is not set; run policy/tests/github/contract.sh (.ci/run does)"
+        );
     }
     url
 }
@@ -26,11 +30,25 @@ fn every_request_the_publisher_makes_passes_githubs_openapi_description() {
     let Some(url) = prism() else { return };
     let rt = runtime().unwrap();
     rt.block_on(async {
-        let client = Client::new(&url, "ghs_contract", DEFAULT_TIMEOUT, Duration::from_secs(5)).unwrap();
+        let client = Client::new(
+            &url,
+            "ghs_contract",
+            DEFAULT_TIMEOUT,
+            Duration::from_secs(5),
+        )
+        .unwrap();
 
         // The validator is live: a check run without head_sha is refused.
-        let invalid = client.post(&format!("/repos/{REPO}/check-runs"), &serde_json::json!({ "name": "x" })).await;
-        assert!(matches!(invalid, Err(PublishError::Status { status: 422, .. })), "{invalid:?}");
+        let invalid = client
+            .post(
+                &format!("/repos/{REPO}/check-runs"),
+                &serde_json::json!({ "name": "x" }),
+            )
+            .await;
+        assert!(
+            matches!(invalid, Err(PublishError::Status { status: 422, .. })),
+            "{invalid:?}"
+        );
 
         // GET /user, then GET the comment list.
         let author = comment::author(&client, None).await.unwrap();
@@ -39,12 +57,19 @@ fn every_request_the_publisher_makes_passes_githubs_openapi_description() {
         // carry the token to another host.
         match comment::find(&client, REPO, 1, &comment::marker("contract"), &author).await {
             Err(PublishError::BadResponse { message, .. }) => {
-                assert_eq!(message, "pagination link leads to another host, api.github.com")
+                assert_eq!(
+                    message,
+                    "pagination link leads to another host, api.github.com"
+                )
             }
             other => panic!("expected the example Link header to be refused, got {other:?}"),
         }
         // POST a comment.
-        let body = super::comment_body("contract", "## Verdict: pass", Some("https://github.com/octo/repo/actions/runs/1"));
+        let body = super::comment_body(
+            "contract",
+            "## Verdict: pass",
+            Some("https://github.com/octo/repo/actions/runs/1"),
+        );
         let (path, payload) = comment::create_request(REPO, 1, &body);
         comment::create(&client, &path, &payload).await.unwrap();
         // PATCH it, as an update does.
@@ -70,7 +95,13 @@ fn every_request_the_publisher_makes_passes_githubs_openapi_description() {
                 })
                 .collect(),
         };
-        let published = check_run::publish(&client, REPO, &check, Some("https://github.com/octo/repo/actions/runs/1")).await;
+        let published = check_run::publish(
+            &client,
+            REPO,
+            &check,
+            Some("https://github.com/octo/repo/actions/runs/1"),
+        )
+        .await;
         assert!(matches!(published, Outcome::Created(_)), "{published:?}");
 
         // GET the pull requests of a commit. The description's own example answer
@@ -83,7 +114,10 @@ fn every_request_the_publisher_makes_passes_githubs_openapi_description() {
             "ghs_contract",
             DEFAULT_TIMEOUT,
             Duration::ZERO,
-            &[(http::HeaderName::from_static("prefer"), "code=200, dynamic=true")],
+            &[(
+                http::HeaderName::from_static("prefer"),
+                "code=200, dynamic=true",
+            )],
         )
         .unwrap();
         match find_pull_request(&dynamic, REPO, SHA).await {

@@ -49,9 +49,10 @@ impl Context {
         validate_repository(&repository)?;
         let api_url = set("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
         let run_url = match (set("GITHUB_SERVER_URL"), set("GITHUB_RUN_ID")) {
-            (Some(server), Some(run)) => {
-                Some(format!("{}/{repository}/actions/runs/{run}", server.trim_end_matches('/')))
-            }
+            (Some(server), Some(run)) => Some(format!(
+                "{}/{repository}/actions/runs/{run}",
+                server.trim_end_matches('/')
+            )),
             _ => None,
         };
         Ok(Context {
@@ -69,11 +70,15 @@ impl Context {
 /// `owner/name`, each part as GitHub allows it, so it can go into a URL path as is.
 pub(crate) fn validate_repository(repository: &str) -> Result<(), String> {
     let ok_part = |p: &str| {
-        !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
     match repository.split_once('/') {
         Some((owner, name)) if ok_part(owner) && ok_part(name) => Ok(()),
-        _ => Err(format!("GITHUB_REPOSITORY `{repository}` is not `owner/name`")),
+        _ => Err(format!(
+            "GITHUB_REPOSITORY `{repository}` is not `owner/name`"
+        )),
     }
 }
 
@@ -81,7 +86,9 @@ pub(crate) fn validate_repository(repository: &str) -> Result<(), String> {
 /// (not on GitHub Actions).
 pub fn write_step_summary(markdown: &str) -> io::Result<bool> {
     match std::env::var_os("GITHUB_STEP_SUMMARY") {
-        Some(path) if !path.is_empty() => write_step_summary_to(Path::new(&path), markdown).map(|()| true),
+        Some(path) if !path.is_empty() => {
+            write_step_summary_to(Path::new(&path), markdown).map(|()| true)
+        }
         _ => Ok(false),
     }
 }
@@ -104,8 +111,7 @@ pub fn write_step_summary_to(path: &Path, markdown: &str) -> io::Result<()> {
     Ok(())
 }
 
-const SUMMARY_CUT_NOTE: &str =
-    "\n\n**Truncated:** GitHub keeps at most 1 MiB of a step's summary; the full report is in `report.json`.\n";
+const SUMMARY_CUT_NOTE: &str = "\n\n**Truncated:** GitHub keeps at most 1 MiB of a step's summary; the full report is in `report.json`.\n";
 
 /// `markdown` cut to `room` bytes, trailing newline included.
 fn fit_summary(markdown: &str, room: usize) -> String {
@@ -136,7 +142,9 @@ pub fn write_outputs_to(path: &Path, pairs: &[(&str, String)]) -> io::Result<()>
     let mut text = String::new();
     for (name, value) in pairs {
         let bad_name = name.is_empty()
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if bad_name {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -150,7 +158,11 @@ pub fn write_outputs_to(path: &Path, pairs: &[(&str, String)]) -> io::Result<()>
             text.push_str(&format!("{name}={value}\n"));
         }
     }
-    OpenOptions::new().create(true).append(true).open(path)?.write_all(text.as_bytes())
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?
+        .write_all(text.as_bytes())
 }
 
 fn delimiter_for(value: &str) -> String {
@@ -203,8 +215,12 @@ mod tests {
         };
         let ctx = Context::from_vars(Some("t".into()), vars).unwrap();
         assert_eq!(ctx.api_url, "https://ghe.example.com/api/v3");
-        assert_eq!(ctx.run_url.as_deref(), Some("https://ghe.example.com/octo/repo/actions/runs/42"));
-        let default = Context::from_vars(None, |n| (n == "GITHUB_REPOSITORY").then(|| "a/b".into())).unwrap();
+        assert_eq!(
+            ctx.run_url.as_deref(),
+            Some("https://ghe.example.com/octo/repo/actions/runs/42")
+        );
+        let default =
+            Context::from_vars(None, |n| (n == "GITHUB_REPOSITORY").then(|| "a/b".into())).unwrap();
         assert_eq!(default.api_url, "https://api.github.com");
         assert_eq!(default.token, None);
         assert!(Context::from_vars(None, |_| None).is_err());

@@ -51,11 +51,17 @@ pub enum EventError {
     #[error("{0} is not set (it is set on GitHub Actions)")]
     MissingVariable(&'static str),
     #[error("cannot read the event payload {}: {source}", .path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("the event payload {} is larger than {} bytes", .path.display(), MAX_EVENT_BYTES)]
     TooLarge { path: PathBuf },
     #[error("the event payload {} is not JSON: {source}", .path.display())]
-    Parse { path: PathBuf, source: serde_json::Error },
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("the {event} event payload has no {field}")]
     Missing { event: String, field: &'static str },
     #[error(
@@ -79,20 +85,30 @@ impl Event {
 
     /// Parses the payload at `path` as event `event_name`.
     pub fn load(path: &Path, event_name: &str) -> Result<Event, EventError> {
-        let read = |source| EventError::Read { path: path.to_path_buf(), source };
+        let read = |source| EventError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
         let size = std::fs::metadata(path).map_err(read)?.len();
         if size > MAX_EVENT_BYTES {
-            return Err(EventError::TooLarge { path: path.to_path_buf() });
+            return Err(EventError::TooLarge {
+                path: path.to_path_buf(),
+            });
         }
         let text = std::fs::read(path).map_err(read)?;
-        let payload: Value = serde_json::from_slice(&text)
-            .map_err(|source| EventError::Parse { path: path.to_path_buf(), source })?;
+        let payload: Value = serde_json::from_slice(&text).map_err(|source| EventError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Event::from_payload(event_name, &payload)
     }
 
     /// Parses an already-read payload.
     pub fn from_payload(event_name: &str, payload: &Value) -> Result<Event, EventError> {
-        let field = Fields { event: event_name, payload };
+        let field = Fields {
+            event: event_name,
+            payload,
+        };
         match event_name {
             "pull_request" | "pull_request_target" => {
                 let head_repo = field.opt_str("/pull_request/head/repo/full_name");
@@ -107,20 +123,31 @@ impl Event {
                     head_repo: head_repo.unwrap_or_default(),
                 })
             }
-            "push" => Ok(Event::Push { sha: field.str("/after")?, git_ref: field.str("/ref")? }),
-            "release" => Ok(Event::Release { tag: field.str("/release/tag_name")?, sha: None }),
+            "push" => Ok(Event::Push {
+                sha: field.str("/after")?,
+                git_ref: field.str("/ref")?,
+            }),
+            "release" => Ok(Event::Release {
+                tag: field.str("/release/tag_name")?,
+                sha: None,
+            }),
             "workflow_run" => {
                 let head_repo = field.opt_str("/workflow_run/head_repository/full_name");
                 let repo = field.str("/workflow_run/repository/full_name")?;
                 Ok(Event::WorkflowRun {
                     head_sha: field.str("/workflow_run/head_sha")?,
-                    head_branch: field.opt_str("/workflow_run/head_branch").unwrap_or_default(),
+                    head_branch: field
+                        .opt_str("/workflow_run/head_branch")
+                        .unwrap_or_default(),
                     triggering_event: field.str("/workflow_run/event")?,
                     fork: head_repo.as_deref() != Some(repo.as_str()),
                     head_repo: head_repo.unwrap_or_default(),
                 })
             }
-            "workflow_dispatch" => Ok(Event::WorkflowDispatch { git_ref: field.str("/ref")?, sha: None }),
+            "workflow_dispatch" => Ok(Event::WorkflowDispatch {
+                git_ref: field.str("/ref")?,
+                sha: None,
+            }),
             other => Err(EventError::Unsupported(other.to_string())),
         }
     }
@@ -128,8 +155,14 @@ impl Event {
     /// Fills the commit of events whose payload lacks it (from `GITHUB_SHA`).
     pub fn with_sha(self, github_sha: Option<String>) -> Event {
         match self {
-            Event::Release { tag, sha: None } => Event::Release { tag, sha: github_sha },
-            Event::WorkflowDispatch { git_ref, sha: None } => Event::WorkflowDispatch { git_ref, sha: github_sha },
+            Event::Release { tag, sha: None } => Event::Release {
+                tag,
+                sha: github_sha,
+            },
+            Event::WorkflowDispatch { git_ref, sha: None } => Event::WorkflowDispatch {
+                git_ref,
+                sha: github_sha,
+            },
             other => other,
         }
     }
@@ -137,7 +170,9 @@ impl Event {
     /// The commit results are about: a PR's head, never the merge commit.
     pub fn head_sha(&self) -> Option<&str> {
         match self {
-            Event::PullRequest { head_sha, .. } | Event::WorkflowRun { head_sha, .. } => Some(head_sha),
+            Event::PullRequest { head_sha, .. } | Event::WorkflowRun { head_sha, .. } => {
+                Some(head_sha)
+            }
             Event::Push { sha, .. } => Some(sha),
             Event::Release { sha, .. } | Event::WorkflowDispatch { sha, .. } => sha.as_deref(),
         }
@@ -159,11 +194,17 @@ struct Fields<'a> {
 
 impl Fields<'_> {
     fn missing(&self, field: &'static str) -> EventError {
-        EventError::Missing { event: self.event.to_string(), field }
+        EventError::Missing {
+            event: self.event.to_string(),
+            field,
+        }
     }
 
     fn opt_str(&self, pointer: &'static str) -> Option<String> {
-        self.payload.pointer(pointer).and_then(Value::as_str).map(str::to_string)
+        self.payload
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_string)
     }
 
     fn str(&self, pointer: &'static str) -> Result<String, EventError> {
@@ -171,6 +212,9 @@ impl Fields<'_> {
     }
 
     fn u64(&self, pointer: &'static str) -> Result<u64, EventError> {
-        self.payload.pointer(pointer).and_then(Value::as_u64).ok_or_else(|| self.missing(pointer))
+        self.payload
+            .pointer(pointer)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| self.missing(pointer))
     }
 }

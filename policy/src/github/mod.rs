@@ -14,11 +14,14 @@ mod contract;
 mod env;
 pub mod event;
 
-pub use check_run::{ANNOTATIONS_PER_REQUEST, Annotation, AnnotationLevel, CheckRun, Conclusion, OUTPUT_LIMIT};
+pub use check_run::{
+    ANNOTATIONS_PER_REQUEST, Annotation, AnnotationLevel, CheckRun, Conclusion, OUTPUT_LIMIT,
+};
 pub use client::{DEFAULT_MAX_WAIT, DEFAULT_TIMEOUT, PublishError};
 pub use comment::{ACTIONS_BOT, COMMENT_LIMIT, comment_body, marker};
 pub use env::{
-    Context, STEP_SUMMARY_LIMIT, write_outputs, write_outputs_to, write_step_summary, write_step_summary_to,
+    Context, STEP_SUMMARY_LIMIT, write_outputs, write_outputs_to, write_step_summary,
+    write_step_summary_to,
 };
 pub use event::{Event, EventError};
 
@@ -55,15 +58,20 @@ pub struct Published {
 
 impl Published {
     fn both(outcome: Outcome) -> Published {
-        Published { comment: outcome.clone(), check: outcome }
+        Published {
+            comment: outcome.clone(),
+            check: outcome,
+        }
     }
 
     /// The errors, for a caller that reports them (or fails on them).
     pub fn errors(&self) -> impl Iterator<Item = &PublishError> {
-        [&self.comment, &self.check].into_iter().filter_map(|o| match o {
-            Outcome::Failed(e) => Some(e),
-            _ => None,
-        })
+        [&self.comment, &self.check]
+            .into_iter()
+            .filter_map(|o| match o {
+                Outcome::Failed(e) => Some(e),
+                _ => None,
+            })
     }
 }
 
@@ -93,7 +101,9 @@ pub async fn publish_async(ctx: &Context, publication: &Publication) -> Publishe
     };
     let comment = publish_comment(&client, ctx, publication).await;
     let check = match &publication.check {
-        Some(check) => check_run::publish(&client, &ctx.repository, check, ctx.run_url.as_deref()).await,
+        Some(check) => {
+            check_run::publish(&client, &ctx.repository, check, ctx.run_url.as_deref()).await
+        }
         None => Outcome::Skipped("no check run requested".into()),
     };
     Published { comment, check }
@@ -108,13 +118,18 @@ async fn publish_comment(client: &Client, ctx: &Context, publication: &Publicati
     }
     let pr = match (publication.pr_number, &publication.check) {
         (Some(pr), _) => pr,
-        (None, Some(check)) => match find_pull_request(client, &ctx.repository, &check.head_sha).await {
-            Ok(Some(pr)) => pr,
-            Ok(None) => {
-                return Outcome::Skipped(format!("no open pull request has head commit {}", check.head_sha));
+        (None, Some(check)) => {
+            match find_pull_request(client, &ctx.repository, &check.head_sha).await {
+                Ok(Some(pr)) => pr,
+                Ok(None) => {
+                    return Outcome::Skipped(format!(
+                        "no open pull request has head commit {}",
+                        check.head_sha
+                    ));
+                }
+                Err(e) => return Outcome::Failed(e),
             }
-            Err(e) => return Outcome::Failed(e),
-        },
+        }
         (None, None) => return Outcome::Skipped("no pull request to comment on".into()),
     };
     let author = match comment::author(client, ctx.comment_author.as_deref()).await {
@@ -122,7 +137,15 @@ async fn publish_comment(client: &Client, ctx: &Context, publication: &Publicati
         Err(e) => return Outcome::Failed(e),
     };
     let body = comment_body(&publication.key, markdown, ctx.run_url.as_deref());
-    comment::upsert(client, &ctx.repository, pr, &publication.key, &body, &author).await
+    comment::upsert(
+        client,
+        &ctx.repository,
+        pr,
+        &publication.key,
+        &body,
+        &author,
+    )
+    .await
 }
 
 /// The open pull request whose head is `head_sha` (GET /repos/{o}/{r}/commits/{sha}/pulls).
@@ -133,7 +156,9 @@ pub fn pull_request_for_sha(ctx: &Context, head_sha: &str) -> Result<Option<u64>
         let client = match connect(ctx) {
             Ok(client) => client,
             Err(Connect::NoToken) => {
-                return Err(PublishError::Setup("no GitHub token to look the pull request up with".into()));
+                return Err(PublishError::Setup(
+                    "no GitHub token to look the pull request up with".into(),
+                ));
             }
             Err(Connect::Failed(e)) => return Err(e),
         };
@@ -153,9 +178,18 @@ struct PullHead {
     sha: String,
 }
 
-async fn find_pull_request(client: &Client, repo: &str, head_sha: &str) -> Result<Option<u64>, PublishError> {
-    if !(head_sha.len() >= 7 && head_sha.len() <= 64 && head_sha.chars().all(|c| c.is_ascii_hexdigit())) {
-        return Err(PublishError::Setup(format!("`{head_sha}` is not a commit sha")));
+async fn find_pull_request(
+    client: &Client,
+    repo: &str,
+    head_sha: &str,
+) -> Result<Option<u64>, PublishError> {
+    if !(head_sha.len() >= 7
+        && head_sha.len() <= 64
+        && head_sha.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return Err(PublishError::Setup(format!(
+            "`{head_sha}` is not a commit sha"
+        )));
     }
     let path = format!("/repos/{repo}/commits/{head_sha}/pulls?per_page=100");
     let pulls: Vec<PullSummary> = client.get(&path).await?.json(Method::Get, &path)?;
@@ -173,8 +207,13 @@ enum Connect {
 }
 
 fn connect(ctx: &Context) -> Result<Client, Connect> {
-    let token = ctx.token.as_deref().filter(|t| !t.trim().is_empty()).ok_or(Connect::NoToken)?;
-    env::validate_repository(&ctx.repository).map_err(|e| Connect::Failed(PublishError::Setup(e)))?;
+    let token = ctx
+        .token
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(Connect::NoToken)?;
+    env::validate_repository(&ctx.repository)
+        .map_err(|e| Connect::Failed(PublishError::Setup(e)))?;
     Client::new(&ctx.api_url, token, ctx.timeout, ctx.max_wait).map_err(Connect::Failed)
 }
 

@@ -77,15 +77,28 @@ pub struct Fake {
 
 impl Fake {
     pub fn start() -> Fake {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let state = Arc::new(Mutex::new(State { next_id: 1000, ..State::default() }));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let state = Arc::new(Mutex::new(State {
+            next_id: 1000,
+            ..State::default()
+        }));
         let server = rt.block_on(async {
             let server = MockServer::start().await;
-            Mock::given(any()).respond_with(Api(state.clone())).mount(&server).await;
+            Mock::given(any())
+                .respond_with(Api(state.clone()))
+                .mount(&server)
+                .await;
             server
         });
         state.lock().unwrap().uri = server.uri();
-        Fake { server, state, _rt: rt }
+        Fake {
+            server,
+            state,
+            _rt: rt,
+        }
     }
 
     pub fn state(&self) -> MutexGuard<'_, State> {
@@ -96,7 +109,12 @@ impl Fake {
         let mut s = self.state();
         s.next_id += 1;
         let id = s.next_id;
-        s.comments.push(StoredComment { id, pr, login: login.into(), body: body.into() });
+        s.comments.push(StoredComment {
+            id,
+            pr,
+            login: login.into(),
+            body: body.into(),
+        });
         id
     }
 }
@@ -117,7 +135,11 @@ fn comment_json(uri: &str, c: &StoredComment) -> Value {
 }
 
 fn query(request: &Request, name: &str) -> Option<String> {
-    request.url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    request
+        .url
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 impl Respond for Api {
@@ -160,17 +182,27 @@ impl Respond for Api {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         match (method.as_str(), segments.as_slice()) {
             ("GET", ["user"]) => match &s.user_login {
-                Some(login) => ResponseTemplate::new(200).set_body_json(json!({ "login": login, "id": 7 })),
+                Some(login) => {
+                    ResponseTemplate::new(200).set_body_json(json!({ "login": login, "id": 7 }))
+                }
                 None => error(403, "Resource not accessible by integration"),
             },
             ("GET", ["repos", "octo", "repo", "issues", pr, "comments"]) => {
                 let pr: u64 = pr.parse().unwrap_or(0);
-                let per_page: usize = query(request, "per_page").and_then(|p| p.parse().ok()).unwrap_or(30);
-                let page: usize = query(request, "page").and_then(|p| p.parse().ok()).unwrap_or(1);
+                let per_page: usize = query(request, "per_page")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(30);
+                let page: usize = query(request, "page")
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(1);
                 let all: Vec<&StoredComment> = s.comments.iter().filter(|c| c.pr == pr).collect();
                 let start = (page - 1) * per_page;
-                let items: Vec<Value> =
-                    all.iter().skip(start).take(per_page).map(|c| comment_json(&s.uri, c)).collect();
+                let items: Vec<Value> = all
+                    .iter()
+                    .skip(start)
+                    .take(per_page)
+                    .map(|c| comment_json(&s.uri, c))
+                    .collect();
                 let mut response = ResponseTemplate::new(200).set_body_json(items);
                 if start + per_page < all.len() {
                     let next = format!(
@@ -212,7 +244,8 @@ impl Respond for Api {
             }
             ("PATCH", ["repos", "octo", "repo", "issues", "comments", id]) => {
                 let id: u64 = id.parse().unwrap_or(0);
-                let Some(text) = body.get("body").and_then(Value::as_str).map(str::to_string) else {
+                let Some(text) = body.get("body").and_then(Value::as_str).map(str::to_string)
+                else {
                     return error(422, "body is missing");
                 };
                 let uri = s.uri.clone();
@@ -225,11 +258,17 @@ impl Respond for Api {
                 }
             }
             ("POST", ["repos", "octo", "repo", "check-runs"]) => {
-                let annotations = body.pointer("/output/annotations").and_then(Value::as_array).cloned().unwrap_or_default();
+                let annotations = body
+                    .pointer("/output/annotations")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 if annotations.len() > 50 {
                     return error(422, "Only 50 annotations are allowed per request");
                 }
-                let (Some(name), Some(head_sha)) = (body["name"].as_str(), body["head_sha"].as_str()) else {
+                let (Some(name), Some(head_sha)) =
+                    (body["name"].as_str(), body["head_sha"].as_str())
+                else {
                     return error(422, "name and head_sha are required");
                 };
                 s.next_id += 1;
@@ -238,17 +277,26 @@ impl Respond for Api {
                     name: name.into(),
                     head_sha: head_sha.into(),
                     conclusion: body["conclusion"].as_str().unwrap_or_default().into(),
-                    title: body.pointer("/output/title").and_then(Value::as_str).unwrap_or_default().into(),
+                    title: body
+                        .pointer("/output/title")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .into(),
                     batches: vec![annotations.len()],
                     annotations,
                 };
-                let answer = json!({ "id": check.id, "head_sha": check.head_sha, "name": check.name });
+                let answer =
+                    json!({ "id": check.id, "head_sha": check.head_sha, "name": check.name });
                 s.checks.push(check);
                 ResponseTemplate::new(201).set_body_json(answer)
             }
             ("PATCH", ["repos", "octo", "repo", "check-runs", id]) => {
                 let id: u64 = id.parse().unwrap_or(0);
-                let annotations = body.pointer("/output/annotations").and_then(Value::as_array).cloned().unwrap_or_default();
+                let annotations = body
+                    .pointer("/output/annotations")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 if annotations.len() > 50 {
                     return error(422, "Only 50 annotations are allowed per request");
                 }

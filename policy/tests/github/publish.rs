@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use receipt_policy::github::{
-    Annotation, AnnotationLevel, CheckRun, Conclusion, Context, Outcome, Publication, PublishError, marker,
-    publish, pull_request_for_sha, write_step_summary_to,
+    Annotation, AnnotationLevel, CheckRun, Conclusion, Context, Outcome, Publication, PublishError,
+    marker, publish, pull_request_for_sha, write_step_summary_to,
 };
 
 use crate::fake::{BOT, Fake, REPO};
@@ -24,7 +24,12 @@ fn ctx(fake: &Fake) -> Context {
 }
 
 fn comment_only(pr: u64, markdown: &str) -> Publication {
-    Publication { key: "bench".into(), pr_number: Some(pr), comment: Some(markdown.into()), check: None }
+    Publication {
+        key: "bench".into(),
+        pr_number: Some(pr),
+        comment: Some(markdown.into()),
+        check: None,
+    }
 }
 
 fn check(annotations: usize) -> CheckRun {
@@ -61,14 +66,23 @@ fn second_publish_updates_the_same_comment() {
     let ctx = ctx(&fake);
     let first = publish(&ctx, &comment_only(5, "verdict: fail"));
     let id = created(&first.comment);
-    assert_eq!(first.check, Outcome::Skipped("no check run requested".into()));
+    assert_eq!(
+        first.check,
+        Outcome::Skipped("no check run requested".into())
+    );
     let second = publish(&ctx, &comment_only(5, "verdict: pass"));
     assert_eq!(second.comment, Outcome::Updated(id));
     let s = fake.state();
     assert_eq!(s.comments.len(), 1);
-    assert_eq!(s.comments[0].body, format!("{}\nverdict: pass", marker("bench")));
+    assert_eq!(
+        s.comments[0].body,
+        format!("{}\nverdict: pass", marker("bench"))
+    );
     assert_eq!(s.count("POST "), 1);
-    assert_eq!(s.count(&format!("PATCH /repos/octo/repo/issues/comments/{id}")), 1);
+    assert_eq!(
+        s.count(&format!("PATCH /repos/octo/repo/issues/comments/{id}")),
+        1
+    );
 }
 
 #[test]
@@ -77,7 +91,10 @@ fn an_unchanged_report_makes_no_write() {
     let ctx = ctx(&fake);
     let id = created(&publish(&ctx, &comment_only(5, "same")).comment);
     let writes = fake.state().writes();
-    assert_eq!(publish(&ctx, &comment_only(5, "same")).comment, Outcome::Unchanged(id));
+    assert_eq!(
+        publish(&ctx, &comment_only(5, "same")).comment,
+        Outcome::Unchanged(id)
+    );
     assert_eq!(fake.state().writes(), writes);
 }
 
@@ -107,8 +124,14 @@ fn comments_over_two_pages_are_searched() {
     let s = fake.state();
     assert_eq!(s.comments.len(), 120);
     assert_eq!(s.count("POST "), 0);
-    assert_eq!(s.count("GET /repos/octo/repo/issues/5/comments?per_page=100&page=2"), 1);
-    assert_eq!(s.count("GET /repos/octo/repo/issues/5/comments?per_page=100"), 2);
+    assert_eq!(
+        s.count("GET /repos/octo/repo/issues/5/comments?per_page=100&page=2"),
+        1
+    );
+    assert_eq!(
+        s.count("GET /repos/octo/repo/issues/5/comments?per_page=100"),
+        2
+    );
 }
 
 #[test]
@@ -132,7 +155,11 @@ fn a_500_before_the_create_landed_creates_once_after_relisting() {
     assert_eq!(s.comments.len(), 1);
     assert_eq!(s.comments[0].id, id);
     // list, create (500), list again, create.
-    let kinds: Vec<&str> = s.log.iter().map(|l| l.split_once('?').map_or(l.as_str(), |(p, _)| p)).collect();
+    let kinds: Vec<&str> = s
+        .log
+        .iter()
+        .map(|l| l.split_once('?').map_or(l.as_str(), |(p, _)| p))
+        .collect();
     assert_eq!(
         kinds[1..],
         [
@@ -164,7 +191,11 @@ fn a_429_with_retry_after_is_waited_out() {
     let started = Instant::now();
     let published = publish(&ctx(&fake), &comment_only(5, "report"));
     created(&published.comment);
-    assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(fake.state().comments.len(), 1);
 }
 
@@ -183,7 +214,13 @@ fn a_wait_beyond_the_cap_gives_up_without_writing() {
     let mut ctx = ctx(&fake);
     ctx.max_wait = Duration::from_millis(500);
     let started = Instant::now();
-    let published = publish(&ctx, &Publication { check: Some(check(1)), ..comment_only(5, "report") });
+    let published = publish(
+        &ctx,
+        &Publication {
+            check: Some(check(1)),
+            ..comment_only(5, "report")
+        },
+    );
     assert!(started.elapsed() < Duration::from_secs(1));
     for outcome in [&published.comment, &published.check] {
         match outcome {
@@ -202,12 +239,17 @@ fn a_403_is_reported_and_the_summary_still_written() {
     fake.state().read_only = true;
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("summary.md");
-    let publication = Publication { check: Some(check(3)), ..comment_only(5, "report") };
+    let publication = Publication {
+        check: Some(check(3)),
+        ..comment_only(5, "report")
+    };
     // The caller's order: the summary first, then publishing.
     write_step_summary_to(&summary, "# Report\nverdict: fail\n").unwrap();
     let published = publish(&ctx(&fake), &publication);
     for outcome in [&published.comment, &published.check] {
-        let Outcome::Failed(e) = outcome else { panic!("expected a failure, got {outcome:?}") };
+        let Outcome::Failed(e) = outcome else {
+            panic!("expected a failure, got {outcome:?}")
+        };
         assert!(
             e.to_string().starts_with(
                 "GitHub refused the write (403 Resource not accessible by integration): this token is \
@@ -217,17 +259,30 @@ fn a_403_is_reported_and_the_summary_still_written() {
         );
     }
     assert_eq!(published.errors().count(), 2);
-    assert_eq!(std::fs::read_to_string(&summary).unwrap(), "# Report\nverdict: fail\n");
+    assert_eq!(
+        std::fs::read_to_string(&summary).unwrap(),
+        "# Report\nverdict: fail\n"
+    );
     assert!(fake.state().comments.is_empty() && fake.state().checks.is_empty());
 }
 
 #[test]
 fn annotations_go_in_batches_of_50() {
     let fake = Fake::start();
-    let published =
-        publish(&ctx(&fake), &Publication { key: "bench".into(), pr_number: None, comment: None, check: Some(check(120)) });
+    let published = publish(
+        &ctx(&fake),
+        &Publication {
+            key: "bench".into(),
+            pr_number: None,
+            comment: None,
+            check: Some(check(120)),
+        },
+    );
     let id = created(&published.check);
-    assert_eq!(published.comment, Outcome::Skipped("no comment requested".into()));
+    assert_eq!(
+        published.comment,
+        Outcome::Skipped("no comment requested".into())
+    );
     let s = fake.state();
     assert_eq!(s.checks.len(), 1);
     let run = &s.checks[0];
@@ -238,7 +293,10 @@ fn annotations_go_in_batches_of_50() {
     assert_eq!(run.head_sha, HEAD);
     assert_eq!(run.conclusion, "failure");
     assert_eq!(run.title, "1 receipt failed");
-    assert_eq!(s.count(&format!("PATCH /repos/octo/repo/check-runs/{id}")), 2);
+    assert_eq!(
+        s.count(&format!("PATCH /repos/octo/repo/check-runs/{id}")),
+        2
+    );
 }
 
 #[test]
@@ -256,7 +314,10 @@ fn the_author_is_the_tokens_user_when_it_can_be_read() {
     let mut ctx = ctx(&fake);
     ctx.comment_author = Some("release-bot".into());
     let theirs = fake.seed_comment(5, "release-bot", &format!("{}\nold", marker("bench")));
-    assert_eq!(publish(&ctx, &comment_only(5, "new")).comment, Outcome::Updated(theirs));
+    assert_eq!(
+        publish(&ctx, &comment_only(5, "new")).comment,
+        Outcome::Updated(theirs)
+    );
     assert_eq!(fake.state().count("GET /user"), 0);
 }
 
@@ -266,7 +327,12 @@ fn a_fork_result_finds_its_pull_request_from_the_head_sha() {
     fake.state().pulls = vec![(7, HEAD.into())];
     assert_eq!(pull_request_for_sha(&ctx(&fake), HEAD), Ok(Some(7)));
     assert_eq!(pull_request_for_sha(&ctx(&fake), &"b".repeat(40)), Ok(None));
-    let publication = Publication { key: "bench".into(), pr_number: None, comment: Some("r".into()), check: Some(check(0)) };
+    let publication = Publication {
+        key: "bench".into(),
+        pr_number: None,
+        comment: Some("r".into()),
+        check: Some(check(0)),
+    };
     let published = publish(&ctx(&fake), &publication);
     created(&published.comment);
     created(&published.check);
@@ -278,7 +344,13 @@ fn without_a_token_nothing_is_sent() {
     let fake = Fake::start();
     let mut ctx = ctx(&fake);
     ctx.token = None;
-    let published = publish(&ctx, &Publication { check: Some(check(1)), ..comment_only(5, "r") });
+    let published = publish(
+        &ctx,
+        &Publication {
+            check: Some(check(1)),
+            ..comment_only(5, "r")
+        },
+    );
     assert!(matches!(published.comment, Outcome::Skipped(_)));
     assert!(matches!(published.check, Outcome::Skipped(_)));
     assert!(fake.state().log.is_empty());
@@ -299,9 +371,18 @@ fn a_body_over_the_limit_is_truncated_before_sending() {
 fn publish_inside_a_runtime_fails_instead_of_panicking() {
     let fake = Fake::start();
     let ctx = ctx(&fake);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let published = rt.block_on(async { publish(&ctx, &comment_only(5, "r")) });
-    assert!(matches!(published.comment, Outcome::Failed(PublishError::Setup(_))));
-    let published = rt.block_on(receipt_policy::github::publish_async(&ctx, &comment_only(5, "r")));
+    assert!(matches!(
+        published.comment,
+        Outcome::Failed(PublishError::Setup(_))
+    ));
+    let published = rt.block_on(receipt_policy::github::publish_async(
+        &ctx,
+        &comment_only(5, "r"),
+    ));
     created(&published.comment);
 }
