@@ -5,7 +5,7 @@
 # publisher makes to it (policy/src/github/contract.rs).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-npm ci --prefix "$here/contract" --no-audit --no-fund --loglevel=error
+npm ci --prefix "$here/contract" --no-audit --no-fund --ignore-scripts --loglevel=error
 
 port="${PRISM_PORT:-4010}"
 log="$(mktemp)"

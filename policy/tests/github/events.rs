@@ -1,5 +1,5 @@
 //! Events parsed from GitHub's own example payloads (npm `@octokit/webhooks-examples`,
-//! installed by `npm ci --prefix policy/tests/github`; `.ci/run` does it).
+//! installed by `policy/tests/npm-fixtures.sh`; `.ci/run` does it).
 
 use std::path::{Path, PathBuf};
 
@@ -8,19 +8,27 @@ use serde_json::Value;
 
 fn examples_index() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/github/node_modules/@octokit/webhooks-examples/api.github.com/index.json")
+        .join("tests/npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json")
 }
 
 /// Every example payload of `event`, or `None` (with a printed reason) when the
-/// package is not installed.
+/// package is not installed and `RECEIPT_REQUIRE_NPM_FIXTURES` is unset.
 fn examples(event: &str) -> Option<Vec<Value>> {
     let path = examples_index();
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        println!(
-            "SKIPPED: {} is missing; run `npm ci --prefix policy/tests/github` (.ci/run does)",
-            path.display()
-        );
-        return None;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(_) if std::env::var_os("RECEIPT_REQUIRE_NPM_FIXTURES").is_some() => {
+            panic!(
+                "{} is missing; run policy/tests/npm-fixtures.sh",
+                path.display()
+            )
+        }
+        Err(_) => {
+            eprintln!(
+                "SKIPPED: GitHub's example payloads are not installed; run policy/tests/npm-fixtures.sh"
+            );
+            return None;
+        }
     };
     let index: Vec<Value> =
         serde_json::from_str(&text).expect("webhooks-examples index.json is JSON");
@@ -241,6 +249,10 @@ fn unsupported_and_incomplete_payloads_are_errors() {
         error.to_string(),
         "the pull_request event payload has no /pull_request/head/sha"
     );
+}
+
+#[test]
+fn unreadable_payloads_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("event.json");
     std::fs::write(&bad, "{not json").unwrap();
