@@ -270,16 +270,25 @@ fn ci() -> Value {
             .and_then(|r| r.split('/').next())
             .and_then(|n| n.parse::<u64>().ok())
     });
-    json!({
-        "provider": "github",
-        "repository": var("GITHUB_REPOSITORY"),
-        "run_id": var("GITHUB_RUN_ID"),
-        "run_attempt": var("GITHUB_RUN_ATTEMPT"),
-        "workflow": var("GITHUB_WORKFLOW"),
-        "ref": var("GITHUB_REF"),
-        "sha": var("GITHUB_SHA"),
-        "pr": pr,
-    })
+    // Only the variables the runner set: a missing one is absent, not null.
+    let mut ci = serde_json::Map::new();
+    ci.insert("provider".into(), "github".into());
+    for (key, name) in [
+        ("repository", "GITHUB_REPOSITORY"),
+        ("run_id", "GITHUB_RUN_ID"),
+        ("run_attempt", "GITHUB_RUN_ATTEMPT"),
+        ("workflow", "GITHUB_WORKFLOW"),
+        ("ref", "GITHUB_REF"),
+        ("sha", "GITHUB_SHA"),
+    ] {
+        if let Some(v) = var(name) {
+            ci.insert(key.into(), v.into());
+        }
+    }
+    if let Some(pr) = pr {
+        ci.insert("pr".into(), pr.into());
+    }
+    Value::Object(ci)
 }
 
 /// RFC 3339 UTC with seconds, e.g. `2026-05-01T12:34:56Z`.

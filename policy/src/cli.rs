@@ -51,6 +51,12 @@ pub enum Command {
     },
     /// Measure with the built-in engine, check, scan your changes for claims, report.
     Run(crate::action::RunArgs),
+    /// The GitHub Action's entry point, configured by INPUT_* variables (docs/action.md).
+    #[cfg(feature = "github")]
+    Action,
+    /// Publish report.json files as a PR comment and check run (workflow_run jobs).
+    #[cfg(feature = "github")]
+    Publish(crate::action::ci::PublishArgs),
     /// Render an existing report.json (written by `run` or `action`).
     Report(ReportArgs),
     /// Explain a finding code: what it catches, why, how to fix it, an example.
@@ -224,6 +230,10 @@ pub fn run(cli: Cli) -> i32 {
             0
         }
         Command::Run(args) => crate::action::run_local(args),
+        #[cfg(feature = "github")]
+        Command::Action => crate::action::ci::run_action(),
+        #[cfg(feature = "github")]
+        Command::Publish(args) => crate::action::ci::publish_command(args),
         Command::Report(args) => match report_command(&args) {
             Ok(code) => code,
             Err(message) => usage_error(&message),

@@ -7,6 +7,9 @@ pub mod inputs;
 pub mod measure;
 pub mod pipeline;
 
+#[cfg(feature = "github")]
+pub mod ci;
+
 use crate::cli::{EXIT_USAGE, load_policy, stdout_style};
 use crate::diff::{self, Range};
 use crate::report::{self, Report};
