@@ -366,19 +366,7 @@ fn check_run(report: &Report, key: &str, head_sha: String) -> github::CheckRun {
 
 /// "fail: 1 receipt fail, 2 claims unbacked".
 fn title(report: &Report) -> String {
-    let mut parts: Vec<String> = report
-        .receipt_counts()
-        .into_iter()
-        .filter(|(s, _)| *s != "pass")
-        .map(|(s, n)| format!("{n} receipt{} {s}", if n == 1 { "" } else { "s" }))
-        .collect();
-    parts.extend(
-        report
-            .claim_counts()
-            .into_iter()
-            .filter(|(o, _)| !matches!(*o, "backed" | "ignored"))
-            .map(|(o, n)| format!("{n} claim{} {o}", if n == 1 { "" } else { "s" })),
-    );
+    let parts = report.count_phrases(true);
     if parts.is_empty() {
         format!("{}: every receipt and claim checks out", report.verdict)
     } else {

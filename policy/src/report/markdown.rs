@@ -142,19 +142,7 @@ fn headline(out: &mut String, report: &Report) {
         icon(report.verdict),
         report.verdict
     );
-    let mut parts = Vec::new();
-    for (status, n) in report.receipt_counts() {
-        parts.push(format!(
-            "{n} receipt{} {status}",
-            if n == 1 { "" } else { "s" }
-        ));
-    }
-    for (outcome, n) in report.claim_counts() {
-        parts.push(format!(
-            "{n} claim{} {outcome}",
-            if n == 1 { "" } else { "s" }
-        ));
-    }
+    let mut parts = report.count_phrases(false);
     if parts.is_empty() {
         parts.push("nothing to judge".into());
     }

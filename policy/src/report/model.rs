@@ -359,6 +359,23 @@ impl Report {
         counts
     }
 
+    /// "2 receipts pass", "1 claim unbacked", … worst first; with `problems_only`,
+    /// passing receipts and backed or ignored claims are left out.
+    pub fn count_phrases(&self, problems_only: bool) -> Vec<String> {
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let receipts = self
+            .receipt_counts()
+            .into_iter()
+            .filter(|(s, _)| !problems_only || *s != "pass")
+            .map(|(s, n)| format!("{n} receipt{} {s}", plural(n)));
+        let claims = self
+            .claim_counts()
+            .into_iter()
+            .filter(|(o, _)| !problems_only || !matches!(*o, "backed" | "ignored"))
+            .map(|(o, n)| format!("{n} claim{} {o}", plural(n)));
+        receipts.chain(claims).collect()
+    }
+
     /// Claims that fail or warn.
     pub fn unbacked_claims(&self) -> usize {
         self.claims.iter().filter(|c| c.is_problem()).count()

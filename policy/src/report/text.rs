@@ -66,17 +66,7 @@ pub fn text(report: &Report, style: Style) -> String {
     for note in &report.notes {
         let _ = writeln!(out, "note: {note}");
     }
-    let mut parts: Vec<String> = report
-        .receipt_counts()
-        .into_iter()
-        .map(|(s, n)| format!("{n} receipt{} {s}", if n == 1 { "" } else { "s" }))
-        .collect();
-    parts.extend(
-        report
-            .claim_counts()
-            .into_iter()
-            .map(|(o, n)| format!("{n} claim{} {o}", if n == 1 { "" } else { "s" })),
-    );
+    let parts = report.count_phrases(false);
     let _ = writeln!(
         out,
         "\npolicy: {} (sha256 {})",
