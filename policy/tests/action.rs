@@ -431,3 +431,55 @@ fn publish_posts_a_forks_report_found_by_head_sha_and_refuses_a_foreign_one() {
         run.stderr
     );
 }
+
+#[test]
+fn insufficient_evidence_is_measured_again_confirm_runs_times() {
+    let (dir, base, head) = repo_with_claim();
+    // A band whose lower edge falls inside the receipt's median interval
+    // (13.35–13.90 tok/s): the verdict cannot be decided from these samples.
+    std::fs::write(
+        dir.path().join("ci/receipt-policy.toml"),
+        r#"version = 1
+[receipt]
+max_age = "none"
+[[envelope]]
+id = "edge"
+when = { backend = "cpu", "model.preset" = "2b-4t", "model.format" = "i2s" }
+tokens_per_second = { min = 13.6, max = 40.0 }
+tolerance = "0%"
+deterministic = true
+"#,
+    )
+    .unwrap();
+    let receipt = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../engine/receipts/bench-2b-4t-i2s-threads1.json");
+    let count = dir.path().join("bench-count");
+    let bench = format!(
+        "cp '{}' \"$RECEIPT_PATH\" && echo run >> '{}'",
+        receipt.display(),
+        count.display()
+    );
+    let fake = Fake::start();
+    let run = action(
+        dir.path(),
+        &fake,
+        &pr_event(6, &base, &head, fake::REPO),
+        &[
+            ("engine", "command"),
+            ("bench-command", &bench),
+            ("confirm-runs", "2"),
+            ("claims", "false"),
+            ("comment", "false"),
+            ("check-run", "false"),
+        ],
+    );
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    let runs = std::fs::read_to_string(&count).unwrap().lines().count();
+    assert_eq!(runs, 3, "one measurement and two confirmations");
+    assert_eq!(output(&run, "verdict"), "insufficient-evidence");
+    assert!(
+        run.summary.contains("re-measured 2 time(s)"),
+        "{}",
+        run.summary
+    );
+}

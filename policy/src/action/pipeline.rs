@@ -51,8 +51,11 @@ pub fn judge(plan: &Plan) -> Result<Report, String> {
                 plan.inputs.confirm_runs
             );
             verdict = measure_and_check(plan, &receipt, &options);
+        }
+        if attempt > 0 {
             notes.push(format!(
-                "The first measurement was insufficient evidence; re-measured {attempt} time(s) (confirm-runs)."
+                "The first measurement was insufficient evidence; re-measured {attempt} time(s) (confirm-runs); the verdict is the last one's: {}.",
+                verdict.status
             ));
         }
         verdicts.push(verdict);
