@@ -49,6 +49,8 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::baseline::cli::BaselineAction,
     },
+    /// The release gate: fresh measurement, every doc claim backed, a dated baseline, the tag.
+    Gate(crate::gate::cli::GateArgs),
     /// Measure with the built-in engine, check, scan your changes for claims, report.
     Run(crate::action::RunArgs),
     /// The GitHub Action's entry point, configured by INPUT_* variables (docs/action.md).
@@ -234,6 +236,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Action => crate::action::ci::run_action(),
         #[cfg(feature = "github")]
         Command::Publish(args) => crate::action::ci::publish_command(args),
+        Command::Gate(args) => crate::gate::cli::run(args),
         Command::Report(args) => match report_command(&args) {
             Ok(code) => code,
             Err(message) => usage_error(&message),

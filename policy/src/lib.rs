@@ -11,6 +11,7 @@ pub mod claims;
 pub mod cli;
 pub mod diff;
 pub mod envelope;
+pub mod gate;
 pub mod gates;
 #[cfg(feature = "github")]
 pub mod github;

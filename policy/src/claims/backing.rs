@@ -324,7 +324,7 @@ impl<'p> Backer<'p> {
     }
 
     /// Resolve a citation: relative to the citing file, then to the repo root.
-    fn resolve(&self, citing_file: &str, cited: &str) -> Option<PathBuf> {
+    pub fn resolve(&self, citing_file: &str, cited: &str) -> Option<PathBuf> {
         if let Some(rooted) = cited.strip_prefix('/') {
             return Some(self.root.join(rooted));
         }
@@ -409,7 +409,7 @@ impl<'p> Backer<'p> {
 }
 
 /// What the receipt measured, in the claim's base unit.
-fn measured_value(q: &Quantity, r: &Receipt) -> Option<f64> {
+pub fn measured_value(q: &Quantity, r: &Receipt) -> Option<f64> {
     match q.kind {
         Kind::Throughput => Some(r.tokens_per_second),
         Kind::Bandwidth => r.calibration.as_ref()?.mem_bw_gbps.map(|g| g * 1e9),
@@ -462,7 +462,8 @@ fn trim(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn show(kind: Kind, v: f64) -> String {
+/// A value of a kind in the unit reports print it in ("15.2 tok/s").
+pub fn show(kind: Kind, v: f64) -> String {
     match kind {
         Kind::Throughput => format!("{} tok/s", trim(v)),
         Kind::Latency => format!("{} ms", trim(v)),

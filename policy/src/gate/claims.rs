@@ -1,0 +1,200 @@
+//! Gate item `claims`: every performance claim in the docs (`claims --filter
+//! all`) must be backed or ignored. On a pull request the policy may make a
+//! stale or even an unbacked claim a warning; at a release it never is: only
+//! `backed` and `ignored` pass. A backed claim must also still be true: when a
+//! fresh receipt ran the same configuration as the cited one (same envelope,
+//! host class, model and kernels), the two must agree within the envelope's
+//! tolerance.
+
+use super::measurement::Fresh;
+use super::{Item, ItemStatus, ReleaseRequest};
+use crate::claims::backing::{self, Backer, ClaimVerdict, Outcome};
+use crate::claims::{Kind, audit, scan};
+use crate::diff::Range;
+use crate::envelope::Policy;
+use crate::receipt::Receipt;
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+pub const NAME: &str = "claims";
+
+pub fn check(request: &ReleaseRequest, policy: &Policy, fresh: &[Fresh]) -> Item {
+    let config = match scan::ScanConfig::from_settings(&policy.claims, Vec::new(), Vec::new(), false)
+    {
+        Ok(c) => c,
+        Err(e) => {
+            return Item::new(NAME, ItemStatus::Error, vec![e])
+                .with_fix("fix the policy's [claims] table (docs/claims.md)");
+        }
+    };
+    let scan_request = audit::Request {
+        root: request.root.clone(),
+        filter: scan::Filter::All,
+        range: Range::WorkingTree {
+            base: String::new(),
+        },
+        paths: Vec::new(),
+    };
+    let found = match audit::find(&scan_request, &config) {
+        Ok(f) => f,
+        Err(e) => {
+            return Item::new(NAME, ItemStatus::Error, vec![e])
+                .with_fix("run the gate in the repository's root (--root / the checkout)");
+        }
+    };
+    let backer = Backer::new(policy, &request.root, HashMap::new());
+    let verdicts = audit::judge(found.claims, &backer);
+    let mut detail = Vec::new();
+    let mut failures = Vec::new();
+    let mut fixes: Vec<&str> = Vec::new();
+    let mut reproduced = 0usize;
+    let mut not_rerun = 0usize;
+    let mut cited_cache: HashMap<PathBuf, Option<Receipt>> = HashMap::new();
+    for v in &verdicts {
+        match v.outcome {
+            Outcome::Ignored => {}
+            Outcome::Backed => match reproduce(v, &backer, fresh, &mut cited_cache) {
+                Check::Agrees => reproduced += 1,
+                Check::NotRerun => not_rerun += 1,
+                Check::Disagrees(message) => {
+                    failures.push(format!("{}: contradicted by the fresh run — {message}", place(v)));
+                    fixes.push("update the number and cite the fresh receipt (or find what changed the rate)");
+                }
+            },
+            Outcome::Stale | Outcome::Unbacked | Outcome::Contradicted => {
+                failures.push(format!("{}: {} — {}", place(v), v.outcome.as_str(), v.message));
+                fixes.push(match v.outcome {
+                    Outcome::Stale => {
+                        "measure again and cite the fresh receipt: a release needs receipts no older than the policy's max_age"
+                    }
+                    _ => v.suggestion.unwrap_or("cite a receipt that passes `policy-check check`"),
+                });
+            }
+        }
+    }
+    let count = |o: Outcome| verdicts.iter().filter(|v| v.outcome == o).count();
+    detail.push(format!(
+        "{} claims in {} files: {} backed ({reproduced} agree with the fresh run, {not_rerun} ran a configuration the fresh run did not), {} ignored, {} failing",
+        verdicts.len(),
+        found.files_scanned,
+        count(Outcome::Backed),
+        count(Outcome::Ignored),
+        failures.len()
+    ));
+    detail.push(format!(
+        "receipts must be no older than max_age {} (stale is deny at a release)",
+        policy.max_age.text
+    ));
+    detail.extend(found.warnings);
+    let status = if failures.is_empty() {
+        ItemStatus::Pass
+    } else {
+        ItemStatus::Fail
+    };
+    detail.extend(failures);
+    let mut item = Item::new(NAME, status, detail);
+    fixes.sort_unstable();
+    fixes.dedup();
+    if status == ItemStatus::Fail {
+        item = item.with_fix(fixes.join("; "));
+    }
+    item
+}
+
+fn place(v: &ClaimVerdict) -> String {
+    format!("{}:{}:{}: {}", v.claim.path, v.claim.line, v.claim.column, v.claim.text)
+}
+
+enum Check {
+    Agrees,
+    /// No fresh receipt ran the cited receipt's configuration, or it does not
+    /// measure the claim's kind (a speed-up needs two runs).
+    NotRerun,
+    Disagrees(String),
+}
+
+/// Does a fresh receipt of the cited receipt's configuration still measure
+/// what the cited one did?
+fn reproduce(
+    v: &ClaimVerdict,
+    backer: &Backer,
+    fresh: &[Fresh],
+    cache: &mut HashMap<PathBuf, Option<Receipt>>,
+) -> Check {
+    let (Some(cited), Some(then)) = (v.receipt.as_deref(), v.measured) else {
+        return Check::NotRerun;
+    };
+    if v.claim.quantity.kind == Kind::Speedup {
+        return Check::NotRerun;
+    }
+    let Some(path) = backer.resolve(&v.claim.path, cited) else {
+        return Check::NotRerun;
+    };
+    let old = cache
+        .entry(path.clone())
+        .or_insert_with(|| read_receipt(&path))
+        .as_ref();
+    let Some(old) = old else {
+        return Check::NotRerun;
+    };
+    let same: Vec<&Fresh> = fresh
+        .iter()
+        .filter(|f| Some(f.envelope.as_str()) == v.envelope.as_deref() && same_configuration(old, f))
+        .collect();
+    let mut checked = false;
+    for f in same {
+        let Some(now) = backing::measured_value(&v.claim.quantity, &f.receipt) else {
+            continue;
+        };
+        checked = true;
+        // Relative to the cited number: "this much slower/faster than claimed".
+        let apart = if then == 0.0 {
+            f64::INFINITY
+        } else {
+            (now - then).abs() / then.abs()
+        };
+        if apart > f.tolerance + 1e-12 {
+            let kind = v.claim.quantity.kind;
+            return Check::Disagrees(format!(
+                "{cited} measured {} but the fresh run ({}) measured {}: {:.1}% apart, beyond {}'s tolerance {:.0}%",
+                backing::show(kind, then),
+                f.path,
+                backing::show(kind, now),
+                apart * 100.0,
+                f.envelope,
+                f.tolerance * 100.0
+            ));
+        }
+    }
+    if checked { Check::Agrees } else { Check::NotRerun }
+}
+
+fn read_receipt(path: &std::path::Path) -> Option<Receipt> {
+    let bytes = std::fs::read(path).ok()?;
+    let doc = crate::receipt::parse::parse(&bytes).ok()?;
+    Receipt::from_document(doc.value).ok()
+}
+
+/// Two runs of the same configuration: host class, model (by hash, else by
+/// path) and the set of kernels that ran. Another thread count, a scalar
+/// fallback or another model is a different measurement, not a contradiction.
+fn same_configuration(old: &Receipt, f: &Fresh) -> bool {
+    let model = |r: &Receipt| {
+        r.model
+            .as_ref()
+            .map(|m| (m.sha256.clone().or_else(|| m.path.clone()), m.format.clone()))
+    };
+    let kernels = |r: &Receipt| {
+        let mut k = r.kernels.clone();
+        k.sort();
+        k.dedup();
+        k
+    };
+    let new = &f.receipt;
+    crate::baseline::host_class(old).is_some()
+        && crate::baseline::host_class(old) == f.host_class
+        && model(old).is_some()
+        && model(old) == model(new)
+        && kernels(old) == kernels(new)
+        && old.backend == new.backend
+}

@@ -1,0 +1,100 @@
+//! `policy-check gate --release …`: arguments to a `ReleaseRequest`, the
+//! checklist printed, the gate's exit code returned.
+
+use super::{ReleaseRequest, render};
+use crate::action::inputs::Inputs;
+use crate::cli::{EXIT_USAGE, Format, stdout_style};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use time::OffsetDateTime;
+
+#[derive(clap::Parser, Debug)]
+pub struct GateArgs {
+    /// The release gate (the only gate there is): fresh measurement, claims, baseline, tag.
+    #[arg(long)]
+    pub release: bool,
+    /// The version being released, vMAJOR.MINOR.PATCH; it must be later than the last v* tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// The release's receipts (files, directories, quoted globs) instead of a fresh run.
+    #[arg(long, num_args = 1..)]
+    pub receipts: Vec<String>,
+    /// The policy file (default: ci/receipt-policy.toml if it exists, else built-in).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Record the fresh receipt as today's baseline (when every other item passes).
+    #[arg(long)]
+    pub record_baseline: bool,
+    /// The baseline's name with --record-baseline (default: the envelope id).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// For the fresh run: the model (synthetic:tiny, synthetic:2b-4t or a GGUF file).
+    #[arg(long, default_value = "synthetic:2b-4t")]
+    pub model: String,
+    /// For the fresh run: tokens decoded per timed run.
+    #[arg(long, default_value_t = 128)]
+    pub tokens: u32,
+    /// For the fresh run: timed runs.
+    #[arg(long, default_value_t = 5)]
+    pub runs: u32,
+    /// For the fresh run: threads (1 is the deterministic CI default).
+    #[arg(long, default_value_t = 1)]
+    pub threads: u32,
+    /// Where the fresh receipt goes (<dir>/receipt.json).
+    #[arg(long, default_value = "receipt-action")]
+    pub output_dir: PathBuf,
+    /// The repository root.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+}
+
+pub fn run(args: GateArgs) -> i32 {
+    if !args.release {
+        eprintln!(
+            "error: `policy-check gate` needs --release: the release gate is the only gate there is\n  fix: run `policy-check gate --release [--tag vX.Y.Z]` (docs/release-gating.md)"
+        );
+        return EXIT_USAGE;
+    }
+    // The fresh run is configured like the action's: the same inputs, read the same way.
+    let mut map: HashMap<String, String> = HashMap::new();
+    for (k, v) in [
+        ("MODE", "release".to_string()),
+        ("MODEL", args.model.clone()),
+        ("TOKENS", args.tokens.to_string()),
+        ("RUNS", args.runs.to_string()),
+        ("THREADS", args.threads.to_string()),
+        ("OUTPUT-DIR", args.output_dir.display().to_string()),
+    ] {
+        map.insert(format!("INPUT_{k}"), v);
+    }
+    let inputs = match Inputs::read(|k| map.get(k).cloned()) {
+        Ok(i) => i,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("  fix: the fresh run takes --model, --tokens (1 to 4096), --runs (1 to 100) and --threads (1 to 1024)");
+            return EXIT_USAGE;
+        }
+    };
+    let request = ReleaseRequest {
+        root: args.root.clone(),
+        policy: args.policy,
+        receipts: args.receipts,
+        receipt_out: crate::action::pipeline::receipt_path(&inputs, &args.root),
+        measure: inputs,
+        tag: args.tag,
+        record_baseline: args.record_baseline,
+        baseline_name: args.name,
+        now: OffsetDateTime::now_utc(),
+    };
+    let result = super::release(&request);
+    let text = match args.format {
+        Format::Json => render::json(&result),
+        Format::Text => render::text(&result, stdout_style()),
+    };
+    print!("{text}");
+    result.exit_code
+}
