@@ -56,7 +56,10 @@ impl Repo {
             "ci/receipt-policy.toml",
             "version = 1\n[claims]\nlevels = { stale = \"warn\" }\n",
         );
-        repo.receipt("receipts/claim.json", &receipt(claim_rate, claim_days_ago, 16));
+        repo.receipt(
+            "receipts/claim.json",
+            &receipt(claim_rate, claim_days_ago, 16),
+        );
         repo.write(
             "README.md",
             "# demo\n\nCPU decode: about 14 tok/s <!-- receipt: receipts/claim.json -->\n",
@@ -161,7 +164,9 @@ fn only_fails(doc: &Value, failing: &str) {
     assert_eq!(doc["status"], "fail");
     assert_eq!(doc["exit_code"], 1);
     assert!(
-        item(doc, failing)["fix"].as_str().is_some_and(|f| !f.is_empty()),
+        item(doc, failing)["fix"]
+            .as_str()
+            .is_some_and(|f| !f.is_empty()),
         "a failing item says how to fix it: {doc:#}"
     );
 }
@@ -182,19 +187,40 @@ fn every_item_passes_on_a_releasable_repository() {
             ("tag".into(), "pass".into())
         ]
     );
-    assert!(detail(&doc, "claims").contains("1 backed (1 agree with the fresh run"), "{doc:#}");
+    assert!(
+        detail(&doc, "claims").contains("1 backed (1 agree with the fresh run"),
+        "{doc:#}"
+    );
     assert!(detail(&doc, "baseline").contains(&day(-3)), "{doc:#}");
-    assert!(detail(&doc, "tag").contains("later than the last released tag v0.1.0"), "{doc:#}");
+    assert!(
+        detail(&doc, "tag").contains("later than the last released tag v0.1.0"),
+        "{doc:#}"
+    );
     assert_eq!(doc["measurements"][0]["envelope"], "cpu-i2s");
     assert_eq!(doc["commit"].as_str().unwrap().len(), 40);
 
     // The text checklist says the same, one block per item.
-    let (code, out, _) = repo.run(&["gate", "--release", "--receipts", "fresh.json", "--tag", "v0.2.0"]);
+    let (code, out, _) = repo.run(&[
+        "gate",
+        "--release",
+        "--receipts",
+        "fresh.json",
+        "--tag",
+        "v0.2.0",
+    ]);
     assert_eq!(code, 0, "{out}");
-    for line in ["[pass] fresh-measurement", "[pass] claims", "[pass] baseline", "[pass] tag"] {
+    for line in [
+        "[pass] fresh-measurement",
+        "[pass] claims",
+        "[pass] baseline",
+        "[pass] tag",
+    ] {
         assert!(out.contains(line), "{line:?} missing: {out}");
     }
-    assert!(out.contains("release gate: pass (4 of 4 items pass) → exit 0"), "{out}");
+    assert!(
+        out.contains("release gate: pass (4 of 4 items pass) → exit 0"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -221,7 +247,10 @@ fn a_stale_claim_receipt_fails_even_where_the_policy_lets_prs_warn() {
     assert!(d.contains("README.md:3:"), "{d}");
     assert!(d.contains("stale"), "{d}");
     assert!(d.contains("older than the policy's max_age 30d"), "{d}");
-    assert!(item(&doc, "claims")["fix"].as_str().unwrap().contains("no older than"));
+    assert!(
+        d.contains("fix: measure again and cite the new receipt"),
+        "{d}"
+    );
 }
 
 #[test]
@@ -253,16 +282,25 @@ fn a_claim_from_another_configuration_is_backed_but_not_compared() {
     // A fresh run on 4 threads is another host class: nothing to compare with.
     repo.receipt("fresh4.json", &receipt(20.0, 0, 4));
     let (code, out, err) = repo.run(&[
-        "gate", "--release", "--format", "json", "--receipts", "fresh4.json",
+        "gate",
+        "--release",
+        "--format",
+        "json",
+        "--receipts",
+        "fresh4.json",
     ]);
     let doc: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(code, 0, "{doc:#}{err}");
     assert!(
-        detail(&doc, "claims").contains("0 agree with the fresh run, 1 ran a configuration the fresh run did not"),
+        detail(&doc, "claims")
+            .contains("0 agree with the fresh run, 1 ran a configuration the fresh run did not"),
         "{doc:#}"
     );
     // The only baseline is from the 16-thread host class; it still counts, with a note.
-    assert!(detail(&doc, "baseline").contains("another host class"), "{doc:#}");
+    assert!(
+        detail(&doc, "baseline").contains("another host class"),
+        "{doc:#}"
+    );
 }
 
 #[test]
@@ -274,7 +312,10 @@ fn a_bare_number_added_to_the_docs_fails_the_gate() {
     assert_eq!(code, 1);
     only_fails(&doc, "claims");
     let d = detail(&doc, "claims");
-    assert!(d.contains("docs/speed.md:1:16: 30 tok/s: unbacked — no receipt cited"), "{d}");
+    assert!(
+        d.contains("docs/speed.md:1:16: 30 tok/s: unbacked — no receipt cited"),
+        "{d}"
+    );
 }
 
 #[test]
@@ -285,24 +326,40 @@ fn no_baseline_fails_alone_and_record_baseline_records_one() {
     let (code, doc, _) = repo.gate(14.2, &["--tag", "v0.2.0"]);
     assert_eq!(code, 1);
     only_fails(&doc, "baseline");
-    assert!(detail(&doc, "baseline").contains("there is no cpu-i2s baseline at all"), "{doc:#}");
-    assert!(item(&doc, "baseline")["fix"].as_str().unwrap().contains("--record-baseline"));
+    assert!(
+        detail(&doc, "baseline").contains("there is no cpu-i2s baseline at all"),
+        "{doc:#}"
+    );
+    assert!(
+        item(&doc, "baseline")["fix"]
+            .as_str()
+            .unwrap()
+            .contains("--record-baseline")
+    );
 
     let (code, doc, _) = repo.gate(14.2, &["--tag", "v0.2.0", "--record-baseline"]);
     assert_eq!(code, 0, "{doc:#}");
-    let recorded = repo.path().join(format!("baselines/{}/cpu-i2s.json", day(0)));
+    let recorded = repo
+        .path()
+        .join(format!("baselines/{}/cpu-i2s.json", day(0)));
     assert!(recorded.is_file());
     assert_eq!(
         std::fs::read(&recorded).unwrap(),
         std::fs::read(repo.path().join("fresh.json")).unwrap(),
         "the baseline is the fresh receipt, byte for byte"
     );
-    assert!(detail(&doc, "baseline").contains("recorded baselines/"), "{doc:#}");
+    assert!(
+        detail(&doc, "baseline").contains("recorded baselines/"),
+        "{doc:#}"
+    );
 
     // Run again the same day: nothing new is recorded, and nothing is refused.
     let (code, doc, _) = repo.gate(14.2, &["--tag", "v0.2.0", "--record-baseline"]);
     assert_eq!(code, 0, "{doc:#}");
-    assert!(detail(&doc, "baseline").contains("already recorded today"), "{doc:#}");
+    assert!(
+        detail(&doc, "baseline").contains("already recorded today"),
+        "{doc:#}"
+    );
 }
 
 #[test]
@@ -317,8 +374,14 @@ fn a_baseline_older_than_max_age_does_not_count() {
     assert_eq!(code, 1, "{doc:#}");
     assert_eq!(item(&doc, "baseline")["status"], "fail");
     let d = detail(&doc, "baseline");
-    assert!(d.contains(&format!("dated {} or later (max_age 2d)", day(-2))), "{d}");
-    assert!(d.contains(&format!("the latest is baselines/{}/cpu-i2s.json", day(-3))), "{d}");
+    assert!(
+        d.contains(&format!("dated {} or later (max_age 2d)", day(-2))),
+        "{d}"
+    );
+    assert!(
+        d.contains(&format!("the latest is baselines/{}/cpu-i2s.json", day(-3))),
+        "{d}"
+    );
 }
 
 #[test]
@@ -327,7 +390,10 @@ fn a_failing_release_records_no_baseline() {
     std::fs::remove_dir_all(repo.path().join("baselines")).unwrap();
     let (code, doc, _) = repo.gate(14.2, &["--tag", "1.2", "--record-baseline"]);
     assert_eq!(code, 1);
-    assert!(detail(&doc, "baseline").contains("not recorded: the gate fails on tag"), "{doc:#}");
+    assert!(
+        detail(&doc, "baseline").contains("not recorded: tag failed"),
+        "{doc:#}"
+    );
     assert!(!repo.path().join("baselines").exists());
 }
 
@@ -337,8 +403,16 @@ fn a_tag_that_is_not_semver_fails_alone() {
     let (code, doc, _) = repo.gate(14.2, &["--tag", "1.2"]);
     assert_eq!(code, 1);
     only_fails(&doc, "tag");
-    assert!(detail(&doc, "tag").contains("\"1.2\" is not a semantic version"), "{doc:#}");
-    assert!(item(&doc, "tag")["fix"].as_str().unwrap().contains("v1.2.0"));
+    assert!(
+        detail(&doc, "tag").contains("\"1.2\" is not a semantic version"),
+        "{doc:#}"
+    );
+    assert!(
+        item(&doc, "tag")["fix"]
+            .as_str()
+            .unwrap()
+            .contains("v1.2.0")
+    );
 }
 
 #[test]
@@ -352,7 +426,10 @@ fn a_tag_not_later_than_the_last_release_fails_alone() {
     assert_eq!(code, 1);
     only_fails(&doc, "tag");
     let d = detail(&doc, "tag");
-    assert!(d.contains("v0.2.9 is not later than the last released tag v0.3.0"), "{d}");
+    assert!(
+        d.contains("v0.2.9 is not later than the last released tag v0.3.0"),
+        "{d}"
+    );
     assert!(d.contains("1 v* tag(s) that are not semver ignored"), "{d}");
     assert_eq!(item(&doc, "tag")["fix"], "tag v0.3.1 or later");
 
@@ -363,7 +440,10 @@ fn a_tag_not_later_than_the_last_release_fails_alone() {
     // The same tag on another commit is.
     let (code, doc, _) = repo.gate(14.2, &["--tag", "v0.1.0"]);
     assert_eq!(code, 1);
-    assert!(detail(&doc, "tag").contains("v0.1.0 already exists at"), "{doc:#}");
+    assert!(
+        detail(&doc, "tag").contains("v0.1.0 already exists at"),
+        "{doc:#}"
+    );
 }
 
 #[test]
@@ -397,13 +477,26 @@ fn usage_and_input_errors_exit_2() {
 
     repo.write("bad.toml", "version = 1\n[receipt]\nmax_age = \"soon\"\n");
     let (code, out, _) = repo.run(&[
-        "gate", "--release", "--receipts", "fresh.json", "--policy", "bad.toml",
+        "gate",
+        "--release",
+        "--receipts",
+        "fresh.json",
+        "--policy",
+        "bad.toml",
     ]);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("bad.toml:3:"), "the error names file and line: {out}");
+    assert!(
+        out.contains("bad.toml:3:"),
+        "the error names file and line: {out}"
+    );
 
     let (code, out, _) = repo.run(&[
-        "gate", "--release", "--receipts", "fresh.json", "--name", "../x",
+        "gate",
+        "--release",
+        "--receipts",
+        "fresh.json",
+        "--name",
+        "../x",
     ]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("is not a baseline name"), "{out}");
@@ -419,7 +512,8 @@ fn engine() -> PathBuf {
         return PathBuf::from(p);
     }
     let policy_check = PathBuf::from(env!("CARGO_BIN_EXE_policy-check"));
-    let engine = policy_check.with_file_name(format!("bitnet-engine{}", std::env::consts::EXE_SUFFIX));
+    let engine =
+        policy_check.with_file_name(format!("bitnet-engine{}", std::env::consts::EXE_SUFFIX));
     if !engine.is_file() {
         let profile_release = policy_check
             .parent()
@@ -456,7 +550,16 @@ deterministic = true
     repo.write("README.md", "# tiny\n\nNo numbers here.\n");
     repo.commit("init");
     let out = Command::new(env!("CARGO_BIN_EXE_policy-check"))
-        .args(["gate", "--release", "--model", "synthetic:tiny", "--tokens", "8", "--runs", "2"])
+        .args([
+            "gate",
+            "--release",
+            "--model",
+            "synthetic:tiny",
+            "--tokens",
+            "8",
+            "--runs",
+            "2",
+        ])
         .args(["--record-baseline", "--tag", "v1.0.0", "--format", "json"])
         .current_dir(repo.path())
         .env("BITNET_ENGINE", &engine)
@@ -467,11 +570,15 @@ deterministic = true
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
     );
-    let doc: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    let doc: Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
     assert_eq!(out.status.code(), Some(0), "{doc:#}\n{stderr}");
     let d = detail(&doc, "fresh-measurement");
     assert!(d.contains("measured now: bitnet-engine bench --model synthetic:tiny --tokens 8 --runs 2 --threads 1"), "{d}");
-    assert!(d.contains("receipt-action/receipt.json: pass — cpu-tiny"), "{d}");
+    assert!(
+        d.contains("receipt-action/receipt.json: pass — cpu-tiny"),
+        "{d}"
+    );
     assert!(repo.path().join("receipt-action/receipt.json").is_file());
     assert!(
         repo.path()

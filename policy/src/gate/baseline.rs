@@ -36,7 +36,11 @@ pub fn check(
             s.problems.len(),
             if s.problems.len() == 1 { "" } else { "s" }
         )];
-        detail.extend(s.problems.iter().map(|p| format!("{}: {}", p.path, p.message)));
+        detail.extend(
+            s.problems
+                .iter()
+                .map(|p| format!("{}: {}", p.path, p.message)),
+        );
         let fixes: Vec<String> = s.problems.iter().map(|p| p.fix.clone()).collect();
         return Item::new(NAME, ItemStatus::Fail, detail).with_fix(fixes.join("; "));
     }
@@ -78,7 +82,11 @@ pub fn check(
     if let Some(b) = found
         && (!request.record_baseline || recorded_today)
     {
-        let mut detail = vec![format!("{} baseline {window}: {}", fresh.envelope, describe(b))];
+        let mut detail = vec![format!(
+            "{} baseline {window}: {}",
+            fresh.envelope,
+            describe(b)
+        )];
         if b.host_class.as_deref() != host {
             detail.push(format!(
                 "it is from another host class than the fresh receipt ({}); record one on this machine with --record-baseline to compare like with like",
@@ -119,8 +127,8 @@ pub fn check(
             NAME,
             ItemStatus::Fail,
             vec![format!(
-                "not recorded: the gate fails on {}, and a failing release gets no baseline",
-                blockers.join(", ")
+                "not recorded: {} failed, and a failing release gets no baseline",
+                blockers.join(" and ")
             )],
         )
         .with_fix("fix the failing items, then run the gate again with --record-baseline");

@@ -19,14 +19,14 @@ use std::path::PathBuf;
 pub const NAME: &str = "claims";
 
 pub fn check(request: &ReleaseRequest, policy: &Policy, fresh: &[Fresh]) -> Item {
-    let config = match scan::ScanConfig::from_settings(&policy.claims, Vec::new(), Vec::new(), false)
-    {
-        Ok(c) => c,
-        Err(e) => {
-            return Item::new(NAME, ItemStatus::Error, vec![e])
-                .with_fix("fix the policy's [claims] table (docs/claims.md)");
-        }
-    };
+    let config =
+        match scan::ScanConfig::from_settings(&policy.claims, Vec::new(), Vec::new(), false) {
+            Ok(c) => c,
+            Err(e) => {
+                return Item::new(NAME, ItemStatus::Error, vec![e])
+                    .with_fix("fix the policy's [claims] table (docs/claims.md)");
+            }
+        };
     let scan_request = audit::Request {
         root: request.root.clone(),
         filter: scan::Filter::All,
@@ -45,38 +45,47 @@ pub fn check(request: &ReleaseRequest, policy: &Policy, fresh: &[Fresh]) -> Item
     let backer = Backer::new(policy, &request.root, HashMap::new());
     let verdicts = audit::judge(found.claims, &backer);
     let mut detail = Vec::new();
+    // Each failing claim with its own fix, so a long list stays actionable.
     let mut failures = Vec::new();
-    let mut fixes: Vec<&str> = Vec::new();
     let mut reproduced = 0usize;
     let mut not_rerun = 0usize;
     let mut cited_cache: HashMap<PathBuf, Option<Receipt>> = HashMap::new();
     for v in &verdicts {
-        match v.outcome {
-            Outcome::Ignored => {}
+        let (what, fix) = match v.outcome {
+            Outcome::Ignored => continue,
             Outcome::Backed => match reproduce(v, &backer, fresh, &mut cited_cache) {
-                Check::Agrees => reproduced += 1,
-                Check::NotRerun => not_rerun += 1,
-                Check::Disagrees(message) => {
-                    failures.push(format!("{}: contradicted by the fresh run — {message}", place(v)));
-                    fixes.push("update the number and cite the fresh receipt (or find what changed the rate)");
+                Check::Agrees => {
+                    reproduced += 1;
+                    continue;
                 }
+                Check::NotRerun => {
+                    not_rerun += 1;
+                    continue;
+                }
+                Check::Disagrees(message) => (
+                    format!("contradicted by the fresh run — {message}"),
+                    "update the number and cite the fresh receipt, or find what changed the rate",
+                ),
             },
-            Outcome::Stale | Outcome::Unbacked | Outcome::Contradicted => {
-                failures.push(format!("{}: {} — {}", place(v), v.outcome.as_str(), v.message));
-                fixes.push(match v.outcome {
-                    Outcome::Stale => {
-                        "measure again and cite the fresh receipt: a release needs receipts no older than the policy's max_age"
-                    }
-                    _ => v.suggestion.unwrap_or("cite a receipt that passes `policy-check check`"),
-                });
-            }
-        }
+            Outcome::Stale => (
+                format!("stale — {}", v.message),
+                "measure again and cite the new receipt: a release needs receipts no older than the policy's max_age",
+            ),
+            Outcome::Unbacked | Outcome::Contradicted => (
+                format!("{} — {}", v.outcome.as_str(), v.message),
+                v.suggestion
+                    .unwrap_or("cite a receipt that passes `policy-check check`"),
+            ),
+        };
+        failures.push(format!("{}: {what}\nfix: {fix}", place(v)));
     }
     let count = |o: Outcome| verdicts.iter().filter(|v| v.outcome == o).count();
     detail.push(format!(
-        "{} claims in {} files: {} backed ({reproduced} agree with the fresh run, {not_rerun} ran a configuration the fresh run did not), {} ignored, {} failing",
+        "{} claim{} in {} file{}: {} backed ({reproduced} agree with the fresh run, {not_rerun} ran a configuration the fresh run did not), {} ignored, {} failing",
         verdicts.len(),
+        plural(verdicts.len()),
         found.files_scanned,
+        plural(found.files_scanned),
         count(Outcome::Backed),
         count(Outcome::Ignored),
         failures.len()
@@ -92,17 +101,23 @@ pub fn check(request: &ReleaseRequest, policy: &Policy, fresh: &[Fresh]) -> Item
         ItemStatus::Fail
     };
     detail.extend(failures);
-    let mut item = Item::new(NAME, status, detail);
-    fixes.sort_unstable();
-    fixes.dedup();
+    let item = Item::new(NAME, status, detail);
     if status == ItemStatus::Fail {
-        item = item.with_fix(fixes.join("; "));
+        item.with_fix("back or ignore each claim above as its fix says, then run the gate again")
+    } else {
+        item
     }
-    item
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn place(v: &ClaimVerdict) -> String {
-    format!("{}:{}:{}: {}", v.claim.path, v.claim.line, v.claim.column, v.claim.text)
+    format!(
+        "{}:{}:{}: {}",
+        v.claim.path, v.claim.line, v.claim.column, v.claim.text
+    )
 }
 
 enum Check {
@@ -139,7 +154,9 @@ fn reproduce(
     };
     let same: Vec<&Fresh> = fresh
         .iter()
-        .filter(|f| Some(f.envelope.as_str()) == v.envelope.as_deref() && same_configuration(old, f))
+        .filter(|f| {
+            Some(f.envelope.as_str()) == v.envelope.as_deref() && same_configuration(old, f)
+        })
         .collect();
     let mut checked = false;
     for f in same {
@@ -166,7 +183,11 @@ fn reproduce(
             ));
         }
     }
-    if checked { Check::Agrees } else { Check::NotRerun }
+    if checked {
+        Check::Agrees
+    } else {
+        Check::NotRerun
+    }
 }
 
 fn read_receipt(path: &std::path::Path) -> Option<Receipt> {
@@ -180,9 +201,12 @@ fn read_receipt(path: &std::path::Path) -> Option<Receipt> {
 /// fallback or another model is a different measurement, not a contradiction.
 fn same_configuration(old: &Receipt, f: &Fresh) -> bool {
     let model = |r: &Receipt| {
-        r.model
-            .as_ref()
-            .map(|m| (m.sha256.clone().or_else(|| m.path.clone()), m.format.clone()))
+        r.model.as_ref().map(|m| {
+            (
+                m.sha256.clone().or_else(|| m.path.clone()),
+                m.format.clone(),
+            )
+        })
     };
     let kernels = |r: &Receipt| {
         let mut k = r.kernels.clone();

@@ -75,7 +75,9 @@ pub fn run(args: GateArgs) -> i32 {
             for e in errors {
                 eprintln!("error: {e}");
             }
-            eprintln!("  fix: the fresh run takes --model, --tokens (1 to 4096), --runs (1 to 100) and --threads (1 to 1024)");
+            eprintln!(
+                "  fix: the fresh run takes --model, --tokens (1 to 4096), --runs (1 to 100) and --threads (1 to 1024)"
+            );
             return EXIT_USAGE;
         }
     };

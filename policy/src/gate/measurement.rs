@@ -171,10 +171,7 @@ fn judge_one(name: &str, a: &Assessed) -> (String, ItemStatus, Option<String>) {
         (None, Some(r)) => format!("no envelope, {} tok/s", rate(r)),
         _ => "not a receipt".to_string(),
     };
-    let host = a
-        .host_class()
-        .map(|h| format!(", {h}"))
-        .unwrap_or_default();
+    let host = a.host_class().map(|h| format!(", {h}")).unwrap_or_default();
     match v.status {
         Status::Pass | Status::Warn => (
             format!("{name}: {} — {what}{host}", v.status),

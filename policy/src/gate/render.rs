@@ -12,7 +12,11 @@ pub fn text(r: &GateResult, style: Style) -> String {
         .as_deref()
         .map(|c| format!(" at {}", &c[..c.len().min(12)]))
         .unwrap_or_default();
-    let tag = r.tag.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
+    let tag = r
+        .tag
+        .as_deref()
+        .map(|t| format!(" {t}"))
+        .unwrap_or_default();
     let policy = r
         .policy
         .as_ref()
@@ -39,7 +43,11 @@ pub fn text(r: &GateResult, style: Style) -> String {
         .iter()
         .filter(|i| matches!(i.status, ItemStatus::Fail | ItemStatus::Error))
         .count();
-    let skipped = r.items.iter().filter(|i| i.status == ItemStatus::Skip).count();
+    let skipped = r
+        .items
+        .iter()
+        .filter(|i| i.status == ItemStatus::Skip)
+        .count();
     let summary = match r.status {
         "pass" => format!(
             "{} of {} items pass{}",
@@ -79,7 +87,10 @@ fn mark(s: ItemStatus, style: Style) -> String {
 pub fn json(r: &GateResult) -> String {
     let mut s = serde_json::to_string_pretty(r).unwrap_or_else(|e| {
         // Serializing plain strings and numbers cannot fail; say so if it ever does.
-        format!("{{\"format\":\"{}\",\"status\":\"error\",\"error\":\"{e}\"}}", super::FORMAT)
+        format!(
+            "{{\"format\":\"{}\",\"status\":\"error\",\"error\":\"{e}\"}}",
+            super::FORMAT
+        )
     });
     s.push('\n');
     s

@@ -20,7 +20,9 @@ pub fn check(root: &Path, tag: Option<&str>) -> Item {
     };
     let version = match parse(tag) {
         Ok(v) => v,
-        Err((message, fix)) => return Item::new(NAME, ItemStatus::Fail, vec![message]).with_fix(fix),
+        Err((message, fix)) => {
+            return Item::new(NAME, ItemStatus::Fail, vec![message]).with_fix(fix);
+        }
     };
     let listed = match git(root, &["tag", "--list", "v*"]) {
         Ok(out) => out,
@@ -63,20 +65,26 @@ pub fn check(root: &Path, tag: Option<&str>) -> Item {
         return Item::new(
             NAME,
             ItemStatus::Pass,
-            vec![format!("{tag} is semver; no earlier v* release tag{ignored}, so it is the first release")],
+            vec![format!(
+                "{tag} is semver; no earlier v* release tag{ignored}, so it is the first release"
+            )],
         );
     };
     if version > last {
         Item::new(
             NAME,
             ItemStatus::Pass,
-            vec![format!("{tag} is semver and later than the last released tag {last_name}{ignored}")],
+            vec![format!(
+                "{tag} is semver and later than the last released tag {last_name}{ignored}"
+            )],
         )
     } else {
         Item::new(
             NAME,
             ItemStatus::Fail,
-            vec![format!("{tag} is not later than the last released tag {last_name}{ignored}")],
+            vec![format!(
+                "{tag} is not later than the last released tag {last_name}{ignored}"
+            )],
         )
         .with_fix(format!("tag {} or later", next(&last)))
     }
@@ -87,7 +95,8 @@ fn parse(tag: &str) -> Result<Version, (String, String)> {
     let version = Version::parse(tag.strip_prefix('v').unwrap_or(tag)).map_err(|e| {
         (
             format!("\"{tag}\" is not a semantic version: {e}"),
-            "tag the release vMAJOR.MINOR.PATCH, three numbers, e.g. v1.2.0 (semver.org)".to_string(),
+            "tag the release vMAJOR.MINOR.PATCH, three numbers, e.g. v1.2.0 (semver.org)"
+                .to_string(),
         )
     })?;
     if !tag.starts_with('v') {
@@ -110,7 +119,10 @@ fn next(v: &Version) -> String {
 }
 
 fn short(sha: Option<&str>) -> String {
-    sha.map_or_else(|| "an unknown commit".into(), |s| s.chars().take(12).collect())
+    sha.map_or_else(
+        || "an unknown commit".into(),
+        |s| s.chars().take(12).collect(),
+    )
 }
 
 fn git(root: &Path, args: &[&str]) -> Result<String, String> {
