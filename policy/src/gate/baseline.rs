@@ -26,7 +26,7 @@ pub fn check(
             vec!["no fresh receipt passed its envelope, so there is no envelope to find a baseline for".into()],
         );
     };
-    let dir = request.root.join(baseline::DEFAULT_DIR);
+    let dir = super::under(&request.root, baseline::DEFAULT_DIR);
     let today = request.now.date();
     let s = store::load(&dir, policy, today);
     if !s.problems.is_empty() {

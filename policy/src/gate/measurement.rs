@@ -86,7 +86,7 @@ pub fn run(request: &ReleaseRequest, policy: &Policy) -> Outcome {
         let given: Vec<String> = request
             .receipts
             .iter()
-            .map(|r| request.root.join(r).display().to_string())
+            .map(|r| super::under(&request.root, r).display().to_string())
             .collect();
         (verify::expand(&given), Vec::new())
     };

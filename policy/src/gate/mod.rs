@@ -228,7 +228,7 @@ pub fn release_with(request: &ReleaseRequest, policy: &Policy) -> GateResult {
 
 /// `--policy`, else the root's ci/receipt-policy.toml, else the built-in policy.
 fn load_policy(request: &ReleaseRequest) -> Result<Policy, String> {
-    let implicit = request.root.join(envelope::DEFAULT_POLICY_PATH);
+    let implicit = under(&request.root, envelope::DEFAULT_POLICY_PATH);
     let loaded = match &request.policy {
         Some(p) => Policy::from_file(p),
         None if implicit.is_file() => Policy::from_file(&implicit),
@@ -247,6 +247,16 @@ fn head_commit(root: &Path) -> Option<String> {
         .ok()?;
     let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
     (out.status.success() && !sha.is_empty()).then_some(sha)
+}
+
+/// `root/path`, or `path` itself for the current directory, so that messages
+/// print `ci/receipt-policy.toml` rather than `./ci/receipt-policy.toml`.
+pub(crate) fn under(root: &Path, path: impl AsRef<Path>) -> PathBuf {
+    if root == Path::new(".") || root.as_os_str().is_empty() {
+        path.as_ref().to_path_buf()
+    } else {
+        root.join(path)
+    }
 }
 
 /// A path as the checklist shows it: relative to the root when inside it.
