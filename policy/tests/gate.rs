@@ -502,11 +502,12 @@ fn usage_and_input_errors_exit_2() {
     assert!(out.contains("is not a baseline name"), "{out}");
 }
 
-/// The engine binary: `$BITNET_ENGINE`, else built next to policy-check.
+/// The engine binary: `$BITNET_ENGINE`, else the one built next to policy-check.
 ///
 /// Test binaries cannot see another crate's `CARGO_BIN_EXE_*`, but
-/// `bitnet-engine` builds into the same target directory as `policy-check`,
-/// so its path is known; it is built here, once, when it is not there yet.
+/// `bitnet-engine` builds into the same target directory and profile as
+/// `policy-check`, so its path is known. Cargo is asked to build it every time
+/// (a no-op when it is up to date), so the test never runs a stale engine.
 fn engine() -> PathBuf {
     if let Some(p) = std::env::var_os("BITNET_ENGINE") {
         return PathBuf::from(p);
@@ -514,19 +515,17 @@ fn engine() -> PathBuf {
     let policy_check = PathBuf::from(env!("CARGO_BIN_EXE_policy-check"));
     let engine =
         policy_check.with_file_name(format!("bitnet-engine{}", std::env::consts::EXE_SUFFIX));
-    if !engine.is_file() {
-        let profile_release = policy_check
-            .parent()
-            .is_some_and(|d| d.ends_with("release"));
-        let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
-        cmd.args(["build", "-q", "-p", "bitnet-engine", "--manifest-path"])
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"));
-        if profile_release {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("cargo runs");
-        assert!(status.success(), "cargo build -p bitnet-engine failed");
+    let release = policy_check
+        .parent()
+        .is_some_and(|d| d.ends_with("release"));
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
+    cmd.args(["build", "-q", "-p", "bitnet-engine", "--manifest-path"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"));
+    if release {
+        cmd.arg("--release");
     }
+    let status = cmd.status().expect("cargo runs");
+    assert!(status.success(), "cargo build -p bitnet-engine failed");
     assert!(engine.is_file(), "{} was not built", engine.display());
     engine
 }
