@@ -329,3 +329,27 @@ fn bad_claims_settings_name_line_and_column() {
         assert!(err.contains(expected), "{expected} not in:\n{err}");
     }
 }
+
+#[test]
+fn binary_files_under_docs_are_skipped_quietly_and_bad_utf8_text_is_warned() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    std::fs::create_dir_all(d.join("docs/img")).unwrap();
+    // A PNG header (it has NUL bytes) with a claim-shaped string after it.
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
+    png.extend_from_slice(b" 99 tok/s ");
+    std::fs::write(d.join("docs/img/chart.png"), png).unwrap();
+    std::fs::write(d.join("docs/latin1.md"), b"caf\xe9: 7 tok/s\n").unwrap();
+    let (code, doc) = policy_check(d, &["claims", "--filter", "all", "docs"]);
+    assert_eq!(code, 1);
+    assert_eq!(outcomes(&doc), vec![(1, "unbacked".to_string())]);
+    assert_eq!(doc["claims"][0]["path"], "docs/latin1.md");
+    let warnings = doc["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("latin1.md: byte 3 is not UTF-8")
+    );
+}

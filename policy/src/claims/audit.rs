@@ -72,6 +72,15 @@ struct Scanned {
 impl Scanned {
     fn of(path: &str, bytes: Vec<u8>, config: &ScanConfig) -> Scanned {
         let size = bytes.len() as u64;
+        // A binary file (an image under docs/) holds no prose: git's own test,
+        // a NUL byte in the first 8000 bytes, and no warning for it.
+        if bytes.iter().take(8000).any(|&b| b == 0) {
+            return Scanned {
+                claims: Vec::new(),
+                warning: None,
+                bytes: size,
+            };
+        }
         let (text, warning) = decode(path, bytes);
         Scanned {
             claims: scan::scan_text(path, &text, config),
