@@ -93,6 +93,8 @@ fn action(repo: &Path, fake: &Fake, event: &Value, inputs: &[(&str, &str)]) -> R
             "GITHUB_EVENT_NAME",
             if event.get("workflow_run").is_some() {
                 "workflow_run"
+            } else if event.get("release").is_some() {
+                "release"
             } else {
                 "pull_request"
             },
@@ -482,4 +484,46 @@ deterministic = true
         "{}",
         run.summary
     );
+}
+
+#[test]
+fn release_mode_runs_the_gate_and_puts_its_checklist_in_the_report() {
+    let (dir, _base, _head) = repo_with_claim();
+    let fake = Fake::start();
+    let event = example("release", "published");
+    let run = action(
+        dir.path(),
+        &fake,
+        &event,
+        &[("mode", "release"), ("tag", "1.2")],
+    );
+    // No baseline yet, a tag that is not semver and the README's bare claim:
+    // three items fail; the fresh measurement passes.
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.summary.contains("### Release gate: fail"),
+        "{}",
+        run.summary
+    );
+    for item in [
+        "| ✅ | fresh-measurement |",
+        "| ❌ | claims |",
+        "| ❌ | baseline |",
+        "| ❌ | tag |",
+    ] {
+        assert!(run.summary.contains(item), "{item} in {}", run.summary);
+    }
+    assert_eq!(output(&run, "verdict"), "fail");
+    let receipt = dir.path().join(output(&run, "receipt-path"));
+    assert!(
+        receipt.is_file(),
+        "the receipt to attest: {}",
+        receipt.display()
+    );
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join(output(&run, "report-path"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["release_gate"]["status"], "fail");
+    assert_eq!(fake.state().log.len(), 0, "the gate posts nothing");
 }

@@ -7,6 +7,7 @@ use super::inputs::{Inputs, Mode};
 use super::{input_errors, outputs, pipeline};
 use crate::cli::{EXIT_USAGE, load_policy, stdout_style};
 use crate::diff::Range;
+use crate::gate;
 use crate::github::{self, Context, Event, Outcome, Publication};
 use crate::report::annotations::{self, CHECK_RUN_CAP};
 use crate::report::markdown::{self, Target};
@@ -53,13 +54,7 @@ pub fn run_action() -> i32 {
         None => None,
     };
     let code = match inputs.mode {
-        Mode::Release => {
-            eprintln!(
-                "error: mode `release` (the release gate, `policy-check gate --release`) is not available yet in this version; \
-                 use mode `verify` with your release receipts until it lands (docs/action.md)"
-            );
-            EXIT_USAGE
-        }
+        Mode::Release => release_mode(&inputs),
         Mode::Publish => publish_mode(&inputs, event.as_ref()),
         Mode::Pr | Mode::Measure | Mode::Verify => judge_mode(&inputs, event.as_ref()),
     };
@@ -129,6 +124,48 @@ fn judge_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
             return code;
         }
     }
+    report.exit_code
+}
+
+/// The release gate (`policy-check gate --release`) on the checked-out tag,
+/// its checklist in the report, the fresh receipt left for attestation.
+fn release_mode(inputs: &Inputs) -> i32 {
+    let request = gate::ReleaseRequest::from_inputs(inputs, Path::new("."));
+    let result = gate::release(&request);
+    eprint!("{}", gate::render::text(&result, stdout_style()));
+    if let Some(e) = &result.error {
+        eprintln!("error: {} ({})", e.message, e.fix);
+        return result.exit_code;
+    }
+    let policy = match load_policy(inputs.policy.as_deref()) {
+        Ok(p) => p,
+        Err(rendered) => {
+            eprint!("{rendered}");
+            return EXIT_USAGE;
+        }
+    };
+    let judged: Vec<String> = result.measurements.iter().map(|m| m.path.clone()).collect();
+    let options = crate::verify::VerifyOptions {
+        gates: policy.gate_config(crate::gates::GateConfig::default()),
+        max_bytes: crate::receipt::parse::DEFAULT_MAX_BYTES,
+    };
+    let verdicts = crate::check::check(&crate::verify::expand(&judged), &policy, &options);
+    let mut report = Report::new(&verdicts, &[], &policy.origin, pipeline::now());
+    report.commit = result.commit.clone().map(|sha| Commit {
+        sha,
+        base: None,
+        pull_request: None,
+    });
+    report.run = run_ref();
+    report.release_gate = Some((&result).into());
+    report.settle();
+    let report_path = inputs.output_dir.join("report.json");
+    if let Err(e) = pipeline::write_atomic(&report_path, &load::to_json(&report)) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
+    let receipt = judged.first().map(PathBuf::from);
+    write_locally(&report, receipt.as_deref(), &report_path);
     report.exit_code
 }
 

@@ -45,6 +45,28 @@ pub fn markdown(report: &Report, target: Target) -> String {
     let mut out = String::with_capacity(8 * 1024);
     headline(&mut out, report);
 
+    if let Some(gate) = &report.release_gate {
+        let _ = writeln!(out, "\n### Release gate: {}\n", gate.status);
+        out.push_str("| | Item | What was checked |\n|---|---|---|\n");
+        for item in &gate.items {
+            let mut cell = item
+                .detail
+                .iter()
+                .map(|d| text(d))
+                .collect::<Vec<_>>()
+                .join("<br>");
+            if let Some(fix) = &item.fix {
+                let _ = write!(cell, "<br>Fix: {}", text(fix));
+            }
+            let icon = match item.status.as_str() {
+                "pass" => "✅",
+                "skip" => "➖",
+                _ => "❌",
+            };
+            let _ = writeln!(out, "| {icon} | {} | {cell} |", item.name);
+        }
+    }
+
     let failing: Vec<_> = report
         .receipts
         .iter()

@@ -35,6 +35,58 @@ pub struct Report {
     /// Things the reader should know that are not findings (a skipped scan, …).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The release gate's checklist, in release mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_gate: Option<GateEntry>,
+}
+
+/// The release gate's checklist (`policy-check gate --release`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateEntry {
+    /// pass, fail or error.
+    pub status: String,
+    pub items: Vec<GateItemEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateItemEntry {
+    /// fresh-measurement, claims, baseline or tag.
+    pub name: String,
+    /// pass, skip, fail or error.
+    pub status: String,
+    pub detail: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl From<&crate::gate::GateResult> for GateEntry {
+    fn from(g: &crate::gate::GateResult) -> Self {
+        GateEntry {
+            status: g.status.to_string(),
+            items: g
+                .items
+                .iter()
+                .map(|i| GateItemEntry {
+                    name: i.name.to_string(),
+                    status: i.status.as_str().to_string(),
+                    detail: i.detail.clone(),
+                    fix: i.fix.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl GateEntry {
+    fn status(&self) -> Status {
+        match self.status.as_str() {
+            "pass" => Status::Pass,
+            "fail" => Status::Fail,
+            _ => Status::Error,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -275,6 +327,7 @@ impl Report {
             receipts: verdicts.iter().map(ReceiptEntry::from).collect(),
             claims: claims.iter().map(ClaimEntry::from).collect(),
             notes: Vec::new(),
+            release_gate: None,
         };
         report.settle();
         report
@@ -286,7 +339,12 @@ impl Report {
     pub fn settle(&mut self) {
         let receipts = self.receipts.iter().map(|r| r.status);
         let claims = self.claims.iter().map(ClaimEntry::status);
-        self.verdict = receipts.chain(claims).max().unwrap_or(Status::Pass);
+        let gate = self.release_gate.iter().map(GateEntry::status);
+        self.verdict = receipts
+            .chain(claims)
+            .chain(gate)
+            .max()
+            .unwrap_or(Status::Pass);
         self.exit_code = self.verdict.exit_code();
     }
 
