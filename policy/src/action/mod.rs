@@ -100,7 +100,7 @@ pub fn run_local(args: RunArgs) -> i32 {
             return EXIT_USAGE;
         }
     };
-    let path = root.join(&inputs.output_dir).join("report.json");
+    let path = inputs.output_dir.join("report.json");
     if let Err(e) = pipeline::write_atomic(&path, &report::load::to_json(&report)) {
         eprintln!("error: {e}");
         return EXIT_USAGE;

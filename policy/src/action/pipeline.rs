@@ -30,7 +30,13 @@ pub struct Plan<'a> {
 
 /// Where the measured receipt goes.
 pub fn receipt_path(inputs: &Inputs, root: &Path) -> PathBuf {
-    root.join(&inputs.output_dir).join("receipt.json")
+    let path = inputs.output_dir.join("receipt.json");
+    // Relative to the workspace as it is (later steps read the output there).
+    if root == Path::new(".") {
+        path
+    } else {
+        root.join(path)
+    }
 }
 
 pub fn judge(plan: &Plan) -> Result<Report, String> {
