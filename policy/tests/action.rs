@@ -76,13 +76,24 @@ struct Run {
 
 /// Run the action in `repo` with `inputs`, for `event`, against `fake`.
 fn action(repo: &Path, fake: &Fake, event: &Value, inputs: &[(&str, &str)]) -> Run {
+    policy_check(repo, fake, event, &["action"], inputs)
+}
+
+/// Run `policy-check <args>` as a workflow step would.
+fn policy_check(
+    repo: &Path,
+    fake: &Fake,
+    event: &Value,
+    args: &[&str],
+    inputs: &[(&str, &str)],
+) -> Run {
     let files = tempfile::tempdir().unwrap();
     let event_path = files.path().join("event.json");
     std::fs::write(&event_path, event.to_string()).unwrap();
     let summary = files.path().join("summary.md");
     let outputs = files.path().join("outputs.txt");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_policy-check"));
-    cmd.arg("action")
+    cmd.args(args)
         .current_dir(repo)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap())
@@ -105,6 +116,7 @@ fn action(repo: &Path, fake: &Fake, event: &Value, inputs: &[(&str, &str)]) -> R
         .env("GITHUB_REPOSITORY", fake::REPO)
         .env("GITHUB_RUN_ID", "77")
         .env("GITHUB_SHA", "0000000000000000000000000000000000000000")
+        .env("GITHUB_TOKEN", "test-token")
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("GITHUB_OUTPUT", &outputs)
         .env("INPUT_MODEL", "synthetic:tiny")
@@ -404,6 +416,18 @@ fn publish_posts_a_forks_report_found_by_head_sha_and_refuses_a_foreign_one() {
         assert!(s.comments[0].body.contains("35 tok/s"));
         assert_eq!(s.checks[0].head_sha, head);
     }
+
+    // The same through `policy-check publish`: the comment is unchanged.
+    let run = policy_check(
+        publisher.path(),
+        &fake,
+        &workflow_run_event(&head),
+        &["publish", "--report", "artifacts"],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("unchanged"), "{}", run.stderr);
+    assert_eq!(fake.state().comments.len(), 1);
 
     // An artifact for another commit is refused before anything is posted.
     let writes = fake.state().writes();
