@@ -551,3 +551,20 @@ fn release_mode_runs_the_gate_and_puts_its_checklist_in_the_report() {
     assert_eq!(report["release_gate"]["status"], "fail");
     assert_eq!(fake.state().log.len(), 0, "the gate posts nothing");
 }
+
+#[test]
+fn a_shallow_checkout_without_the_base_says_fetch_depth_in_the_summary_with_exit_2() {
+    let (dir, _base, head) = repo_with_claim();
+    let fake = Fake::start();
+    let missing = "2".repeat(40);
+    let run = action(
+        dir.path(),
+        &fake,
+        &pr_event(8, &missing, &head, fake::REPO),
+        &[("engine", "command"), ("bench-command", "true")],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.summary.contains("could not judge"), "{}", run.summary);
+    assert!(run.summary.contains("fetch-depth: 0"), "{}", run.summary);
+    assert_eq!(fake.state().log.len(), 0);
+}

@@ -98,6 +98,11 @@ fn judge_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
+            // The reader of the job summary must see why there is no verdict.
+            let _ = github::write_step_summary(&format!(
+                "## ⛔ receipt-action could not judge this run\n\n{}\n",
+                markdown::text(&e)
+            ));
             return EXIT_USAGE;
         }
     };
