@@ -81,8 +81,9 @@ pub struct ClaimsArgs {
     /// Which claims: on added lines, in diff hunks, in changed files, or everywhere.
     #[arg(long, value_parser = ["added", "diff-context", "file", "all"], default_value = "added")]
     pub filter: String,
+    /// text for a terminal, json for scripts, markdown for the audit table (docs/claims.md).
     #[arg(long, value_enum, default_value = "text")]
-    pub format: Format,
+    pub format: ClaimsFormat,
     /// Policy file whose envelopes judge cited receipts (default: ci/receipt-policy.toml, else built-in).
     #[arg(long)]
     pub policy: Option<PathBuf>,
@@ -184,6 +185,14 @@ pub struct CheckArgs {
 pub enum Format {
     Text,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ClaimsFormat {
+    Text,
+    Json,
+    /// The audit: a table of every claim with the receipt that would back it, counts per file and result.
+    Markdown,
 }
 
 #[derive(Parser, Debug)]
@@ -452,8 +461,17 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
     let verdicts = audit::judge(found.claims, &backer);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.format {
-        Format::Json => report::claims::write_claims_json(&mut out, &verdicts, &found.warnings),
-        Format::Text => {
+        ClaimsFormat::Json => {
+            report::claims::write_claims_json(&mut out, &verdicts, &found.warnings)
+        }
+        ClaimsFormat::Markdown => {
+            let candidates =
+                crate::claims::suggest::candidates(&args.root, &policy, &backer, &verdicts);
+            let would_back = crate::claims::suggest::would_back(&verdicts, &backer, &candidates);
+            let text = report::audit::audit_markdown(&verdicts, &would_back, &found.warnings);
+            std::io::Write::write_all(&mut out, text.as_bytes())
+        }
+        ClaimsFormat::Text => {
             let style = stdout_style();
             let text = report::claims::claims_text(&verdicts, &found.warnings, style);
             std::io::Write::write_all(&mut out, text.as_bytes())

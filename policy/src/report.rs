@@ -2,6 +2,7 @@
 //! read the result model and decide nothing; the verdict is made before them.
 
 pub mod annotations;
+pub mod audit;
 pub mod check;
 pub mod claims;
 pub mod load;

@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod cfg;
 pub mod matcher;
 pub mod scan;
+pub mod suggest;
 
 pub use blocks::{BlockKind, Syntax};
 pub use matcher::{Kind, Qualifier, Quantity};

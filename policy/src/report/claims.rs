@@ -11,7 +11,7 @@ use std::fmt::Write;
 /// Identifies the JSON shape of `claims --format json`.
 pub const CLAIMS_JSON_FORMAT: &str = "policy-check/claims/1";
 
-const OUTCOMES: [Outcome; 5] = [
+pub(crate) const OUTCOMES: [Outcome; 5] = [
     Outcome::Backed,
     Outcome::Ignored,
     Outcome::Stale,
