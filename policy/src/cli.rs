@@ -61,6 +61,11 @@ pub enum Command {
     Publish(crate::action::ci::PublishArgs),
     /// Render an existing report.json (written by `run` or `action`).
     Report(ReportArgs),
+    /// Work with one receipt: `snippet` prints the markdown for a receipt-backed example.
+    Receipt {
+        #[command(subcommand)]
+        action: ReceiptAction,
+    },
     /// Explain a finding code: what it catches, why, how to fix it, an example.
     Explain {
         /// A code such as `mock-kernel`; without one, list every code.
@@ -97,6 +102,28 @@ pub struct ClaimsArgs {
     #[arg(long)]
     pub no_code_blocks: bool,
     /// The repository root (paths and citations are relative to it).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReceiptAction {
+    /// Print markdown that replaces a bare claim: the command that reproduces the
+    /// receipt, the number it measured with its envelope's band, and the citation.
+    Snippet(SnippetArgs),
+}
+
+#[derive(Parser, Debug)]
+pub struct SnippetArgs {
+    /// The receipt, as docs will cite it: a path relative to --root.
+    pub receipt: String,
+    /// quick (a short validation run), benchmark (a production benchmark) or baseline (a dated baseline).
+    #[arg(long, value_enum, default_value = "benchmark")]
+    pub style: crate::snippet::Style,
+    /// Policy file whose envelopes judge the receipt (default: ci/receipt-policy.toml, else built-in).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// The repository root (the receipt path and the citation are relative to it).
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
 }
@@ -250,6 +277,9 @@ pub fn run(cli: Cli) -> i32 {
             Ok(code) => code,
             Err(message) => usage_error(&message),
         },
+        Command::Receipt {
+            action: ReceiptAction::Snippet(args),
+        } => snippet_command(&args),
         Command::Check(args) => match check_command(args) {
             Ok(code) => code,
             Err(message) => usage_error(&message),
@@ -481,6 +511,29 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
         .and_then(|()| std::io::Write::flush(&mut out))
         .map_err(|e| format!("cannot write the report: {e}"))?;
     Ok(report::claims::exit_code(&verdicts))
+}
+
+/// 0 with the snippet on stdout; 1 when the printed snippet would not pass
+/// `policy-check claims` (each reason on stderr); 2 when none can be made.
+fn snippet_command(args: &SnippetArgs) -> i32 {
+    let policy = match load_policy(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(rendered) => {
+            eprint!("{rendered}");
+            return EXIT_USAGE;
+        }
+    };
+    let cited = args.receipt.trim_start_matches("./");
+    match crate::snippet::snippet(&args.root, cited, args.style, &policy) {
+        Err(crate::snippet::SnippetError(message)) => usage_error(&message),
+        Ok(s) => {
+            print!("{}", s.markdown);
+            for p in &s.problems {
+                eprintln!("error: {p}");
+            }
+            i32::from(!s.problems.is_empty())
+        }
+    }
 }
 
 fn report_command(args: &ReportArgs) -> Result<i32, String> {

@@ -17,5 +17,6 @@ pub mod gates;
 pub mod github;
 pub mod receipt;
 pub mod report;
+pub mod snippet;
 pub mod verdict;
 pub mod verify;

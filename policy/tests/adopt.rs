@@ -181,3 +181,146 @@ fn markdown_audit_escapes_cells_and_passes_with_no_claims() {
     );
     assert!(!out.contains("| File | Line |"), "{out}");
 }
+
+/// A repository with one receipt at `path`, committed.
+fn repo_with_receipt(path: &str, receipt: &Value) -> TempDir {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    write(d, path, &receipt.to_string());
+    write(d, "README.md", "# Engine\n");
+    commit_all(d, "receipt");
+    repo
+}
+
+fn claims_json(d: &Path) -> (i32, Value) {
+    let (code, out, err) = policy_check_in(d, &["claims", "--filter", "all", "--format", "json"]);
+    let doc = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    (code, doc)
+}
+
+#[test]
+fn snippets_take_the_command_and_numbers_from_the_receipt_and_pass_claims_when_pasted() {
+    let baseline = format!("baselines/{}/cpu-i2s.json", today());
+    let cases = [
+        ("quick", "ci/quick.json", 4, 2, 14.1),
+        ("benchmark", "ci/inference.json", 128, 1, 15.2),
+        ("baseline", baseline.as_str(), 256, 1, 16.4),
+    ];
+    for (style, path, tokens, threads, rate) in cases {
+        let mut r = receipt(rate, tokens, time::Duration::hours(1));
+        r["host"]["threads"] = json!(threads);
+        let repo = repo_with_receipt(path, &r);
+        let d = repo.path();
+        let (code, snippet, err) =
+            policy_check_in(d, &["receipt", "snippet", path, "--style", style]);
+        assert_eq!(code, 0, "{style}: {snippet}{err}");
+        let env = format!(
+            "BITNET_STRICT_MODE=1 BITNET_DETERMINISTIC=1 BITNET_SEED=42 RAYON_NUM_THREADS={threads} \\\n"
+        );
+        assert!(snippet.contains(&env), "{style}: {snippet}");
+        assert!(
+            snippet.contains(
+                "cargo run --release -p bitnet-engine --no-default-features --features cpu -- \\\n"
+            ),
+            "{style}: {snippet}"
+        );
+        let args = format!(
+            "bench --model models/bitnet-2b.gguf --tokens {tokens} --threads {threads} --seed 42 --receipt "
+        );
+        assert!(snippet.contains(&args), "{style}: {snippet}");
+        // A rerun writes where the receipt is, but never over a dated baseline.
+        let out = if path.starts_with("baselines/") {
+            "ci/inference.json"
+        } else {
+            path
+        };
+        assert!(
+            snippet.contains(&format!("{args}{out}\n")),
+            "{style}: {snippet}"
+        );
+        let measured = format!("Measured {rate} tok/s over {tokens} tokens");
+        assert!(snippet.contains(&measured), "{style}: {snippet}");
+        assert!(
+            snippet.contains("the `cpu-i2s` envelope's band is 8.5–23 tok/s (±15%)"),
+            "{style}: {snippet}"
+        );
+        assert!(
+            snippet.contains(&format!("<!-- receipt: {path} -->")),
+            "{style}: {snippet}"
+        );
+
+        // Pasted into a doc in a subdirectory, every claim in it is backed.
+        write(
+            d,
+            "docs/performance.md",
+            &format!("# Performance\n\n{snippet}"),
+        );
+        commit_all(d, "paste the snippet");
+        let (code, doc) = claims_json(d);
+        assert_eq!(code, 0, "{style}: {doc}");
+        let claims = doc["claims"].as_array().unwrap();
+        assert_eq!(claims.len(), 2, "{style}: the rate and the band: {doc}");
+        assert!(
+            claims.iter().all(|c| c["outcome"] == "backed"),
+            "{style}: {doc}"
+        );
+    }
+}
+
+#[test]
+fn snippet_problems_name_the_receipt_and_the_fix() {
+    // A baseline snippet needs a dated baseline.
+    let repo = repo_with_receipt(
+        "ci/inference.json",
+        &receipt(15.2, 128, time::Duration::hours(1)),
+    );
+    let (code, out, err) = policy_check_in(
+        repo.path(),
+        &[
+            "receipt",
+            "snippet",
+            "ci/inference.json",
+            "--style",
+            "baseline",
+        ],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("ci/inference.json: a baseline snippet cites a dated baseline")
+            && err.contains("policy-check baseline record ci/inference.json"),
+        "{err}"
+    );
+
+    // No model in the receipt: no command can be written.
+    let mut r = receipt(15.2, 128, time::Duration::hours(1));
+    r["model"].as_object_mut().unwrap().remove("path");
+    let repo = repo_with_receipt("ci/inference.json", &r);
+    let (code, _, err) = policy_check_in(repo.path(), &["receipt", "snippet", "ci/inference.json"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("ci/inference.json: the receipt has no model.path"),
+        "{err}"
+    );
+
+    // A receipt outside its envelope's band makes no example.
+    let repo = repo_with_receipt(
+        "ci/inference.json",
+        &receipt(40.0, 128, time::Duration::hours(1)),
+    );
+    let (code, _, err) = policy_check_in(repo.path(), &["receipt", "snippet", "ci/inference.json"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("`policy-check check` says fail"), "{err}");
+
+    // An old receipt: the snippet is printed, but it would be stale once pasted.
+    let repo = repo_with_receipt(
+        "ci/inference.json",
+        &receipt(15.2, 128, time::Duration::days(90)),
+    );
+    let (code, out, err) =
+        policy_check_in(repo.path(), &["receipt", "snippet", "ci/inference.json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("<!-- receipt: ci/inference.json -->"), "{out}");
+    assert!(err.contains("would be stale when pasted"), "{err}");
+}
