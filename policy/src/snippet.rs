@@ -201,7 +201,7 @@ pub fn snippet(
     let citation = format!("<!-- receipt: {cited} -->");
     let tokens = run.tokens;
     // A rerun never overwrites a dated baseline: it writes a fresh receipt to compare.
-    let out = if dated(cited).is_some() {
+    let out = if crate::baseline::dated_path(cited).is_some() {
         "ci/inference.json"
     } else {
         cited
@@ -233,7 +233,7 @@ pub fn snippet(
             );
         }
         Style::Baseline => {
-            let (date, name) = dated(cited).ok_or_else(|| {
+            let (date, name) = crate::baseline::dated_path(cited).ok_or_else(|| {
                 SnippetError(format!(
                     "{cited}: a baseline snippet cites a dated baseline (baselines/YYYY-MM-DD/<name>.json); record the receipt first with `policy-check baseline record {cited}` and pass the path it prints"
                 ))
@@ -255,17 +255,6 @@ pub fn snippet(
         markdown: md,
         problems,
     })
-}
-
-/// `baselines/YYYY-MM-DD/<name>.json` → (date, name).
-pub fn dated(cited: &str) -> Option<(&str, &str)> {
-    let rest = cited.trim_start_matches("./").trim_start_matches('/');
-    let rest = rest
-        .strip_prefix(crate::baseline::DEFAULT_DIR)?
-        .strip_prefix('/')?;
-    let (date, file) = rest.split_once('/')?;
-    let name = file.strip_suffix(".json").filter(|n| !n.contains('/'))?;
-    crate::baseline::parse_date(date).map(|_| (date, name))
 }
 
 fn read(path: &Path, cited: &str) -> Result<Receipt, SnippetError> {
@@ -297,25 +286,4 @@ fn self_check(root: &Path, cited: &str, md: &str, policy: &Policy) -> Vec<String
             )
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dated_baseline_paths() {
-        assert_eq!(
-            dated("baselines/2026-11-26/cpu-i2s.json"),
-            Some(("2026-11-26", "cpu-i2s"))
-        );
-        assert_eq!(
-            dated("./baselines/2026-11-26/cpu.json"),
-            Some(("2026-11-26", "cpu"))
-        );
-        assert_eq!(dated("baselines/2026-13-01/cpu.json"), None);
-        assert_eq!(dated("baselines/2026-11-26/x/cpu.json"), None);
-        assert_eq!(dated("docs/baselines/2026-11-26/cpu.json"), None);
-        assert_eq!(dated("ci/inference.json"), None);
-    }
 }

@@ -324,3 +324,116 @@ fn snippet_problems_name_the_receipt_and_the_fix() {
     assert!(out.contains("<!-- receipt: ci/inference.json -->"), "{out}");
     assert!(err.contains("would be stale when pasted"), "{err}");
 }
+
+#[test]
+fn require_dated_baselines_backs_claims_only_with_dated_baselines() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    let baseline = format!("baselines/{}/cpu-i2s.json", today());
+    let fresh = receipt(15.2, 128, time::Duration::hours(1)).to_string();
+    write(d, &baseline, &fresh);
+    write(d, "ci/inference.json", &fresh);
+    write(
+        d,
+        "README.md",
+        &format!(
+            "# Engine\n\nDated: 15 tok/s <!-- receipt: {baseline} -->\n\nUndated: 15 tok/s <!-- receipt: ci/inference.json -->\n"
+        ),
+    );
+    write(
+        d,
+        "docs/perf.md",
+        &format!("From docs/: 15 tok/s ([receipt](../{baseline}))\n"),
+    );
+    commit_all(d, "docs");
+
+    // Without the option, both receipts back their claims.
+    let (code, doc) = claims_json(d);
+    assert_eq!(code, 0, "{doc}");
+
+    write(
+        d,
+        "ci/receipt-policy.toml",
+        "version = 1\n\n[claims]\nrequire_dated_baselines = true\n",
+    );
+    let (code, doc) = claims_json(d);
+    assert_eq!(code, 1, "{doc}");
+    let claims = doc["claims"].as_array().unwrap();
+    let by_line: Vec<(&str, u64, &str)> = claims
+        .iter()
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap(),
+                c["line"].as_u64().unwrap(),
+                c["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by_line,
+        vec![
+            ("README.md", 3, "backed"),
+            ("README.md", 5, "unbacked"),
+            ("docs/perf.md", 1, "backed"),
+        ]
+    );
+    let undated = &claims[1];
+    assert_eq!(
+        undated["message"],
+        "ci/inference.json is not a dated baseline: the policy sets [claims] require_dated_baselines = true, so only receipts under baselines/YYYY-MM-DD/ back a claim"
+    );
+    assert!(
+        undated["suggestion"]
+            .as_str()
+            .unwrap()
+            .contains("policy-check baseline record"),
+        "{undated}"
+    );
+
+    // The audit's last column names the dated baseline that would back it.
+    let (_, out, _) = policy_check_in(d, &["claims", "--filter", "all", "--format", "markdown"]);
+    let rows = audit_rows(&out);
+    assert_eq!(rows[1][4], format!("`{baseline}`"), "{out}");
+
+    // `policy show` prints the key back.
+    let (code, shown, _) = policy_check_in(d, &["policy", "show"]);
+    assert_eq!(code, 0);
+    assert!(shown.contains("require_dated_baselines = true"), "{shown}");
+}
+
+#[test]
+fn require_dated_baselines_errors_name_file_line_and_fix() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    write(d, "README.md", "# Engine\n");
+    write(
+        d,
+        "ci/receipt-policy.toml",
+        "version = 1\n\n[claims]\nrequire_dated_baselines = \"yes\"\n",
+    );
+    commit_all(d, "policy");
+    let (code, out, err) = policy_check_in(d, &["claims", "--filter", "all"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("ci/receipt-policy.toml:4:"), "{err}");
+    assert!(err.contains("require_dated_baselines"), "{err}");
+    assert!(err.contains("true"), "{err}");
+}
+
+#[test]
+fn the_policy_schema_takes_require_dated_baselines() {
+    let schema: Value =
+        serde_json::from_str(include_str!("../schema/policy-v1.schema.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let doc = |toml_text: &str| -> Value {
+        let t: toml::Table = toml::from_str(toml_text).unwrap();
+        serde_json::to_value(t).unwrap()
+    };
+    assert!(validator.is_valid(&doc(
+        "version = 1\n[claims]\nrequire_dated_baselines = true\n"
+    )));
+    assert!(!validator.is_valid(&doc(
+        "version = 1\n[claims]\nrequire_dated_baselines = \"yes\"\n"
+    )));
+}

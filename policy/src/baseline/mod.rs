@@ -208,3 +208,34 @@ mod tests {
         assert_eq!(rate(14.256), "14.26");
     }
 }
+
+/// A path relative to the repository root under `baselines/YYYY-MM-DD/<name>.json`
+/// → (date, name); `None` for any other path.
+pub fn dated_path(cited: &str) -> Option<(&str, &str)> {
+    let rest = cited.trim_start_matches("./").trim_start_matches('/');
+    let rest = rest.strip_prefix(DEFAULT_DIR)?.strip_prefix('/')?;
+    let (date, file) = rest.split_once('/')?;
+    let name = file.strip_suffix(".json").filter(|n| !n.contains('/'))?;
+    parse_date(date).map(|_| (date, name))
+}
+
+#[cfg(test)]
+mod dated_path_tests {
+    use super::*;
+
+    #[test]
+    fn dated_baseline_paths() {
+        assert_eq!(
+            dated_path("baselines/2026-11-26/cpu-i2s.json"),
+            Some(("2026-11-26", "cpu-i2s"))
+        );
+        assert_eq!(
+            dated_path("./baselines/2026-11-26/cpu.json"),
+            Some(("2026-11-26", "cpu"))
+        );
+        assert_eq!(dated_path("baselines/2026-13-01/cpu.json"), None);
+        assert_eq!(dated_path("baselines/2026-11-26/x/cpu.json"), None);
+        assert_eq!(dated_path("docs/baselines/2026-11-26/cpu.json"), None);
+        assert_eq!(dated_path("ci/inference.json"), None);
+    }
+}

@@ -80,6 +80,8 @@ enum Evidence {
 /// One cited receipt's answer for a claim.
 struct Candidate {
     outcome: Outcome,
+    /// Advice that is more precise than the result's general one.
+    suggestion: Option<&'static str>,
     cited: String,
     measured: Option<f64>,
     envelope: Option<String>,
@@ -95,6 +97,8 @@ pub struct Backer<'p> {
     max_age: Option<Duration>,
     now: OffsetDateTime,
     levels: HashMap<Outcome, Level>,
+    /// `[claims] require_dated_baselines`: only `baselines/YYYY-MM-DD/` receipts back claims.
+    dated_only: bool,
     cache: Mutex<HashMap<PathBuf, Arc<Evidence>>>,
 }
 
@@ -112,6 +116,7 @@ impl<'p> Backer<'p> {
             max_age,
             now,
             levels,
+            dated_only: policy.claims.require_dated_baselines.unwrap_or(false),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -169,12 +174,13 @@ impl<'p> Backer<'p> {
             .min_by_key(|c| rank(c.outcome));
         let Candidate {
             outcome,
+            suggestion,
             cited,
             measured,
             envelope,
             message,
         } = best.expect("at least one citation");
-        let suggestion = match outcome {
+        let suggestion = suggestion.or(match outcome {
             Outcome::Contradicted => Some(
                 "change the number to what was measured, or rerun the benchmark and cite the new receipt",
             ),
@@ -183,7 +189,7 @@ impl<'p> Backer<'p> {
             }
             Outcome::Unbacked => Some("cite a receipt that passes `policy-check check`"),
             _ => None,
-        };
+        });
         self.verdict(
             claim,
             outcome,
@@ -199,11 +205,18 @@ impl<'p> Backer<'p> {
     fn answer(&self, claim: &Claim, cited: &str) -> Candidate {
         let candidate = |outcome, measured, envelope: Option<&String>, message| Candidate {
             outcome,
+            suggestion: None,
             cited: cited.to_string(),
             measured,
             envelope: envelope.cloned(),
             message,
         };
+        if let Some(why) = self.undated(&claim.path, cited) {
+            return Candidate {
+                suggestion: Some(UNDATED_FIX),
+                ..candidate(Outcome::Unbacked, None, None, why)
+            };
+        }
         let evidence = self.evidence(&claim.path, cited);
         let (receipt, envelope, tolerance, age) = match evidence.as_ref() {
             Evidence::Unusable(why) => {
@@ -246,7 +259,42 @@ impl<'p> Backer<'p> {
         }
     }
 
+    /// Under `require_dated_baselines`, why a citation cannot back anything (it
+    /// resolves outside `baselines/YYYY-MM-DD/`). A missing file is left to `evidence`.
+    fn undated(&self, citing_file: &str, cited: &str) -> Option<String> {
+        if !self.dated_only {
+            return None;
+        }
+        let path = self.resolve(citing_file, cited).filter(|p| p.is_file())?;
+        let rel = super::repo_relative(&self.root, &path);
+        if rel
+            .as_deref()
+            .and_then(crate::baseline::dated_path)
+            .is_some()
+        {
+            return None;
+        }
+        Some(format!(
+            "{cited} is not a dated baseline: the policy sets [claims] require_dated_baselines = true, so only receipts under baselines/YYYY-MM-DD/ back a claim"
+        ))
+    }
+
     fn judge_speedup(&self, claim: Claim) -> ClaimVerdict {
+        if let Some(why) = claim
+            .citations
+            .iter()
+            .find_map(|c| self.undated(&claim.path, c))
+        {
+            return self.verdict(
+                claim,
+                Outcome::Unbacked,
+                None,
+                None,
+                None,
+                why,
+                Some(UNDATED_FIX),
+            );
+        }
         let rates: Vec<Option<(f64, String, Duration)>> = claim
             .citations
             .iter()
@@ -407,6 +455,8 @@ impl<'p> Backer<'p> {
         }
     }
 }
+
+const UNDATED_FIX: &str = "record the receipt as a dated baseline (`policy-check baseline record <receipt>`) and cite the path it prints, baselines/YYYY-MM-DD/<name>.json";
 
 /// What the receipt measured, in the claim's base unit.
 pub fn measured_value(q: &Quantity, r: &Receipt) -> Option<f64> {

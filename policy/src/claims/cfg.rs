@@ -10,6 +10,7 @@
 //! kinds = { memory = false }
 //! patterns = [{ regex = '(?P<value>\d+(?:\.\d+)?)\s*req/s', kind = "throughput" }]
 //! levels = { stale = "warn" }
+//! require_dated_baselines = true
 //! ```
 
 use super::Kind;
@@ -28,6 +29,7 @@ const CLAIMS_KEYS: &[&str] = &[
     "kinds",
     "patterns",
     "levels",
+    "require_dated_baselines",
 ];
 const PATTERN_KEYS: &[&str] = &["regex", "kind"];
 const KINDS: &[Kind] = &[
@@ -63,6 +65,9 @@ pub struct ClaimsSettings {
     pub kinds: HashMap<Kind, bool>,
     pub patterns: Vec<ExtraPattern>,
     pub levels: HashMap<Outcome, Level>,
+    /// Only receipts under `baselines/YYYY-MM-DD/` back a claim (the plan's
+    /// maintenance rule: a claim points at a dated, kept measurement).
+    pub require_dated_baselines: Option<bool>,
 }
 
 impl ClaimsSettings {
@@ -81,6 +86,9 @@ impl ClaimsSettings {
             kinds,
             patterns,
             levels,
+            require_dated_baselines: self
+                .require_dated_baselines
+                .or(base.require_dated_baselines),
         }
     }
 
@@ -135,6 +143,9 @@ impl ClaimsSettings {
         if !levels.is_empty() {
             lines.push(format!("levels = {{ {} }}", levels.join(", ")));
         }
+        if let Some(b) = self.require_dated_baselines {
+            lines.push(format!("require_dated_baselines = {b}"));
+        }
         if lines.is_empty() {
             return String::new();
         }
@@ -150,6 +161,9 @@ pub(crate) fn parse(src: &mut Source, t: &DeTable) -> ClaimsSettings {
         code_blocks: t
             .get("code_blocks")
             .and_then(|v| boolean(src, v, "code_blocks")),
+        require_dated_baselines: t
+            .get("require_dated_baselines")
+            .and_then(|v| boolean(src, v, "require_dated_baselines")),
         ..ClaimsSettings::default()
     };
     if let Some(v) = t.get("kinds") {

@@ -16,6 +16,7 @@ pub use matcher::{Kind, Qualifier, Quantity};
 
 use regex::Regex;
 use serde::Serialize;
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 /// One claim in one file.
@@ -71,6 +72,24 @@ pub fn ignore_reason(text: &str) -> Option<String> {
     ignore_comment()
         .captures(text)
         .map(|c| c["reason"].trim().to_string())
+}
+
+/// `path` relative to `root`, with `/` separators, `.` and `..` resolved
+/// lexically (a citation such as `../ci/a.json` from `docs/`); `None` outside it.
+pub(crate) fn repo_relative(root: &Path, path: &Path) -> Option<String> {
+    use std::path::Component;
+    let rel = path.strip_prefix(root).ok()?;
+    let mut parts: Vec<String> = Vec::new();
+    for c in rel.components() {
+        match c {
+            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            _ => {}
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
 }
 
 #[cfg(test)]

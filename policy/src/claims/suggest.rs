@@ -4,6 +4,7 @@
 //! turn as if the claim cited them; the first that backs it is the answer.
 
 use super::backing::{Backer, ClaimVerdict, Outcome};
+use super::repo_relative;
 use crate::baseline::{self, store};
 use crate::envelope::Policy;
 use rayon::prelude::*;
@@ -24,14 +25,14 @@ pub fn candidates(
         .baselines
         .iter()
         .rev()
-        .filter_map(|b| relative(root, Path::new(&b.path)))
+        .filter_map(|b| repo_relative(root, Path::new(&b.path)))
         .collect();
     for v in verdicts {
         for cited in &v.claim.citations {
             let resolved = backer.resolve(&v.claim.path, cited);
             if let Some(rel) = resolved
                 .filter(|p| p.is_file())
-                .and_then(|p| relative(root, &p))
+                .and_then(|p| repo_relative(root, &p))
                 && !out.contains(&rel)
             {
                 out.push(rel);
@@ -63,24 +64,6 @@ pub fn would_back(
         .collect()
 }
 
-/// `path` relative to `root`, with `/` separators, `.` and `..` resolved
-/// lexically (a citation such as `../ci/a.json` from `docs/`); `None` outside it.
-fn relative(root: &Path, path: &Path) -> Option<String> {
-    use std::path::Component;
-    let rel = path.strip_prefix(root).ok()?;
-    let mut parts: Vec<String> = Vec::new();
-    for c in rel.components() {
-        match c {
-            Component::Normal(s) => parts.push(s.to_string_lossy().into_owned()),
-            Component::ParentDir => {
-                parts.pop()?;
-            }
-            _ => {}
-        }
-    }
-    (!parts.is_empty()).then(|| parts.join("/"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,10 +72,10 @@ mod tests {
     fn relative_paths_are_lexically_normal() {
         let root = Path::new("./repo");
         assert_eq!(
-            relative(root, Path::new("./repo/docs/../ci/a.json")),
+            repo_relative(root, Path::new("./repo/docs/../ci/a.json")),
             Some("ci/a.json".into())
         );
-        assert_eq!(relative(root, Path::new("./repo/../x.json")), None);
-        assert_eq!(relative(root, Path::new("/elsewhere/x.json")), None);
+        assert_eq!(repo_relative(root, Path::new("./repo/../x.json")), None);
+        assert_eq!(repo_relative(root, Path::new("/elsewhere/x.json")), None);
     }
 }
