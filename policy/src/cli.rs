@@ -44,6 +44,8 @@ pub enum Command {
     },
     /// Find performance claims in docs and judge whether receipts back them.
     Claims(ClaimsArgs),
+    /// Check documented command lines against the policy's [commands] conventions.
+    Commands(CommandsArgs),
     /// Record, list, compare and chart dated baselines (docs/baselines.md).
     Baseline {
         #[command(subcommand)]
@@ -102,6 +104,35 @@ pub struct ClaimsArgs {
     #[arg(long)]
     pub no_code_blocks: bool,
     /// The repository root (paths and citations are relative to it).
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+}
+
+#[derive(Parser, Debug)]
+pub struct CommandsArgs {
+    /// With --filter all: files or directories to check (default: every tracked file).
+    pub paths: Vec<String>,
+    /// The base of the change (default: origin/HEAD, else main, else master).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// The head of the change; without it, the working tree is compared with the base.
+    #[arg(long)]
+    pub head: Option<String>,
+    /// Which commands: on added lines, in diff hunks, in changed files, or everywhere.
+    #[arg(long, value_parser = ["added", "diff-context", "file", "all"], default_value = "added")]
+    pub filter: String,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Policy file with the [commands] rules (default: ci/receipt-policy.toml, else built-in).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// Glob of files to check (repeatable; default: [claims] include, else README*, **/README*, docs/**, *.md).
+    #[arg(long)]
+    pub include: Vec<String>,
+    /// Glob of files to skip (repeatable).
+    #[arg(long)]
+    pub exclude: Vec<String>,
+    /// The repository root.
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
 }
@@ -302,6 +333,10 @@ pub fn run(cli: Cli) -> i32 {
                 EXIT_USAGE
             }
         },
+        Command::Commands(args) => match commands_command(args) {
+            Ok(code) => code,
+            Err(message) => usage_error(&message),
+        },
         Command::Claims(args) => match claims_command(args) {
             Ok(code) => code,
             Err(message) => usage_error(&message),
@@ -464,22 +499,7 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
     if filter != scan::Filter::All && !args.paths.is_empty() {
         return Err("paths are only taken with --filter all; other filters scan the diff".into());
     }
-    let range = if filter == scan::Filter::All {
-        crate::diff::Range::WorkingTree {
-            base: String::new(),
-        }
-    } else {
-        let base = match args.base {
-            Some(b) => b,
-            None => crate::diff::default_base(&args.root).ok_or(
-                "no --base given and neither origin/HEAD, main nor master exists; pass --base <ref>",
-            )?,
-        };
-        match args.head {
-            Some(head) => crate::diff::Range::Commits { base, head },
-            None => crate::diff::Range::WorkingTree { base },
-        }
-    };
+    let range = range(filter, args.base, args.head, &args.root)?;
     let request = audit::Request {
         root: args.root.clone(),
         filter,
@@ -488,7 +508,7 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
     };
     let found = audit::find(&request, &config)?;
     let backer = Backer::new(&policy, &args.root, policy.claims.levels.clone());
-    let verdicts = audit::judge(found.claims, &backer);
+    let verdicts = audit::judge(found.items, &backer);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.format {
         ClaimsFormat::Json => {
@@ -534,6 +554,69 @@ fn snippet_command(args: &SnippetArgs) -> i32 {
             i32::from(!s.problems.is_empty())
         }
     }
+}
+
+/// The change to look at: none for `--filter all`, else base...head or the working tree.
+fn range(
+    filter: crate::claims::scan::Filter,
+    base: Option<String>,
+    head: Option<String>,
+    root: &Path,
+) -> Result<crate::diff::Range, String> {
+    if filter == crate::claims::scan::Filter::All {
+        return Ok(crate::diff::Range::WorkingTree {
+            base: String::new(),
+        });
+    }
+    let base = match base {
+        Some(b) => b,
+        None => crate::diff::default_base(root).ok_or(
+            "no --base given and neither origin/HEAD, main nor master exists; pass --base <ref>",
+        )?,
+    };
+    Ok(match head {
+        Some(head) => crate::diff::Range::Commits { base, head },
+        None => crate::diff::Range::WorkingTree { base },
+    })
+}
+
+fn commands_command(args: CommandsArgs) -> Result<i32, String> {
+    use crate::claims::{audit, scan};
+    let policy = match load_policy(args.policy.as_deref()) {
+        Ok(p) => p,
+        Err(rendered) => {
+            eprint!("{rendered}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    if policy.commands.rules.is_empty() {
+        eprintln!(
+            "note: the policy ({}) has no [[commands.rule]]; nothing to check (docs/claims.md, \"Command conventions\")",
+            policy.origin.path
+        );
+    }
+    // Commands live in the same docs as claims: [claims] include/exclude pick the files.
+    let config =
+        scan::ScanConfig::from_settings(&policy.claims, args.include, args.exclude, false)?;
+    let filter = scan::Filter::parse(&args.filter).expect("clap checked the value");
+    if filter != scan::Filter::All && !args.paths.is_empty() {
+        return Err("paths are only taken with --filter all; other filters check the diff".into());
+    }
+    let request = audit::Request {
+        range: range(filter, args.base, args.head, &args.root)?,
+        root: args.root,
+        filter,
+        paths: args.paths,
+    };
+    let checked = crate::commands::check(&request, &config, &policy.commands)?;
+    print!(
+        "{}",
+        match args.format {
+            Format::Json => report::commands::commands_json(&checked),
+            Format::Text => report::commands::commands_text(&checked),
+        }
+    );
+    Ok(report::commands::exit_code(&checked))
 }
 
 fn report_command(args: &ReportArgs) -> Result<i32, String> {

@@ -9,6 +9,7 @@ pub mod baseline;
 pub mod check;
 pub mod claims;
 pub mod cli;
+pub mod commands;
 pub mod diff;
 pub mod envelope;
 pub mod gate;

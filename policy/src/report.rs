@@ -5,6 +5,7 @@ pub mod annotations;
 pub mod audit;
 pub mod check;
 pub mod claims;
+pub mod commands;
 pub mod load;
 pub mod markdown;
 pub mod model;

@@ -422,7 +422,7 @@ fn require_dated_baselines_errors_name_file_line_and_fix() {
 }
 
 #[test]
-fn the_policy_schema_takes_require_dated_baselines() {
+fn the_policy_schema_takes_require_dated_baselines_and_command_rules() {
     let schema: Value =
         serde_json::from_str(include_str!("../schema/policy-v1.schema.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
@@ -436,4 +436,181 @@ fn the_policy_schema_takes_require_dated_baselines() {
     assert!(!validator.is_valid(&doc(
         "version = 1\n[claims]\nrequire_dated_baselines = \"yes\"\n"
     )));
+    assert!(validator.is_valid(&doc(PLAN_COMMANDS)));
+    assert!(!validator.is_valid(&doc(
+        "version = 1\n[[commands.rule]]\nid = \"x\"\nmatch = 'cargo'\nrequire_env = [\"SEED\"]\n"
+    )));
+    assert!(!validator.is_valid(&doc("version = 1\n[[commands.rule]]\nid = \"x\"\n")));
+}
+
+/// The plan's conventions as a policy: explicit features for cargo commands
+/// (xtask has none), and the deterministic, strict environment for benchmarks.
+const PLAN_COMMANDS: &str = r#"version = 1
+
+[[commands.rule]]
+id = "explicit-features"
+match = '^cargo (build|run|test|bench)\b'
+unless = '-p xtask'
+require = ["--no-default-features", "--features cpu|--features gpu"]
+forbid = ['^cargo (build|run)$']
+
+[[commands.rule]]
+id = "deterministic-benchmark"
+match = '\bbenchmark\b'
+require = ["--tokens"]
+require_env = ["BITNET_DETERMINISTIC=1", "BITNET_SEED=42", "BITNET_STRICT_MODE=1"]
+"#;
+
+/// The plan's "Production Benchmark" template, as written there.
+const PRODUCTION_BENCHMARK: &str = "```bash
+# CPU performance baseline with strict validation
+BITNET_STRICT_MODE=1 BITNET_DETERMINISTIC=1 BITNET_SEED=42 \\
+cargo run -p xtask -- benchmark --model <model> --tokens 128
+
+# Verify receipt shows real computation
+cat ci/inference.json | jq '{compute_path, backend, tokens_per_second, kernels}'
+```
+";
+
+fn commands_json(d: &Path, args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["commands"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let (code, out, err) = policy_check_in(d, &all);
+    let doc = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    (code, doc)
+}
+
+fn findings(doc: &Value) -> Vec<(String, u64, String)> {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["command"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn command_conventions_flag_the_bare_benchmark_and_accept_the_plans_template() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    write(d, "ci/receipt-policy.toml", PLAN_COMMANDS);
+    write(d, "README.md", "# Engine\n\n```sh\ncargo build\n```\n");
+    commit_all(d, "base");
+
+    let doc_text = format!(
+        "# Benchmarking\n\n{PRODUCTION_BENCHMARK}\nThe short form:\n\n```bash\ncargo run -p xtask -- benchmark --model m.gguf\n```\n\n\
+         Build with `cargo build --no-default-features --features cpu`, never `cargo run`.\n\n\
+         <!-- commands-ignore: the wrong way, shown on purpose -->\n```bash\ncargo build\n```\n"
+    );
+    write(d, "docs/bench.md", &doc_text);
+    commit_all(d, "docs");
+
+    // Diff-aware: only the new doc's commands; the old bare `cargo build` in README.md is not new.
+    let (code, doc) = commands_json(d, &["--base", "HEAD~1", "--head", "HEAD"]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(
+        findings(&doc),
+        vec![
+            (
+                "docs/bench.md".to_string(),
+                15,
+                "cargo run -p xtask -- benchmark --model m.gguf".to_string()
+            ),
+            ("docs/bench.md".to_string(), 18, "cargo run".to_string()),
+        ],
+        "{doc}"
+    );
+    let bare = &doc["findings"][0];
+    assert_eq!(bare["rules"], json!(["deterministic-benchmark"]));
+    assert_eq!(
+        bare["problems"],
+        json!([
+            "lacks `--tokens`",
+            "lacks BITNET_DETERMINISTIC=1 before the command",
+            "lacks BITNET_SEED=42 before the command",
+            "lacks BITNET_STRICT_MODE=1 before the command"
+        ])
+    );
+    assert_eq!(
+        bare["expected"],
+        "BITNET_DETERMINISTIC=1 BITNET_SEED=42 BITNET_STRICT_MODE=1 cargo run -p xtask -- benchmark --model m.gguf --tokens"
+    );
+    let inline = &doc["findings"][1];
+    assert_eq!(inline["rules"], json!(["explicit-features"]));
+    assert_eq!(
+        inline["expected"],
+        "cargo run --no-default-features --features cpu"
+    );
+
+    // --filter all sees the old one too; the text form names file, line, rule and the expected form.
+    let (code, out, _) = policy_check_in(d, &["commands", "--filter", "all"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("README.md:4: explicit-features: cargo build\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("    expected: cargo build --no-default-features --features cpu\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 breaking the conventions → fail (exit 1)"),
+        "{out}"
+    );
+
+    // `policy show` prints the rules back, and they load again.
+    let (code, shown, err) = policy_check_in(d, &["policy", "show"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        shown.contains("[[commands.rule]]\nid = \"explicit-features\"\nmatch = '^cargo (build|run|test|bench)\\b'\nunless = '-p xtask'\nrequire = [\"--no-default-features\", \"--features cpu|--features gpu\"]\nforbid = ['^cargo (build|run)$']\n"),
+        "{shown}"
+    );
+    write(d, "shown.toml", &shown);
+    let (code, _, err) = policy_check_in(d, &["policy", "show", "--policy", "shown.toml"]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::remove_file(d.join("shown.toml")).unwrap();
+
+    // Fixed as suggested, the change passes.
+    let fixed = doc_text
+        .replace(
+            "cargo run -p xtask -- benchmark --model m.gguf",
+            "BITNET_DETERMINISTIC=1 BITNET_SEED=42 BITNET_STRICT_MODE=1 \\\n  cargo run -p xtask -- benchmark --model m.gguf --tokens 4",
+        )
+        .replace("never `cargo run`", "never bare");
+    write(d, "docs/bench.md", &fixed);
+    commit_all(d, "fix");
+    let (code, doc) = commands_json(d, &["--base", "HEAD~2", "--head", "HEAD"]);
+    assert_eq!(code, 0, "{doc}");
+    assert!(doc["commands"].as_u64().unwrap() >= 4, "{doc}");
+}
+
+#[test]
+fn command_rule_errors_name_file_line_and_fix() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    write(d, "README.md", "# Engine\n");
+    write(
+        d,
+        "ci/receipt-policy.toml",
+        "version = 1\n\n[[commands.rule]]\nid = \"x\"\nmatch = '(cargo'\nrequire_env = [\"SEED\"]\n",
+    );
+    commit_all(d, "policy");
+    let (code, out, err) = policy_check_in(d, &["commands", "--filter", "all"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("ci/receipt-policy.toml:5:"), "{err}");
+    assert!(err.contains("`match` does not compile"), "{err}");
+    assert!(err.contains("ci/receipt-policy.toml:6:"), "{err}");
+    assert!(
+        err.contains("`SEED` in `require_env` is not an assignment NAME=value"),
+        "{err}"
+    );
 }

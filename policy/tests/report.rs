@@ -120,7 +120,7 @@ fn realistic() -> (tempfile::TempDir, Report) {
     };
     let found = audit::find(&request, &config).unwrap();
     let backer = Backer::new(&policy, root, policy.claims.levels.clone());
-    let claims = audit::judge(found.claims, &backer);
+    let claims = audit::judge(found.items, &backer);
     let mut report = Report::new(
         &verdicts,
         &claims,

@@ -132,7 +132,7 @@ fn scan_claims(
         eprintln!("warning: {w}");
     }
     let backer = Backer::new(plan.policy, &plan.root, plan.policy.claims.levels.clone());
-    Ok(audit::judge(found.claims, &backer))
+    Ok(audit::judge(found.items, &backer))
 }
 
 /// Paths in the report are relative to the repository, as links need them.

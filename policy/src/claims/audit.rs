@@ -22,18 +22,52 @@ pub struct Request {
     pub paths: Vec<String>,
 }
 
-/// Claims found, and what was odd on the way (non-UTF-8 files and lines).
-#[derive(Debug, Default)]
-pub struct Found {
-    pub claims: Vec<Claim>,
+/// What was found (claims, or documented commands), and what was odd on the
+/// way (non-UTF-8 files and lines).
+#[derive(Debug)]
+pub struct Found<T = Claim> {
+    pub items: Vec<T>,
     pub warnings: Vec<String>,
     pub files_scanned: usize,
     pub bytes_scanned: u64,
 }
 
+impl<T> Default for Found<T> {
+    fn default() -> Self {
+        Found {
+            items: Vec::new(),
+            warnings: Vec::new(),
+            files_scanned: 0,
+            bytes_scanned: 0,
+        }
+    }
+}
+
+/// The claims in the requested files and lines.
 pub fn find(request: &Request, config: &ScanConfig) -> Result<Found, String> {
+    find_with(
+        request,
+        config,
+        |path, text| scan::scan_text(path, text, config),
+        |c: &Claim| (c.line, c.line),
+    )
+}
+
+/// What `scan` finds in the requested files; on a diff, only the items one of
+/// whose lines (`lines`: first and last, 1-based) the filter keeps.
+pub fn find_with<T, S, L>(
+    request: &Request,
+    config: &ScanConfig,
+    scan: S,
+    lines: L,
+) -> Result<Found<T>, String>
+where
+    T: Send,
+    S: Fn(&str, &str) -> Vec<T> + Sync,
+    L: Fn(&T) -> (u32, u32) + Sync,
+{
     if request.filter == Filter::All {
-        return find_all(request, config);
+        return find_all(request, config, &scan);
     }
     let change = diff::added_lines(&request.root, &request.range).map_err(|e| e.to_string())?;
     let files = scan::candidate_files(&change, config);
@@ -46,15 +80,17 @@ pub fn find(request: &Request, config: &ScanConfig) -> Result<Found, String> {
             .map(|f| std::fs::read(request.root.join(&f.path)).ok())
             .collect(),
     };
-    let scanned: Vec<Scanned> = files
+    let scanned: Vec<Scanned<T>> = files
         .par_iter()
         .zip(contents.into_par_iter())
         .map(|(file, bytes)| match bytes {
             None => Scanned::skipped(format!("{}: could not be read; skipped", file.path)),
             Some(bytes) => {
-                let mut s = Scanned::of(&file.path, bytes, config);
-                s.claims
-                    .retain(|c| scan::keeps(request.filter, file, c.line));
+                let mut s = Scanned::of(&file.path, bytes, &scan);
+                s.items.retain(|item| {
+                    let (first, last) = lines(item);
+                    (first..=last).any(|line| scan::keeps(request.filter, file, line))
+                });
                 s
             }
         })
@@ -62,49 +98,49 @@ pub fn find(request: &Request, config: &ScanConfig) -> Result<Found, String> {
     Ok(tally(change.warnings, scanned))
 }
 
-/// One file's claims, its warning, and its size.
-struct Scanned {
-    claims: Vec<Claim>,
+/// One file's items, its warning, and its size.
+struct Scanned<T> {
+    items: Vec<T>,
     warning: Option<String>,
     bytes: u64,
 }
 
-impl Scanned {
-    fn of(path: &str, bytes: Vec<u8>, config: &ScanConfig) -> Scanned {
+impl<T> Scanned<T> {
+    fn of(path: &str, bytes: Vec<u8>, scan: &impl Fn(&str, &str) -> Vec<T>) -> Scanned<T> {
         let size = bytes.len() as u64;
         // A binary file (an image under docs/) holds no prose: git's own test,
         // a NUL byte in the first 8000 bytes, and no warning for it.
         if bytes.iter().take(8000).any(|&b| b == 0) {
             return Scanned {
-                claims: Vec::new(),
+                items: Vec::new(),
                 warning: None,
                 bytes: size,
             };
         }
         let (text, warning) = decode(path, bytes);
         Scanned {
-            claims: scan::scan_text(path, &text, config),
+            items: scan(path, &text),
             warning,
             bytes: size,
         }
     }
 
-    fn skipped(warning: String) -> Scanned {
+    fn skipped(warning: String) -> Scanned<T> {
         Scanned {
-            claims: Vec::new(),
+            items: Vec::new(),
             warning: Some(warning),
             bytes: 0,
         }
     }
 }
 
-fn tally(warnings: Vec<String>, scanned: Vec<Scanned>) -> Found {
+fn tally<T>(warnings: Vec<String>, scanned: Vec<Scanned<T>>) -> Found<T> {
     let mut found = Found {
         warnings,
         ..Found::default()
     };
     for s in scanned {
-        found.claims.extend(s.claims);
+        found.items.extend(s.items);
         found.warnings.extend(s.warning);
         found.bytes_scanned += s.bytes;
         found.files_scanned += 1;
@@ -112,7 +148,11 @@ fn tally(warnings: Vec<String>, scanned: Vec<Scanned>) -> Found {
     found
 }
 
-fn find_all(request: &Request, config: &ScanConfig) -> Result<Found, String> {
+fn find_all<T: Send>(
+    request: &Request,
+    config: &ScanConfig,
+    scan: &(impl Fn(&str, &str) -> Vec<T> + Sync),
+) -> Result<Found<T>, String> {
     let files = if request.paths.is_empty() {
         tracked_files(&request.root).unwrap_or_else(|| walk(&request.root, &request.root))
     } else {
@@ -130,11 +170,11 @@ fn find_all(request: &Request, config: &ScanConfig) -> Result<Found, String> {
         files
     };
     let files: Vec<String> = files.into_iter().filter(|f| config.includes(f)).collect();
-    let scanned: Vec<Scanned> = files
+    let scanned: Vec<Scanned<T>> = files
         .par_iter()
         .map(|path| match std::fs::read(request.root.join(path)) {
             Err(e) => Scanned::skipped(format!("{path}: {e}; skipped")),
-            Ok(bytes) => Scanned::of(path, bytes, config),
+            Ok(bytes) => Scanned::of(path, bytes, scan),
         })
         .collect();
     Ok(tally(Vec::new(), scanned))

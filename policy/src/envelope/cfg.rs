@@ -19,7 +19,14 @@ use toml::de::{DeTable, DeValue};
 /// The newest policy `version` this build reads.
 pub const POLICY_VERSION: i64 = 1;
 
-const TOP_KEYS: &[&str] = &["version", "use_defaults", "receipt", "envelope", "claims"];
+const TOP_KEYS: &[&str] = &[
+    "version",
+    "use_defaults",
+    "receipt",
+    "envelope",
+    "claims",
+    "commands",
+];
 const RECEIPT_KEYS: &[&str] = &["max_age", "levels", "regression"];
 const REGRESSION_KEYS: &[&str] = &["max_drop"];
 const ENVELOPE_KEYS: &[&str] = &[
@@ -118,6 +125,8 @@ pub struct PolicyFile {
     pub levels: Vec<LevelSetting>,
     pub envelopes: Vec<Envelope>,
     pub claims: Option<crate::claims::cfg::ClaimsSettings>,
+    /// `[commands]`: conventions for documented command lines.
+    pub commands: Option<crate::commands::cfg::CommandsSettings>,
     /// `[receipt] regression = { max_drop = "10%" }` (baseline compare).
     pub regression: Option<Tolerance>,
 }
@@ -336,6 +345,13 @@ fn walk_root(src: &mut Source, root: &DeTable, span: Range<usize>) -> PolicyFile
             None
         }
     });
+    let commands = root.get("commands").and_then(|v| match v.get_ref() {
+        DeValue::Table(t) => Some(crate::commands::cfg::parse(src, t)),
+        _ => {
+            wrong_type(src, v, "commands", "a table", "[[commands.rule]]");
+            None
+        }
+    });
     PolicyFile {
         version,
         use_defaults,
@@ -343,6 +359,7 @@ fn walk_root(src: &mut Source, root: &DeTable, span: Range<usize>) -> PolicyFile
         levels,
         envelopes,
         claims,
+        commands,
         regression,
     }
 }

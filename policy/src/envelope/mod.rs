@@ -209,6 +209,8 @@ pub struct Policy {
     envelope_levels: HashMap<EnvelopeCode, Level>,
     /// The `[claims]` settings (file over built-in, key by key).
     pub claims: crate::claims::cfg::ClaimsSettings,
+    /// The `[commands]` rules (file over built-in, rule by rule).
+    pub commands: crate::commands::cfg::CommandsSettings,
     /// `[receipt] regression.max_drop`; `None` means the default (`DEFAULT_MAX_DROP`).
     pub regression: Option<Tolerance>,
 }
@@ -319,9 +321,21 @@ impl Policy {
         base: Option<cfg::PolicyFile>,
         file: cfg::PolicyFile,
     ) -> Result<Policy, Vec<PolicyError>> {
-        let (mut max_age, mut levels, mut envelopes, base_claims, base_regression) = match base {
-            Some(b) => (b.max_age, b.levels, b.envelopes, b.claims, b.regression),
-            None => (None, Vec::new(), Vec::new(), None, None),
+        let (mut max_age, mut levels, mut envelopes, base_claims, base_commands, base_regression) =
+            match base {
+                Some(b) => (
+                    b.max_age,
+                    b.levels,
+                    b.envelopes,
+                    b.claims,
+                    b.commands,
+                    b.regression,
+                ),
+                None => (None, Vec::new(), Vec::new(), None, None, None),
+            };
+        let commands = match file.commands {
+            Some(c) => c.over(base_commands.unwrap_or_default()),
+            None => base_commands.unwrap_or_default(),
         };
         let regression = file.regression.or(base_regression);
         let claims = match file.claims {
@@ -365,6 +379,7 @@ impl Policy {
             envelopes,
             envelope_levels,
             claims,
+            commands,
             regression,
         })
     }
@@ -495,6 +510,7 @@ impl Policy {
             }
         }
         out.push_str(&self.claims.to_toml());
+        out.push_str(&self.commands.to_toml());
         out
     }
 }

@@ -43,7 +43,7 @@ pub fn check(request: &ReleaseRequest, policy: &Policy, fresh: &[Fresh]) -> Item
         }
     };
     let backer = Backer::new(policy, &request.root, HashMap::new());
-    let verdicts = audit::judge(found.claims, &backer);
+    let verdicts = audit::judge(found.items, &backer);
     let mut detail = Vec::new();
     // Each failing claim with its own fix, so a long list stays actionable.
     let mut failures = Vec::new();
