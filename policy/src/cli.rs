@@ -106,6 +106,15 @@ pub struct ClaimsArgs {
     /// The repository root (paths and citations are relative to it).
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
+    /// Cite --receipt on the added lines of the bare claims it backs: prints a patch (or applies it with --write).
+    #[arg(long, requires = "receipt")]
+    pub fix: bool,
+    /// With --fix: the receipt to cite, relative to --root, as docs will cite it.
+    #[arg(long, requires = "fix")]
+    pub receipt: Option<String>,
+    /// With --fix: edit the files instead of printing the patch.
+    #[arg(long, requires = "fix")]
+    pub write: bool,
 }
 
 #[derive(Parser, Debug)]
@@ -506,9 +515,18 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
         range,
         paths: args.paths,
     };
+    if args.fix
+        && (filter != scan::Filter::Added
+            || matches!(request.range, crate::diff::Range::Commits { .. }))
+    {
+        return Err("--fix edits the lines your working tree adds: use it with the default --filter added and without --head".into());
+    }
     let found = audit::find(&request, &config)?;
     let backer = Backer::new(&policy, &args.root, policy.claims.levels.clone());
     let verdicts = audit::judge(found.items, &backer);
+    if let Some(receipt) = args.receipt.as_deref().filter(|_| args.fix) {
+        return fix_claims(&verdicts, &backer, &args.root, receipt, args.write);
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.format {
         ClaimsFormat::Json => {
@@ -554,6 +572,56 @@ fn snippet_command(args: &SnippetArgs) -> i32 {
             i32::from(!s.problems.is_empty())
         }
     }
+}
+
+/// `claims --fix`: the patch on stdout (or the files edited with --write), the
+/// claims left alone on stderr; 1 when any claim on an added line is left unbacked.
+fn fix_claims(
+    verdicts: &[crate::claims::backing::ClaimVerdict],
+    backer: &crate::claims::backing::Backer,
+    root: &Path,
+    receipt: &str,
+    write: bool,
+) -> Result<i32, String> {
+    use crate::claims::fix;
+    let cite = receipt.trim_start_matches("./");
+    if !root.join(cite).is_file() {
+        return Err(format!(
+            "--receipt {receipt}: no such file under {}; pass the receipt's path relative to the repository root",
+            root.display()
+        ));
+    }
+    let plan = fix::plan(verdicts, backer, cite, |p| std::fs::read(root.join(p)).ok());
+    let lines: usize = plan.edits.values().map(Vec::len).sum();
+    if write {
+        for (path, edits) in &plan.edits {
+            let full = root.join(path);
+            let bytes = std::fs::read(&full).map_err(|e| format!("{path}: {e}"))?;
+            let fixed = fix::apply(&bytes, edits).map_err(|e| format!("{path}: {e}"))?;
+            std::fs::write(&full, fixed).map_err(|e| format!("{path}: cannot write: {e}"))?;
+            for e in edits {
+                println!("{path}:{}: cited {cite}", e.line);
+            }
+        }
+    } else {
+        print!("{}", fix::patch(&plan));
+    }
+    for why in &plan.left {
+        eprintln!("not fixed: {why}");
+    }
+    eprintln!(
+        "{lines} line{} {} {cite}; {} claim{} left as {}",
+        if lines == 1 { "" } else { "s" },
+        if write { "now cite" } else { "would cite" },
+        plan.left.len(),
+        if plan.left.len() == 1 { "" } else { "s" },
+        if plan.left.len() == 1 {
+            "it was"
+        } else {
+            "they were"
+        },
+    );
+    Ok(i32::from(!plan.left.is_empty()))
 }
 
 /// The change to look at: none for `--filter all`, else base...head or the working tree.

@@ -614,3 +614,166 @@ fn command_rule_errors_name_file_line_and_fix() {
         "{err}"
     );
 }
+
+#[test]
+fn fix_cites_the_receipt_on_added_bare_claims_it_backs_and_nothing_else() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    write(
+        d,
+        "ci/inference.json",
+        &receipt(15.2, 128, time::Duration::hours(1)).to_string(),
+    );
+    // An old bare claim the receipt would back: not in the diff, never touched.
+    write(d, "README.md", "# Engine\n\nOld: 15 tok/s.\n");
+    write(d, "docs/crlf.md", "# Perf\r\n\r\nIntro.\r\n");
+    commit_all(d, "base");
+
+    let readme = "# Engine\n\nOld: 15 tok/s.\n\nNew: about 15 tok/s.\n\nWrong: 50 tok/s.\n\n\
+        Contradicted: 50 tok/s <!-- receipt: ci/inference.json -->\n\n\
+        | backend | rate |\n|---|---|\n| cpu | 15.0 tok/s |\n";
+    write(d, "README.md", readme);
+    let crlf = "# Perf\r\n\r\nIntro.\r\n\r\nDecode: ~15 tok/s\r\n";
+    write(d, "docs/crlf.md", crlf);
+
+    let fix = [
+        "claims",
+        "--base",
+        "HEAD",
+        "--fix",
+        "--receipt",
+        "ci/inference.json",
+    ];
+    let (code, patch, err) = policy_check_in(d, &fix);
+    assert_eq!(code, 1, "two claims are left: {patch}{err}");
+    assert_eq!(
+        patch,
+        "--- a/README.md\n+++ b/README.md\n\
+         @@ -5,1 +5,1 @@\n-New: about 15 tok/s.\n+New: about 15 tok/s. <!-- receipt: ci/inference.json -->\n\
+         @@ -13,1 +13,1 @@\n-| cpu | 15.0 tok/s |\n+| cpu | 15.0 tok/s <!-- receipt: ci/inference.json --> |\n\
+         --- a/docs/crlf.md\n+++ b/docs/crlf.md\n\
+         @@ -5,1 +5,1 @@\n-Decode: ~15 tok/s\r\n+Decode: ~15 tok/s <!-- receipt: ci/inference.json -->\r\n"
+    );
+    assert!(
+        err.contains("README.md:7:8: 50 tok/s: ci/inference.json does not back it (contradicted"),
+        "{err}"
+    );
+    assert!(
+        err.contains("README.md:9:15: 50 tok/s: contradicted"),
+        "{err}"
+    );
+    assert!(
+        err.contains("3 lines would cite ci/inference.json; 2 claims left as they were"),
+        "{err}"
+    );
+    // Without --write nothing changes.
+    assert_eq!(
+        std::fs::read_to_string(d.join("README.md")).unwrap(),
+        readme
+    );
+
+    let mut write_args = fix.to_vec();
+    write_args.push("--write");
+    let (code, out, err) = policy_check_in(d, &write_args);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(
+        out,
+        "README.md:5: cited ci/inference.json\nREADME.md:13: cited ci/inference.json\ndocs/crlf.md:5: cited ci/inference.json\n"
+    );
+    let fixed = std::fs::read_to_string(d.join("README.md")).unwrap();
+    let expected = readme
+        .replace(
+            "New: about 15 tok/s.",
+            "New: about 15 tok/s. <!-- receipt: ci/inference.json -->",
+        )
+        .replace(
+            "| cpu | 15.0 tok/s |",
+            "| cpu | 15.0 tok/s <!-- receipt: ci/inference.json --> |",
+        );
+    assert_eq!(fixed, expected);
+    assert!(
+        fixed.starts_with("# Engine\n\nOld: 15 tok/s.\n\n"),
+        "the old line is outside the diff"
+    );
+    let crlf_fixed = std::fs::read(d.join("docs/crlf.md")).unwrap();
+    assert_eq!(
+        crlf_fixed,
+        b"# Perf\r\n\r\nIntro.\r\n\r\nDecode: ~15 tok/s <!-- receipt: ci/inference.json -->\r\n"
+    );
+
+    // Idempotent: a second run finds nothing to cite and changes no byte.
+    let (code, out, err) = policy_check_in(d, &write_args);
+    assert_eq!(code, 1, "the two it cannot fix remain: {err}");
+    assert_eq!(out, "");
+    assert!(err.contains("0 lines now cite"), "{err}");
+    assert_eq!(std::fs::read_to_string(d.join("README.md")).unwrap(), fixed);
+    assert_eq!(std::fs::read(d.join("docs/crlf.md")).unwrap(), crlf_fixed);
+
+    // The fixed claims are backed now.
+    let (_, out, _) = policy_check_in(d, &["claims", "--base", "HEAD", "--format", "json"]);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let backed: Vec<(String, u64)> = doc["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] == "backed")
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap().to_string(),
+                c["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        backed,
+        vec![
+            ("README.md".to_string(), 5),
+            ("README.md".to_string(), 13),
+            ("docs/crlf.md".to_string(), 5)
+        ]
+    );
+}
+
+#[test]
+fn fix_refuses_what_it_cannot_do_safely() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    write(d, "README.md", "# Engine\n");
+    commit_all(d, "base");
+    let (code, _, err) = policy_check_in(
+        d,
+        &[
+            "claims",
+            "--filter",
+            "all",
+            "--fix",
+            "--receipt",
+            "ci/inference.json",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--fix edits the lines your working tree adds"),
+        "{err}"
+    );
+    let (code, _, err) = policy_check_in(
+        d,
+        &[
+            "claims",
+            "--base",
+            "HEAD",
+            "--fix",
+            "--receipt",
+            "ci/missing.json",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--receipt ci/missing.json: no such file"),
+        "{err}"
+    );
+    let (code, _, _) = policy_check_in(d, &["claims", "--base", "HEAD", "--fix"]);
+    assert_eq!(code, 2, "--fix needs --receipt");
+}

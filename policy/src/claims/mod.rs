@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backing;
 pub mod blocks;
 pub mod cfg;
+pub mod fix;
 pub mod matcher;
 pub mod scan;
 pub mod suggest;
