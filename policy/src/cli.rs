@@ -612,7 +612,11 @@ fn fix_claims(
     eprintln!(
         "{lines} line{} {} {cite}; {} claim{} left as {}",
         if lines == 1 { "" } else { "s" },
-        if write { "now cite" } else { "would cite" },
+        match (write, lines == 1) {
+            (true, true) => "now cites",
+            (true, false) => "now cite",
+            (false, _) => "would cite",
+        },
         plan.left.len(),
         if plan.left.len() == 1 { "" } else { "s" },
         if plan.left.len() == 1 {

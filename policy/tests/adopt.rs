@@ -29,7 +29,7 @@ fn receipt(rate: f64, tokens: u64, age: time::Duration) -> Value {
         "measurement": {"timed_runs": 3, "samples_tokens_per_second": samples},
         "model": {"format": "i2s", "path": "models/bitnet-2b.gguf"},
         "build": {"engine": "bitnet-engine", "features": ["cpu"]},
-        "host": {"os": "linux", "threads": 1},
+        "host": {"os": "linux", "cpu_model": "AMD EPYC 7763", "threads": 1},
         "run": {"seed": 42, "strict": true}
     })
 }
@@ -776,4 +776,140 @@ fn fix_refuses_what_it_cannot_do_safely() {
     );
     let (code, _, _) = policy_check_in(d, &["claims", "--base", "HEAD", "--fix"]);
     assert_eq!(code, 2, "--fix needs --receipt");
+}
+
+/// Copy a directory tree (the example project's state) into `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn replace_in(d: &Path, path: &str, from: &str, to: &str) {
+    let text = std::fs::read_to_string(d.join(path)).unwrap();
+    assert!(text.contains(from), "{path} has no {from:?}");
+    std::fs::write(d.join(path), text.replace(from, to)).unwrap();
+}
+
+/// docs/adopting.md, step by step, on docs/examples/adopting/before: the audit
+/// lists every claim, the snippet, the edits, --fix and a baseline take it to
+/// docs/examples/adopting/after, and the release gate passes there.
+#[test]
+fn adoption_guide_takes_the_example_from_before_to_after_and_the_release_gate_passes() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples/adopting");
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    copy_tree(&example.join("before"), d);
+    git(d, &["init", "-q"]);
+    commit_all(d, "before");
+
+    // 1. The audit lists every claim, none backed.
+    let (code, audit, _) =
+        policy_check_in(d, &["claims", "--filter", "all", "--format", "markdown"]);
+    assert_eq!(code, 1);
+    let rows: Vec<(String, String, String, String)> = audit_rows(&audit)
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone(), r[3].clone()))
+        .collect();
+    let row = |f: &str, l: &str, c: &str| {
+        (
+            f.to_string(),
+            l.to_string(),
+            c.to_string(),
+            "unbacked".to_string(),
+        )
+    };
+    assert_eq!(
+        rows,
+        vec![
+            row("`README.md`", "7", "`~10-20 tok/s`"),
+            row("`README.md`", "7", "`50-100 tok/s`"),
+            row(
+                "`docs/quickstart.md`",
+                "13",
+                "`12 (column \"decode (tok/s)\")`"
+            ),
+        ],
+        "{audit}"
+    );
+    // ...and the command check flags both documented commands.
+    let (code, doc) = commands_json(d, &["--filter", "all"]);
+    assert_eq!(code, 1);
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 2, "{doc}");
+
+    // Measure (here: the receipt a run of the engine writes).
+    write(
+        d,
+        "ci/inference.json",
+        &receipt(15.2, 128, time::Duration::hours(1)).to_string(),
+    );
+
+    // 2. The snippet replaces the bare CPU claim; the GPU number, which nothing
+    // here can measure, goes.
+    let (code, snippet, err) = policy_check_in(d, &["receipt", "snippet", "ci/inference.json"]);
+    assert_eq!(code, 0, "{err}");
+    replace_in(
+        d,
+        "README.md",
+        "CPU decode runs at ~10-20 tok/s on a laptop; GPU decode at 50-100 tok/s.\n",
+        &snippet,
+    );
+    // 3. The table gets the measured number, and --fix cites the receipt on it.
+    replace_in(d, "docs/quickstart.md", "| cpu | 12 |", "| cpu | 15.2 |");
+    let (code, out, err) = policy_check_in(
+        d,
+        &[
+            "claims",
+            "--fix",
+            "--receipt",
+            "ci/inference.json",
+            "--write",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out, "docs/quickstart.md:13: cited ci/inference.json\n");
+    // 4. The commands take the expected forms the command check printed.
+    replace_in(
+        d,
+        "README.md",
+        "cargo build --release\n",
+        "cargo build --release --no-default-features --features cpu\n",
+    );
+    replace_in(
+        d,
+        "docs/quickstart.md",
+        "cargo run -p xtask -- benchmark --model m.gguf",
+        "BITNET_DETERMINISTIC=1 BITNET_SEED=42 BITNET_STRICT_MODE=1 \\\n  cargo run -p xtask -- benchmark --model m.gguf",
+    );
+    let (code, doc) = commands_json(d, &[]);
+    assert_eq!(code, 0, "{doc}");
+    // 5. A dated baseline.
+    let (code, out, err) = policy_check_in(d, &["baseline", "record", "ci/inference.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    commit_all(d, "receipts");
+
+    // The docs are now the "after" state, byte for byte...
+    for doc in ["README.md", "docs/quickstart.md"] {
+        assert_eq!(
+            std::fs::read_to_string(d.join(doc)).unwrap(),
+            std::fs::read_to_string(example.join("after").join(doc)).unwrap(),
+            "{doc} differs from docs/examples/adopting/after/{doc}"
+        );
+    }
+    // ...and 6. the release gate passes.
+    let (code, out, err) =
+        policy_check_in(d, &["gate", "--release", "--receipts", "ci/inference.json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("[pass] claims\n    3 claims in 2 files: 3 backed"),
+        "{out}"
+    );
+    assert!(out.contains("[pass] baseline"), "{out}");
 }
