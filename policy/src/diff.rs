@@ -145,6 +145,13 @@ fn git(repo: &Path, args: &[&str]) -> Result<std::process::Output, DiffError> {
 
 /// The branch a change is compared with when none is named: origin/HEAD, else
 /// main, else master.
+/// `git rev-parse HEAD` in `repo`: the checked-out commit, when it is a git repository.
+pub fn head_sha(repo: &Path) -> Option<String> {
+    let out = git(repo, &["rev-parse", "HEAD"]).ok()?;
+    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && sha.len() >= 40).then_some(sha)
+}
+
 pub fn default_base(repo: &Path) -> Option<String> {
     let out = git(repo, &["rev-parse", "--abbrev-ref", "origin/HEAD"]).ok()?;
     if out.status.success() {

@@ -90,7 +90,11 @@ pub fn run_local(args: RunArgs) -> i32 {
         policy: &policy,
         measure: true,
         claims,
-        commit: head_commit(&root),
+        commit: diff::head_sha(&root).map(|sha| report::model::Commit {
+            sha,
+            base: None,
+            pull_request: None,
+        }),
         run: None,
     };
     let report = match pipeline::judge(&plan) {
@@ -113,22 +117,6 @@ pub fn run_local(args: RunArgs) -> i32 {
         started.elapsed().as_secs_f64()
     );
     report.exit_code
-}
-
-/// The checked-out commit, when the directory is a git repository.
-fn head_commit(root: &Path) -> Option<report::model::Commit> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()?;
-    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && sha.len() >= 40).then_some(report::model::Commit {
-        sha,
-        base: None,
-        pull_request: None,
-    })
 }
 
 fn input_errors(errors: &[String]) -> i32 {

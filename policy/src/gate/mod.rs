@@ -149,7 +149,7 @@ impl GateResult {
             format: FORMAT,
             status: "error",
             exit_code: crate::cli::EXIT_USAGE,
-            commit: head_commit(&request.root),
+            commit: crate::diff::head_sha(&request.root),
             tag: request.tag.clone(),
             policy: None,
             measurements: Vec::new(),
@@ -217,7 +217,7 @@ pub fn release_with(request: &ReleaseRequest, policy: &Policy) -> GateResult {
         format: FORMAT,
         status,
         exit_code,
-        commit: head_commit(&request.root),
+        commit: crate::diff::head_sha(&request.root),
         tag: request.tag.clone(),
         policy: Some(policy.origin.clone()),
         measurements: measured.receipts,
@@ -235,18 +235,6 @@ fn load_policy(request: &ReleaseRequest) -> Result<Policy, String> {
         None => Policy::builtin(),
     };
     loaded.map_err(|errors| envelope::render_errors(&errors))
-}
-
-/// `git rev-parse HEAD` in the root, when it is a git repository.
-fn head_commit(root: &Path) -> Option<String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()?;
-    let sha = String::from_utf8(out.stdout).ok()?.trim().to_string();
-    (out.status.success() && !sha.is_empty()).then_some(sha)
 }
 
 /// `root/path`, or `path` itself for the current directory, so that messages
