@@ -40,7 +40,7 @@ fn main() {
     // Run inside the pool so every parallel region starts on a worker thread.
     bitnet_engine::kernels::on_worker(|| {
         for pass in 0..3 {
-            let cal = measure_bandwidth(&m, 1);
+            let cal = measure_bandwidth(&m, &k, 1);
             let t0 = Instant::now();
             for l in &m.layers {
                 for (name, w) in l.matrices() {
@@ -85,7 +85,7 @@ fn main() {
                 let pieces: Vec<&[u8]> = m.embedding.data.chunks(1 << 20).collect();
                 print!(
                     "  embedding read {method:?}: {:.2} GB/s;",
-                    stream_read_gbps(&pieces, method)
+                    stream_read_gbps(k.team(), &pieces, method)
                 );
             }
             println!();

@@ -2,12 +2,13 @@
 //! memory bandwidth is measured by streaming the model's own weights in this process,
 //! and each run's decode rate is tokens over the time its decode steps took.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::error::{EngineError, Result};
+use crate::kernels::team::Team;
 use crate::kernels::{Dispatcher, KernelStat};
 use crate::model::{Model, RunState, forward};
 
@@ -248,10 +249,10 @@ pub fn output_sha256(tokens: &[u32]) -> String {
 }
 
 /// Measures read bandwidth by streaming every weight byte a token reads, on the
-/// current rayon pool, `passes` times (each pass with both [`ReadMethod`]s); reports
+/// dispatcher's team (the threads the decode runs on), `passes` times (each pass with both [`ReadMethod`]s); reports
 /// the best (the roofline is a ceiling, so the most favourable measurement makes the
 /// fraction conservative).
-pub fn measure_bandwidth(m: &Model, passes: usize) -> Calibration {
+pub fn measure_bandwidth(m: &Model, k: &Dispatcher, passes: usize) -> Calibration {
     const PIECE: usize = 1 << 20;
     let mut pieces: Vec<&[u8]> = m.embedding.data.chunks(PIECE).collect();
     for l in &m.layers {
@@ -263,8 +264,8 @@ pub fn measure_bandwidth(m: &Model, passes: usize) -> Calibration {
     // Each pass reads everything once per method and keeps the faster.
     let samples: Vec<f64> = (0..passes.max(1))
         .map(|_| {
-            let plain = stream_read_gbps(&pieces, ReadMethod::Plain);
-            plain.max(stream_read_gbps(&pieces, ReadMethod::Paced))
+            let plain = stream_read_gbps(k.team(), &pieces, ReadMethod::Plain);
+            plain.max(stream_read_gbps(k.team(), &pieces, ReadMethod::Paced))
         })
         .collect();
     Calibration {
@@ -275,16 +276,17 @@ pub fn measure_bandwidth(m: &Model, passes: usize) -> Calibration {
     }
 }
 
-/// Reads every byte of `pieces` once on the current rayon pool; returns GB/s.
-pub fn stream_read_gbps(pieces: &[&[u8]], method: ReadMethod) -> f64 {
+/// Reads every byte of `pieces` once on the team that runs the kernels, each piece
+/// going to whichever thread is free; returns GB/s.
+pub fn stream_read_gbps(team: &Team, pieces: &[&[u8]], method: ReadMethod) -> f64 {
     let bytes: u64 = pieces.iter().map(|p| p.len() as u64).sum();
+    let sum = AtomicU64::new(0);
     let t0 = Instant::now();
-    let sum: u64 = pieces
-        .par_iter()
-        .map(|p| read_sum(p, method))
-        .reduce(|| 0, u64::wrapping_add);
+    team.run(pieces.len(), &|i| {
+        sum.fetch_add(read_sum(pieces[i], method), Ordering::Relaxed);
+    });
     let secs = t0.elapsed().as_secs_f64();
-    std::hint::black_box(sum);
+    std::hint::black_box(sum.load(Ordering::Relaxed));
     bytes as f64 / secs / 1e9
 }
 

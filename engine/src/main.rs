@@ -382,7 +382,7 @@ fn bench_cpu(
         "[bitnet-engine] calibrating: streaming {:.0} MB of weights on {threads} threads",
         m.bytes_per_token() as f64 / 1e6
     );
-    let calibration = bench::measure_bandwidth(m, passes);
+    let calibration = bench::measure_bandwidth(m, k, passes);
     eprintln!(
         "[bitnet-engine] memory bandwidth {:.2} GB/s -> roofline {:.2} tok/s; {} kernels; {} warm-up + {} runs of {} prompt + {} tokens",
         calibration.mem_bw_gbps,
@@ -401,13 +401,13 @@ fn bench_cpu(
         k,
         opts,
         |line| eprintln!("[bitnet-engine] {line}"),
-        || between.push(bench::measure_bandwidth(m, 1)),
+        || between.push(bench::measure_bandwidth(m, k, 1)),
     )?;
     let mut calibration = calibration;
     for c in between {
         calibration = calibration.merge(c);
     }
-    let calibration = calibration.merge(bench::measure_bandwidth(m, passes));
+    let calibration = calibration.merge(bench::measure_bandwidth(m, k, passes));
     Ok((result, calibration))
 }
 

@@ -4,11 +4,13 @@
 
 pub mod lm_head;
 pub mod ops;
+pub mod team;
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use rayon::prelude::*;
+use team::{Team, for_each_task};
 
 use crate::error::{EngineError, Result};
 use crate::formats::{Embedding, EmbeddingType, Format, TernaryMatrix, i2s};
@@ -156,6 +158,8 @@ impl QuantizedActivation {
 pub struct Dispatcher {
     simd: SimdLevel,
     counters: Vec<(AtomicU64, AtomicU64)>,
+    /// Started on first use, sized by the rayon pool at that moment.
+    team: OnceLock<Team>,
 }
 
 impl Dispatcher {
@@ -166,7 +170,15 @@ impl Dispatcher {
                 .iter()
                 .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
                 .collect(),
+            team: OnceLock::new(),
         }
+    }
+
+    /// The threads the parallel kernels (and the bandwidth calibration) run on: as
+    /// many as the rayon pool has.
+    pub fn team(&self) -> &Team {
+        self.team
+            .get_or_init(|| Team::new(rayon::current_num_threads()))
     }
 
     pub fn simd(&self) -> SimdLevel {
@@ -232,14 +244,14 @@ impl Dispatcher {
                 i2s::permute_for_pairs(&a.q, &mut perm);
             }
             let rows: usize = jobs.iter().map(|(w, _)| w.rows).sum();
-            let chunk = (rows / (rayon::current_num_threads() * 8)).max(16);
+            let chunk = gemv_chunk_rows(rows, self.team().threads());
             let mut tasks: Vec<(&TernaryMatrix, usize, &mut [f32])> = Vec::new();
             for (w, out) in jobs.iter_mut() {
                 for (c, o) in out.chunks_mut(chunk).enumerate() {
                     tasks.push((*w, c * chunk, o));
                 }
             }
-            tasks.into_par_iter().for_each(|(w, start, out)| {
+            for_each_task(self.team(), tasks, |(w, start, out)| {
                 let post = a.inv_scale * w.scale;
                 let dot = |r: usize| -> f32 {
                     match id {
@@ -276,16 +288,18 @@ impl Dispatcher {
         self.timed(id, || match id {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: chosen only when AVX2/FMA/F16C were detected.
-            KernelId::LmHeadF16Avx2 => {
-                par_rows(out, |r| unsafe { lm_head::dot_f16_avx2(e.row(r), x) })
-            }
+            KernelId::LmHeadF16Avx2 => par_rows(self.team(), out, |r| unsafe {
+                lm_head::dot_f16_avx2(e.row(r), x)
+            }),
             #[cfg(target_arch = "x86_64")]
             // SAFETY: chosen only when AVX-512F was detected.
-            KernelId::LmHeadF16Avx512 => {
-                par_rows(out, |r| unsafe { lm_head::dot_f16_avx512(e.row(r), x) })
+            KernelId::LmHeadF16Avx512 => par_rows(self.team(), out, |r| unsafe {
+                lm_head::dot_f16_avx512(e.row(r), x)
+            }),
+            KernelId::LmHeadF32Scalar => {
+                par_rows(self.team(), out, |r| lm_head::dot_f32_scalar(e.row(r), x))
             }
-            KernelId::LmHeadF32Scalar => par_rows(out, |r| lm_head::dot_f32_scalar(e.row(r), x)),
-            _ => par_rows(out, |r| lm_head::dot_f16_scalar(e.row(r), x)),
+            _ => par_rows(self.team(), out, |r| lm_head::dot_f16_scalar(e.row(r), x)),
         })
     }
 
@@ -312,7 +326,9 @@ impl Dispatcher {
     }
 
     pub fn attention(&self, a: ops::AttentionArgs<'_>, out: &mut [f32], scores: &mut [f32]) {
-        self.timed(KernelId::AttentionCpu, || ops::attention(a, out, scores))
+        self.timed(KernelId::AttentionCpu, || {
+            ops::attention(self.team(), a, out, scores)
+        })
     }
 
     pub fn ffn_gate(&self, act: crate::model::Activation, gate: &mut [f32], up: &[f32]) {
@@ -344,12 +360,23 @@ pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
 
-/// Fills `out[r] = f(r)` with rayon, in chunks large enough to amortise scheduling.
-fn par_rows(out: &mut [f32], f: impl Fn(usize) -> f32 + Sync) {
-    let chunk = (out.len() / (rayon::current_num_threads() * 8)).max(16);
-    out.par_chunks_mut(chunk).enumerate().for_each(|(c, o)| {
+/// Rows per GEMV task: about 8 tasks per thread, so a thread delayed by another
+/// process leaves little to wait for, but at least 16 rows so each task streams a few
+/// KiB past its start.
+fn gemv_chunk_rows(rows: usize, threads: usize) -> usize {
+    (rows / (threads * 8)).max(16)
+}
+
+/// Rows per lm_head task: 256 rows of 2B-4T's embedding are 1.3 MB, so the last task
+/// costs ~70 µs instead of the ~1 ms of an eighth of a thread's share.
+const LM_HEAD_CHUNK_ROWS: usize = 256;
+
+/// Fills `out[r] = f(r)` over the team, in chunks of [`LM_HEAD_CHUNK_ROWS`].
+fn par_rows(team: &Team, out: &mut [f32], f: impl Fn(usize) -> f32 + Sync) {
+    let tasks: Vec<(usize, &mut [f32])> = out.chunks_mut(LM_HEAD_CHUNK_ROWS).enumerate().collect();
+    for_each_task(team, tasks, |(c, o)| {
         for (i, y) in o.iter_mut().enumerate() {
-            *y = f(c * chunk + i);
+            *y = f(c * LM_HEAD_CHUNK_ROWS + i);
         }
     });
 }

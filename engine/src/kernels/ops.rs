@@ -2,9 +2,8 @@
 //! style). They are cheap next to the weight GEMVs, so they stay scalar and readable;
 //! loops are written so the compiler can vectorise them.
 
-use rayon::prelude::*;
-
 use super::QuantizedActivation;
+use super::team::{Team, for_each_task};
 
 /// out = x / rms(x) · w.
 pub fn rmsnorm(out: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
@@ -74,17 +73,19 @@ pub struct AttentionArgs<'a> {
 }
 
 /// Softmax(q·kᵀ/√d)·v per head; query head h reads KV head h / (heads / kv_heads).
-pub fn attention(a: AttentionArgs<'_>, out: &mut [f32], scores: &mut [f32]) {
+pub fn attention(team: &Team, a: AttentionArgs<'_>, out: &mut [f32], scores: &mut [f32]) {
     let hd = a.head_dim;
     let kv_dim = a.kv_heads * hd;
     let group = a.heads / a.kv_heads;
     let seq = a.pos + 1;
     let stride = scores.len() / a.heads;
     let inv_sqrt = 1.0 / (hd as f32).sqrt();
-    out.par_chunks_mut(hd)
-        .zip(scores.par_chunks_mut(stride))
+    let tasks: Vec<_> = out
+        .chunks_mut(hd)
+        .zip(scores.chunks_mut(stride))
         .enumerate()
-        .for_each(|(h, (o, att))| {
+        .collect();
+    for_each_task(team, tasks, |(h, (o, att))| {
             let q = &a.q[h * hd..(h + 1) * hd];
             let kvh = h / group;
             let att = &mut att[..seq];
