@@ -6,7 +6,9 @@ architecture (TQ2_0 weights, F16 tied embedding, SiLU FFN, no tokenizer). Then:
   1. greedy generation in both engines from the same prompt: the token ids must agree;
   2. teacher-forced logits at every position (llama.cpp fed bitnet-engine's tokens):
      cosine similarity must be >= 0.99. llama.cpp quantises activations per 256-block
-     (Q8_K) and keeps an F16 KV cache, so small differences are expected.
+     (Q8_K); by default bitnet-engine is asked to do the same (`--act-quant q8_k`), so
+     the remaining differences are llama.cpp's F16 KV cache and F16 lm_head input and
+     summation order. `--act-quant per-token` compares BitNet b1.58's own quantisation.
 
 llama.cpp is reached through the ctypes bindings of llama-cpp-python's source tree
 and a libllama.so built from its vendored llama.cpp (see docs/engine.md):
@@ -36,6 +38,14 @@ def main():
     ap.add_argument("--steps", type=int, default=32)
     ap.add_argument("--seed", default="42")
     ap.add_argument("--prompt", default="1,2,3,4")
+    ap.add_argument("--act-quant", choices=["q8_k", "per-token"], default="q8_k",
+                    help="bitnet-engine's activation quantisation: q8_k is llama.cpp's per-256-block "
+                         "Q8_K (what its TQ2_0 matmul uses); per-token is BitNet b1.58's own")
+    ap.add_argument("--kv-cache", choices=["f16", "f32"], default="f16",
+                    help="llama.cpp's KV cache type (f16 is its default; f32 is bitnet-engine's)")
+    ap.add_argument("--flash-attn", choices=["auto", "off"], default="auto",
+                    help="llama.cpp's flash attention (auto is its default; on the CPU it "
+                         "accumulates V in F16, off keeps f32)")
     args = ap.parse_args()
 
     os.environ["LLAMA_CPP_LIB_PATH"] = args.lib
@@ -53,7 +63,8 @@ def main():
                     "--activation", "silu", "--arch", "bitnet", "--out", gguf_path], check=True, env=env)
     logits_path = os.path.join(tmp, "ours.f32")
     out = subprocess.run([args.engine, "generate", "--model", gguf_path, "--prompt-ids", args.prompt,
-                          "--tokens", str(args.steps), "--dump-logits", logits_path],
+                          "--tokens", str(args.steps), "--dump-logits", logits_path,
+                          "--act-quant", args.act_quant],
                          check=True, env=env, capture_output=True, text=True)
     ours = [int(t) for t in out.stdout.strip().split(",")]
     prompt = [int(t) for t in args.prompt.split(",")]
@@ -72,6 +83,10 @@ def main():
         cp.n_ctx = 256
         cp.n_batch = 256
         cp.n_threads = cp.n_threads_batch = os.cpu_count() or 1
+        kv = L.GGML_TYPE_F32 if args.kv_cache == "f32" else L.GGML_TYPE_F16
+        cp.type_k = cp.type_v = kv
+        if args.flash_attn == "off":
+            cp.flash_attn_type = L.LLAMA_FLASH_ATTN_TYPE_DISABLED
         return L.llama_init_from_model(model, cp)
 
     def step(ctx, token):
@@ -120,10 +135,13 @@ def main():
             "logit_std": float(np.std(mine)),
         }
     result = {
-        "model": args.model, "format": "tq2_0", "activation": "silu", "steps": args.steps,
+        "model": args.model, "seed": args.seed, "format": "tq2_0", "activation": "silu",
+        "steps": args.steps, "bitnet_engine_act_quant": args.act_quant,
+        "llama_cpp_kv_cache": args.kv_cache, "llama_cpp_flash_attn": args.flash_attn,
         "prompt": prompt, "bitnet_engine_tokens": ours, "llama_cpp_tokens": theirs,
         "tokens_identical": ours == theirs, "agreeing_prefix": agree, "first_divergence": divergence,
         "cosine_min": min(cos), "cosine_mean": sum(cos) / len(cos), "positions": len(cos),
+        "cosine_per_position": [round(c, 7) for c in cos],
     }
     print(json.dumps(result, indent=1))
     ok = result["tokens_identical"] and result["cosine_min"] >= 0.99 and not math.isnan(result["cosine_min"])

@@ -8,6 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use bitnet_engine::bench::{self, BenchOptions};
 use bitnet_engine::formats::{EmbeddingType, Format};
+use bitnet_engine::kernels::ActQuant;
 use bitnet_engine::model::{Activation, Model, ModelSource};
 use bitnet_engine::{Dispatcher, EngineError, SimdLevel, crosscheck, gguf, receipt, synthetic};
 
@@ -23,7 +24,8 @@ const USAGE: &str = "usage:
                            [--min-cosine 0.999] [--near-ties fail|allow] [--format F] [--embedding E] [--activation A]
                            [--report FILE]    (per-step logits of the backend vs the CPU engine)
   bitnet-engine generate --model M --prompt-ids 1,2,3 --tokens N [--threads N] [--kernels K]
-                         [--dump-logits FILE]
+                         [--dump-logits FILE] [--act-quant per-token|q8_k]
+                         (q8_k: llama.cpp's per-256-block activations, tq2_0 models only)
   bitnet-engine inspect FILE.gguf
   bitnet-engine export --model synthetic:PRESET [--format F] [--activation relu2|silu]
                        [--arch bitnet-b1.58|bitnet] --out FILE.gguf
@@ -447,6 +449,7 @@ fn cmd_generate(raw: &[String]) -> Result<()> {
             "activation",
             "seed",
             "dump-logits",
+            "act-quant",
         ],
     )?;
     let ids = parse_ids(
@@ -462,8 +465,11 @@ fn cmd_generate(raw: &[String]) -> Result<()> {
     }
     let seed = seed(&args)?;
     setup_threads(&args)?;
-    let k = dispatcher(&args)?;
+    let aq = ActQuant::parse(args.get("act-quant").unwrap_or("per-token"))
+        .map_err(|e| usage(e.to_string()))?;
+    let k = dispatcher(&args)?.with_act_quant(aq);
     let loaded = load(&args, seed)?;
+    k.check_model(loaded.model.format)?;
     let out = match args.get("dump-logits") {
         None => bitnet_engine::generate(&loaded.model, &k, &ids, tokens)?,
         Some(path) => {

@@ -28,6 +28,7 @@ fn activation(rng: &mut Rng, n: usize) -> QuantizedActivation {
         sums32,
         q,
         inv_scale: 0.013,
+        block_scales: Vec::new(),
     }
 }
 

@@ -76,6 +76,29 @@ pub fn dot_scalar(row: &[u8], a: &QuantizedActivation) -> f32 {
     acc
 }
 
+/// TQ2_0 against Q8_K activations (`a.block_scales`), as llama.cpp's
+/// `ggml_vec_dot_tq2_0_q8_K`: Σ_blocks (a.d · d) · Σ (code − 1)·q.
+pub fn dot_q8k_scalar(row: &[u8], a: &QuantizedActivation) -> f32 {
+    let mut acc = 0.0f32;
+    for (bi, (b, qb)) in row
+        .chunks_exact(BLOCK_BYTES)
+        .zip(a.q.chunks_exact(BLOCK))
+        .enumerate()
+    {
+        let mut isum: i32 = 0;
+        for j in 0..2 {
+            for m in 0..32 {
+                let byte = b[32 * j + m];
+                for n in 0..4 {
+                    isum += (((byte >> (2 * n)) & 3) as i32 - 1) * qb[128 * j + m + 32 * n] as i32;
+                }
+            }
+        }
+        acc += isum as f32 * (a.block_scales[bi] * block_scale(b));
+    }
+    acc
+}
+
 /// AVX2: each 32-byte half gives four vectors of 32 codes against contiguous runs of
 /// activations; the per-block integer sums are scaled by d in f32.
 ///

@@ -108,11 +108,13 @@ kernel_ids! {
     EmbeddingF32 => "embedding_f32",
     Rmsnorm => "rmsnorm",
     QuantizeI8 => "quantize_i8_absmax",
+    QuantizeQ8K => "quantize_q8_k",
     I2sGemvScalar => "i2s_gemv_scalar",
     I2sGemvAvx2 => "i2s_gemv_avx2",
     I2sGemvAvx512Vnni => "i2s_gemv_avx512vnni",
     Tq2GemvScalar => "tq2_gemv_scalar",
     Tq2GemvAvx2 => "tq2_gemv_avx2",
+    Tq2GemvQ8kScalar => "tq2_gemv_q8k_scalar",
     Bitnet32F16GemvScalar => "bitnet32f16_gemv_scalar",
     Qk256ScalarGemv => "qk256_scalar_gemv",
     RopeNeox => "rope_neox",
@@ -135,12 +137,39 @@ pub struct KernelStat {
     pub total_ns: u64,
 }
 
-/// An activation vector quantised per token to int8 with its absmax scale.
+/// How activations are quantised to int8 before a ternary GEMV.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ActQuant {
+    /// One absmax scale per token: BitNet b1.58's definition, and the default.
+    #[default]
+    PerToken,
+    /// One scale per 256 values exactly as llama.cpp's Q8_K (`quantize_row_q8_K_ref`),
+    /// so TQ2_0 models can be cross-checked against llama.cpp step for step. TQ2_0 only.
+    Q8K,
+}
+
+impl ActQuant {
+    pub fn parse(s: &str) -> Result<ActQuant> {
+        match s {
+            "per-token" => Ok(ActQuant::PerToken),
+            "q8_k" | "q8k" => Ok(ActQuant::Q8K),
+            other => Err(EngineError::Kernels(format!(
+                "unknown activation quantisation '{other}' (use per-token or q8_k)"
+            ))),
+        }
+    }
+}
+
+/// An activation vector quantised to int8: per token with its absmax scale, or (with
+/// [`ActQuant::Q8K`]) per 256-value block.
 #[derive(Clone, Debug, Default)]
 pub struct QuantizedActivation {
     pub q: Vec<i8>,
-    /// absmax / 127: multiply an integer dot product by it to get back to f32.
+    /// absmax / 127: multiply an integer dot product by it to get back to f32. 1 when
+    /// `block_scales` is set.
     pub inv_scale: f32,
+    /// Q8_K: the `d` of each 256-value block (empty for per-token quantisation).
+    pub block_scales: Vec<f32>,
     /// Σ q over the whole vector (I2_S subtracts it once per row).
     pub sum: i32,
     /// Σ q per run of 32 elements (block formats subtract per-block sums).
@@ -157,6 +186,7 @@ impl QuantizedActivation {
 /// Runs kernels and counts them. One per engine; shared by reference across threads.
 pub struct Dispatcher {
     simd: SimdLevel,
+    act_quant: ActQuant,
     counters: Vec<(AtomicU64, AtomicU64)>,
     /// Started on first use, sized by the rayon pool at that moment.
     team: OnceLock<Team>,
@@ -166,6 +196,7 @@ impl Dispatcher {
     pub fn new(simd: SimdLevel) -> Self {
         Dispatcher {
             simd,
+            act_quant: ActQuant::PerToken,
             counters: KernelId::ALL
                 .iter()
                 .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
@@ -183,6 +214,27 @@ impl Dispatcher {
 
     pub fn simd(&self) -> SimdLevel {
         self.simd
+    }
+
+    /// Quantises activations as `aq`. [`ActQuant::Q8K`] is for TQ2_0 models only.
+    pub fn with_act_quant(mut self, aq: ActQuant) -> Self {
+        self.act_quant = aq;
+        self
+    }
+
+    pub fn act_quant(&self) -> ActQuant {
+        self.act_quant
+    }
+
+    /// Refuses a model this dispatcher's activation quantisation cannot run.
+    pub fn check_model(&self, format: Format) -> Result<()> {
+        if self.act_quant == ActQuant::Q8K && format != Format::Tq2_0 {
+            return Err(EngineError::Kernels(format!(
+                "Q8_K activations have kernels for tq2_0 weights only, this model is {}",
+                format.name()
+            )));
+        }
+        Ok(())
     }
 
     fn timed<R>(&self, id: KernelId, f: impl FnOnce() -> R) -> R {
@@ -220,7 +272,10 @@ impl Dispatcher {
 
     /// The kernel id a ternary GEMV of this format runs at the chosen level.
     pub fn gemv_kernel(&self, format: Format) -> KernelId {
-        format.kernel(self.simd)
+        match self.act_quant {
+            ActQuant::PerToken => format.kernel(self.simd),
+            ActQuant::Q8K => KernelId::Tq2GemvQ8kScalar,
+        }
     }
 
     /// out = W · dequant(a), rows in parallel.
@@ -267,6 +322,9 @@ impl Dispatcher {
                         KernelId::Tq2GemvAvx2 => unsafe {
                             crate::formats::tq2_0::dot_avx2(w.row(r), a)
                         },
+                        KernelId::Tq2GemvQ8kScalar => {
+                            crate::formats::tq2_0::dot_q8k_scalar(w.row(r), a)
+                        }
                         _ => w.format.dot_scalar(w.row(r), a),
                     }
                 };
@@ -316,7 +374,12 @@ impl Dispatcher {
     }
 
     pub fn quantize(&self, x: &[f32], out: &mut QuantizedActivation) {
-        self.timed(KernelId::QuantizeI8, || ops::quantize_i8_absmax(x, out))
+        match self.act_quant {
+            ActQuant::PerToken => {
+                self.timed(KernelId::QuantizeI8, || ops::quantize_i8_absmax(x, out))
+            }
+            ActQuant::Q8K => self.timed(KernelId::QuantizeQ8K, || ops::quantize_q8_k(x, out)),
+        }
     }
 
     pub fn rope(&self, v: &mut [f32], head_dim: usize, pos: usize, theta: f32) {

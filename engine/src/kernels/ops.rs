@@ -22,6 +22,43 @@ pub fn quantize_i8_absmax(x: &[f32], out: &mut QuantizedActivation) {
     out.q
         .extend(x.iter().map(|&v| nearest_int(v * s).clamp(-128, 127) as i8));
     out.inv_scale = 1.0 / s;
+    out.block_scales.clear();
+    out.sums32.clear();
+    out.sums32.extend(
+        out.q
+            .chunks(32)
+            .map(|c| c.iter().map(|&v| v as i32).sum::<i32>()),
+    );
+    out.sum = out.sums32.iter().sum();
+}
+
+/// llama.cpp's Q8_K (`quantize_row_q8_K_ref`), per 256-value block: the value of
+/// largest magnitude (the first, on ties) keeps its sign in iscale = −127/max,
+/// q = min(127, nearest_int(iscale·x)), d = 1/iscale; an all-zero block has d = 0.
+/// `x.len()` must be a multiple of 256 (every TQ2_0 row is).
+pub fn quantize_q8_k(x: &[f32], out: &mut QuantizedActivation) {
+    debug_assert!(x.len().is_multiple_of(256));
+    out.q.clear();
+    out.block_scales.clear();
+    for b in x.chunks(256) {
+        let (mut max, mut amax) = (0.0f32, 0.0f32);
+        for &v in b {
+            if v.abs() > amax {
+                amax = v.abs();
+                max = v;
+            }
+        }
+        if amax == 0.0 {
+            out.q.extend(std::iter::repeat_n(0i8, b.len()));
+            out.block_scales.push(0.0);
+            continue;
+        }
+        let iscale = -127.0 / max;
+        out.q
+            .extend(b.iter().map(|&v| nearest_int(iscale * v).min(127) as i8));
+        out.block_scales.push(1.0 / iscale);
+    }
+    out.inv_scale = 1.0;
     out.sums32.clear();
     out.sums32.extend(
         out.q
@@ -86,22 +123,22 @@ pub fn attention(team: &Team, a: AttentionArgs<'_>, out: &mut [f32], scores: &mu
         .enumerate()
         .collect();
     for_each_task(team, tasks, |(h, (o, att))| {
-            let q = &a.q[h * hd..(h + 1) * hd];
-            let kvh = h / group;
-            let att = &mut att[..seq];
-            for (t, s) in att.iter_mut().enumerate() {
-                let k = &a.keys[t * kv_dim + kvh * hd..t * kv_dim + (kvh + 1) * hd];
-                *s = dot_f32(q, k) * inv_sqrt;
+        let q = &a.q[h * hd..(h + 1) * hd];
+        let kvh = h / group;
+        let att = &mut att[..seq];
+        for (t, s) in att.iter_mut().enumerate() {
+            let k = &a.keys[t * kv_dim + kvh * hd..t * kv_dim + (kvh + 1) * hd];
+            *s = dot_f32(q, k) * inv_sqrt;
+        }
+        softmax(att);
+        o.fill(0.0);
+        for (t, &w) in att.iter().enumerate() {
+            let v = &a.values[t * kv_dim + kvh * hd..t * kv_dim + (kvh + 1) * hd];
+            for (oi, &vi) in o.iter_mut().zip(v) {
+                *oi += w * vi;
             }
-            softmax(att);
-            o.fill(0.0);
-            for (t, &w) in att.iter().enumerate() {
-                let v = &a.values[t * kv_dim + kvh * hd..t * kv_dim + (kvh + 1) * hd];
-                for (oi, &vi) in o.iter_mut().zip(v) {
-                    *oi += w * vi;
-                }
-            }
-        });
+        }
+    });
 }
 
 pub fn softmax(x: &mut [f32]) {

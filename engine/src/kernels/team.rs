@@ -208,7 +208,12 @@ pub fn for_each_task<T: Send>(team: &Team, tasks: Vec<T>, f: impl Fn(T) + Sync) 
             unsafe { (*self.0[i].get()).take() }
         }
     }
-    let slots = Slots(tasks.into_iter().map(|t| UnsafeCell::new(Some(t))).collect());
+    let slots = Slots(
+        tasks
+            .into_iter()
+            .map(|t| UnsafeCell::new(Some(t)))
+            .collect(),
+    );
     let n = slots.0.len();
     team.run(n, &|i| {
         // SAFETY: index i is handed out once (see above).
