@@ -2,7 +2,7 @@
 //! Integer kernels must match exactly; float kernels within rounding.
 
 use bitnet_engine::formats::{Bytes, Embedding, EmbeddingType, Format, TernaryMatrix};
-use bitnet_engine::kernels::{Dispatcher, QuantizedActivation, SimdLevel};
+use bitnet_engine::kernels::{ActQuant, Dispatcher, QuantizedActivation, SimdLevel, ops};
 
 struct Rng(u64);
 impl Rng {
@@ -159,4 +159,90 @@ fn packing_round_trips_through_dequantize() {
             assert_eq!(v as f32 * unit, o, "{} element {i}", format.name());
         }
     }
+}
+
+/// The vectorised argmax picks what a left-to-right scan picks: the first of equal
+/// maxima, never a NaN, and 0 when the first logit is NaN.
+#[test]
+fn argmax_matches_a_scan() {
+    fn scan(x: &[f32]) -> u32 {
+        let mut best = 0;
+        for (i, &v) in x.iter().enumerate() {
+            if v > x[best] {
+                best = i;
+            }
+        }
+        best as u32
+    }
+    let mut rng = Rng(7);
+    for n in [1, 2, 15, 16, 17, 33, 100, 1000] {
+        for case in 0..20 {
+            let mut x: Vec<f32> = (0..n).map(|_| (rng.next() % 7) as f32 - 3.0).collect();
+            if case % 4 == 1 {
+                let i = rng.next() as usize % n;
+                x[i] = f32::NAN;
+            }
+            if case % 4 == 2 {
+                x[0] = f32::NAN;
+            }
+            if case % 4 == 3 {
+                x.iter_mut().for_each(|v| *v = -0.0);
+                let i = rng.next() as usize % n;
+                x[i] = 0.0;
+            }
+            assert_eq!(ops::argmax(&x), scan(&x), "{x:?}");
+        }
+    }
+}
+
+/// Q8_K as ggml's `quantize_row_q8_K_ref`: per 256 values, the signed value of largest
+/// magnitude maps to −127, q·d gives back x within half a step, and the TQ2_0 Q8_K dot
+/// equals the dequantised dot within rounding.
+#[test]
+fn q8_k_activations_follow_ggml() {
+    let mut rng = Rng(11);
+    let x: Vec<f32> = (0..768)
+        .map(|i| {
+            let v = (rng.next() % 2001) as f32 / 100.0 - 10.0;
+            if i < 256 {
+                0.0
+            } else {
+                v * (1 + i / 256) as f32
+            }
+        })
+        .collect();
+    let mut a = QuantizedActivation::default();
+    ops::quantize_q8_k(&x, &mut a);
+    assert_eq!(a.block_scales.len(), 3);
+    assert_eq!(a.block_scales[0], 0.0, "an all-zero block has d = 0");
+    assert!(a.q[..256].iter().all(|&q| q == 0));
+    for b in 1..3 {
+        let xb = &x[256 * b..256 * (b + 1)];
+        let i = (0..256).fold(0, |m, j| if xb[j].abs() > xb[m].abs() { j } else { m });
+        assert_eq!(a.q[256 * b + i], -127);
+        let d = a.block_scales[b];
+        for j in 0..256 {
+            assert!((a.q[256 * b + j] as f32 * d - xb[j]).abs() <= d.abs() * 0.5001);
+        }
+    }
+    assert_eq!(a.sum, a.q.iter().map(|&q| q as i32).sum::<i32>());
+
+    let w = random_matrix(&mut rng, Format::Tq2_0, 5, 768);
+    let k = Dispatcher::new(SimdLevel::Scalar).with_act_quant(ActQuant::Q8K);
+    let mut got = vec![0.0; 5];
+    k.gemv(&w, &a, &mut got);
+    let mut deq = vec![0.0; 768];
+    for (r, g) in got.iter().enumerate() {
+        Format::Tq2_0.dequantize_row(w.row(r), &mut deq);
+        let want: f64 = (0..768)
+            .map(|j| deq[j] as f64 * (a.q[j] as f32 * a.block_scales[j / 256]) as f64)
+            .sum::<f64>()
+            * w.scale as f64;
+        assert!(
+            (*g as f64 - want).abs() <= 1e-3 * want.abs().max(1.0),
+            "{g} vs {want}"
+        );
+    }
+    assert!(k.check_model(Format::I2s).is_err());
+    assert!(k.check_model(Format::Tq2_0).is_ok());
 }
