@@ -41,9 +41,9 @@ def main():
     ap.add_argument("--act-quant", choices=["q8_k", "per-token"], default="q8_k",
                     help="bitnet-engine's activation quantisation: q8_k is llama.cpp's per-256-block "
                          "Q8_K (what its TQ2_0 matmul uses); per-token is BitNet b1.58's own")
-    ap.add_argument("--kv-cache", choices=["f16", "f32"], default="f16",
-                    help="llama.cpp's KV cache type (f16 is its default; f32 is bitnet-engine's)")
-    ap.add_argument("--flash-attn", choices=["auto", "off"], default="auto",
+    ap.add_argument("--kv-cache", choices=["f32", "f16"], default="f32",
+                    help="llama.cpp's KV cache type (f32 as bitnet-engine's; f16 is llama.cpp's default)")
+    ap.add_argument("--flash-attn", choices=["off", "auto"], default="off",
                     help="llama.cpp's flash attention (auto is its default; on the CPU it "
                          "accumulates V in F16, off keeps f32)")
     args = ap.parse_args()

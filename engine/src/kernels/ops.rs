@@ -7,7 +7,18 @@ use super::team::{Team, for_each_task};
 
 /// out = x / rms(x) · w.
 pub fn rmsnorm(out: &mut [f32], x: &[f32], w: &[f32], eps: f32) {
-    let ss = dot_f32(x, x) / x.len() as f32;
+    // The squares are summed in f64, as ggml's rms_norm does: an f32 sum moved the
+    // scale by an ulp now and then, enough to flip an int8 rounding and, at a
+    // near-tie, a greedy token against llama.cpp (docs/engine.md, cross-check).
+    let mut acc = [0.0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f64 = chunks.remainder().iter().map(|&v| (v * v) as f64).sum();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += (v * v) as f64;
+        }
+    }
+    let ss = ((acc.iter().sum::<f64>() + tail) / x.len() as f64) as f32;
     let inv = 1.0 / (ss + eps).sqrt();
     for ((o, &xi), &wi) in out.iter_mut().zip(x).zip(w) {
         *o = xi * inv * wi;

@@ -26,14 +26,18 @@ const SPIN: Duration = Duration::from_millis(2);
 
 type Job = *const (dyn Fn(usize) + Sync + 'static);
 
+/// An atomic on its own cache line, so the threads' cursors do not share one.
+#[repr(align(128))]
+struct Padded(AtomicUsize);
+
 struct Shared {
     /// Bumped once per region; helpers wait for it to change.
     epoch: AtomicUsize,
     /// The current region's task function and task count; written by the caller
     /// before `epoch` is bumped (Release) and read by helpers after (Acquire).
     job: UnsafeCell<(Option<Job>, usize)>,
-    /// Next task index to hand out.
-    next: AtomicUsize,
+    /// One cursor per thread: the next unclaimed task of that thread's segment.
+    cursors: Vec<Padded>,
     /// Helpers that finished the current region.
     done: AtomicUsize,
     /// Helpers currently parked (the caller unparks them when this is non-zero).
@@ -62,7 +66,9 @@ impl Team {
         let shared = Arc::new(Shared {
             epoch: AtomicUsize::new(0),
             job: UnsafeCell::new((None, 0)),
-            next: AtomicUsize::new(0),
+            cursors: (0..threads.max(1))
+                .map(|_| Padded(AtomicUsize::new(0)))
+                .collect(),
             done: AtomicUsize::new(0),
             parked: AtomicUsize::new(0),
             panicked: AtomicBool::new(false),
@@ -73,7 +79,7 @@ impl Team {
                 let s = Arc::clone(&shared);
                 let h = thread::Builder::new()
                     .name(format!("bitnet-team-{i}"))
-                    .spawn(move || helper(&s))
+                    .spawn(move || helper(&s, i))
                     .expect("spawn a team thread");
                 let t = h.thread().clone();
                 (h, t)
@@ -105,7 +111,10 @@ impl Team {
         let job: Job = unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), Job>(f) };
         // SAFETY: no helper reads `job` now (all reported `done` for the last region).
         unsafe { *s.job.get() = (Some(job), n) };
-        s.next.store(0, Ordering::Relaxed);
+        let t = s.cursors.len();
+        for (i, c) in s.cursors.iter().enumerate() {
+            c.0.store(segment_start(n, t, i), Ordering::Relaxed);
+        }
         s.done.store(0, Ordering::Relaxed);
         s.epoch.fetch_add(1, Ordering::SeqCst);
         if s.parked.load(Ordering::SeqCst) > 0 {
@@ -113,7 +122,7 @@ impl Team {
                 t.unpark();
             }
         }
-        let mine = catch_unwind(AssertUnwindSafe(|| work(s, f, n)));
+        let mine = catch_unwind(AssertUnwindSafe(|| work(s, f, n, 0)));
         while s.done.load(Ordering::Acquire) < self.helpers.len() {
             std::hint::spin_loop();
         }
@@ -140,17 +149,30 @@ impl Drop for Team {
     }
 }
 
-fn work(s: &Shared, f: &(dyn Fn(usize) + Sync), n: usize) {
-    loop {
-        let i = s.next.fetch_add(1, Ordering::Relaxed);
-        if i >= n {
-            return;
+/// Thread `me` first works through its own contiguous segment of the tasks in order,
+/// so its prefetches run ahead into rows it will read itself; then it takes what is
+/// left of the other segments. Each task is claimed once, by a cursor's fetch_add.
+fn work(s: &Shared, f: &(dyn Fn(usize) + Sync), n: usize, me: usize) {
+    let t = s.cursors.len();
+    for k in 0..t {
+        let seg = (me + k) % t;
+        let end = segment_start(n, t, seg + 1);
+        loop {
+            let i = s.cursors[seg].0.fetch_add(1, Ordering::Relaxed);
+            if i >= end {
+                break;
+            }
+            f(i);
         }
-        f(i);
     }
 }
 
-fn helper(s: &Shared) {
+/// Where thread `i`'s segment of `n` tasks starts (segment `t` ends at `n`).
+fn segment_start(n: usize, t: usize, i: usize) -> usize {
+    n * i / t
+}
+
+fn helper(s: &Shared, me: usize) {
     // The epoch the team was created with, not a fresh load: a region published before
     // this thread got here must still be seen.
     let mut seen = 0;
@@ -186,7 +208,7 @@ fn helper(s: &Shared) {
         if let Some(job) = job {
             // SAFETY: the caller keeps `f` alive until every helper reports done.
             let f = unsafe { &*job };
-            if catch_unwind(AssertUnwindSafe(|| work(s, f, n))).is_err() {
+            if catch_unwind(AssertUnwindSafe(|| work(s, f, n, me))).is_err() {
                 s.panicked.store(true, Ordering::Relaxed);
             }
         }
