@@ -24,6 +24,12 @@ use std::time::{Duration, Instant};
 /// for long once a run ends.
 const SPIN: Duration = Duration::from_millis(2);
 
+/// Pause-loop iterations (~50 ns each on the dev machine) before a waiting thread starts yielding its
+/// core on every check: the gaps between a token's regions are shorter than this, so
+/// on an idle machine nobody yields; with more runnable threads than cores, nobody
+/// hogs a core that a preempted team thread (or another process) needs.
+const YIELD_AFTER_SPINS: u32 = 2_000;
+
 type Job = *const (dyn Fn(usize) + Sync + 'static);
 
 /// An atomic on its own cache line, so the threads' cursors do not share one.
@@ -123,8 +129,16 @@ impl Team {
             }
         }
         let mine = catch_unwind(AssertUnwindSafe(|| work(s, f, n, 0)));
+        let mut spins = 0u32;
         while s.done.load(Ordering::Acquire) < self.helpers.len() {
-            std::hint::spin_loop();
+            spins = spins.saturating_add(1);
+            // A helper preempted in the middle of a task (another process wants the
+            // core) needs a core back to finish it: after a short spin, offer ours.
+            if spins > YIELD_AFTER_SPINS {
+                thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
         }
         // SAFETY: all helpers are done with this region.
         unsafe { *s.job.get() = (None, 0) };
@@ -187,6 +201,10 @@ fn helper(s: &Shared, me: usize) {
                 break;
             }
             spins = spins.wrapping_add(1);
+            if spins > YIELD_AFTER_SPINS {
+                // Still spinning, but let another runnable thread have the core.
+                thread::yield_now();
+            }
             if spins.is_multiple_of(1024) && started.elapsed() > SPIN {
                 s.parked.fetch_add(1, Ordering::SeqCst);
                 // Re-check after announcing, so an epoch bump that missed the
