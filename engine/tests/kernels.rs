@@ -221,8 +221,8 @@ fn q8_k_activations_follow_ggml() {
         let i = (0..256).fold(0, |m, j| if xb[j].abs() > xb[m].abs() { j } else { m });
         assert_eq!(a.q[256 * b + i], -127);
         let d = a.block_scales[b];
-        for j in 0..256 {
-            assert!((a.q[256 * b + j] as f32 * d - xb[j]).abs() <= d.abs() * 0.5001);
+        for (&q, &v) in a.q[256 * b..256 * (b + 1)].iter().zip(xb) {
+            assert!((q as f32 * d - v).abs() <= d.abs() * 0.5001);
         }
     }
     assert_eq!(a.sum, a.q.iter().map(|&q| q as i32).sum::<i32>());
