@@ -414,11 +414,9 @@ impl Dispatcher {
     }
 }
 
-/// Runs `f` on a rayon worker thread and waits for it. A parallel region started from
-/// a thread outside the pool is injected into the pool and has to wake a worker and
-/// then wake the caller: tens of microseconds per GEMV, which with ~120 regions per
-/// token cost 40% of the I2_S GEMV time on the 2-core dev machine. From a worker, a
-/// region starts at once on the calling thread and the others join it.
+/// Runs `f` on a rayon worker thread and waits for it. The decoder's own regions run
+/// on the dispatcher's [`Team`]; this keeps any rayon region reached from `f` from
+/// being injected from outside the pool (tens of µs per region on the dev machine).
 pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
