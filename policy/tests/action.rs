@@ -117,6 +117,7 @@ fn policy_check(
         .env("GITHUB_RUN_ID", "77")
         .env("GITHUB_SHA", "0000000000000000000000000000000000000000")
         .env("GITHUB_TOKEN", "test-token")
+        .env("BITNET_ENGINE", common::bitnet_engine())
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("GITHUB_OUTPUT", &outputs)
         .env("INPUT_MODEL", "synthetic:tiny")

@@ -502,37 +502,9 @@ fn usage_and_input_errors_exit_2() {
     assert!(out.contains("is not a baseline name"), "{out}");
 }
 
-/// The engine binary: `$BITNET_ENGINE`, else the one built next to policy-check.
-///
-/// Test binaries cannot see another crate's `CARGO_BIN_EXE_*`, but
-/// `bitnet-engine` builds into the same target directory and profile as
-/// `policy-check`, so its path is known. Cargo is asked to build it every time
-/// (a no-op when it is up to date), so the test never runs a stale engine.
-fn engine() -> PathBuf {
-    if let Some(p) = std::env::var_os("BITNET_ENGINE") {
-        return PathBuf::from(p);
-    }
-    let policy_check = PathBuf::from(env!("CARGO_BIN_EXE_policy-check"));
-    let engine =
-        policy_check.with_file_name(format!("bitnet-engine{}", std::env::consts::EXE_SUFFIX));
-    let release = policy_check
-        .parent()
-        .is_some_and(|d| d.ends_with("release"));
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
-    cmd.args(["build", "-q", "-p", "bitnet-engine", "--manifest-path"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"));
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd.status().expect("cargo runs");
-    assert!(status.success(), "cargo build -p bitnet-engine failed");
-    assert!(engine.is_file(), "{} was not built", engine.display());
-    engine
-}
-
 #[test]
 fn a_fresh_run_of_the_builtin_engine_on_synthetic_tiny() {
-    let engine = engine();
+    let engine = common::bitnet_engine();
     let repo = Repo(TempDir::new().unwrap());
     common::git(repo.path(), &["init", "-q"]);
     // synthetic:tiny is far faster than a 2B model: give it its own envelope.

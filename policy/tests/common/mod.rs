@@ -45,3 +45,36 @@ pub fn policy_check_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
     assert!(!stderr.contains("panicked"), "{stderr}");
     (out.status.code().expect("exited normally"), stdout, stderr)
 }
+
+/// The engine binary: `$BITNET_ENGINE`, else the one built next to policy-check.
+///
+/// Test binaries cannot see another crate's `CARGO_BIN_EXE_*`, but
+/// `bitnet-engine` builds into the same target directory and profile as
+/// `policy-check`, so its path is known. Cargo is asked to build it once per test
+/// binary (a no-op when it is up to date), so a test never runs a stale engine.
+pub fn bitnet_engine() -> std::path::PathBuf {
+    static ENGINE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            if let Some(p) = std::env::var_os("BITNET_ENGINE") {
+                return p.into();
+            }
+            let policy_check = Path::new(env!("CARGO_BIN_EXE_policy-check"));
+            let engine = policy_check
+                .with_file_name(format!("bitnet-engine{}", std::env::consts::EXE_SUFFIX));
+            let release = policy_check
+                .parent()
+                .is_some_and(|d| d.ends_with("release"));
+            let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
+            cmd.args(["build", "-q", "-p", "bitnet-engine", "--manifest-path"])
+                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml"));
+            if release {
+                cmd.arg("--release");
+            }
+            let status = cmd.status().expect("cargo runs");
+            assert!(status.success(), "cargo build -p bitnet-engine failed");
+            assert!(engine.is_file(), "{} was not built", engine.display());
+            engine
+        })
+        .clone()
+}
