@@ -227,11 +227,12 @@ fn dispatcher(args: &Args) -> Result<Dispatcher> {
     )?))
 }
 
-/// A line on stdout; a closed pipe (`| head`) ends the output quietly instead
-/// of panicking as `println!` does.
+/// Text on stdout, ending in a newline; a closed pipe (`| head`) ends the output
+/// quietly instead of panicking as `println!` does. Every stdout write goes here.
 fn print_stdout(text: &str) -> Result<()> {
     use std::io::Write;
-    match writeln!(std::io::stdout().lock(), "{text}") {
+    let newline = if text.ends_with('\n') { "" } else { "\n" };
+    match write!(std::io::stdout().lock(), "{text}{newline}") {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
@@ -495,8 +496,7 @@ fn cmd_inspect(raw: &[String]) -> Result<()> {
     let [path] = args.positional.as_slice() else {
         return Err(usage("inspect takes one GGUF file"));
     };
-    print!("{}", gguf::inspect(&PathBuf::from(path))?);
-    Ok(())
+    print_stdout(&gguf::inspect(&PathBuf::from(path))?)
 }
 
 fn cmd_export(raw: &[String]) -> Result<()> {
@@ -624,6 +624,5 @@ fn cmd_crosscheck(raw: &[String]) -> Result<()> {
             check.tokens_identical()
         );
     }
-    print!("{text}");
-    Ok(())
+    print_stdout(&text)
 }

@@ -43,13 +43,21 @@ pub const CPU_CALIBRATION_METHOD: &str = "stream-read of the model's weight byte
 
 pub fn build(r: &ReceiptInputs<'_>) -> Value {
     let mut v = build_raw(r);
-    // Absent beats null for optional fields the schema types strictly.
-    for section in ["model", "measurement", "host"] {
-        if let Some(obj) = v.get_mut(section).and_then(Value::as_object_mut) {
-            obj.retain(|_, field| !field.is_null());
-        }
-    }
+    drop_nulls(&mut v);
     v
+}
+
+/// Absent beats null for optional fields the schema types strictly: an unknown
+/// value (no GPU, a CI variable the runner did not set) is left out, at any depth.
+fn drop_nulls(v: &mut Value) {
+    match v {
+        Value::Object(obj) => {
+            obj.retain(|_, field| !field.is_null());
+            obj.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 fn build_raw(r: &ReceiptInputs<'_>) -> Value {
@@ -270,25 +278,16 @@ fn ci() -> Value {
             .and_then(|r| r.split('/').next())
             .and_then(|n| n.parse::<u64>().ok())
     });
-    // Only the variables the runner set: a missing one is absent, not null.
-    let mut ci = serde_json::Map::new();
-    ci.insert("provider".into(), "github".into());
-    for (key, name) in [
-        ("repository", "GITHUB_REPOSITORY"),
-        ("run_id", "GITHUB_RUN_ID"),
-        ("run_attempt", "GITHUB_RUN_ATTEMPT"),
-        ("workflow", "GITHUB_WORKFLOW"),
-        ("ref", "GITHUB_REF"),
-        ("sha", "GITHUB_SHA"),
-    ] {
-        if let Some(v) = var(name) {
-            ci.insert(key.into(), v.into());
-        }
-    }
-    if let Some(pr) = pr {
-        ci.insert("pr".into(), pr.into());
-    }
-    Value::Object(ci)
+    json!({
+        "provider": "github",
+        "repository": var("GITHUB_REPOSITORY"),
+        "run_id": var("GITHUB_RUN_ID"),
+        "run_attempt": var("GITHUB_RUN_ATTEMPT"),
+        "workflow": var("GITHUB_WORKFLOW"),
+        "ref": var("GITHUB_REF"),
+        "sha": var("GITHUB_SHA"),
+        "pr": pr,
+    })
 }
 
 /// RFC 3339 UTC with seconds, e.g. `2026-05-01T12:34:56Z`.

@@ -424,10 +424,15 @@ fn verify_command(args: VerifyArgs) -> Result<i32, String> {
 /// The policy `--policy` names, else ci/receipt-policy.toml if it exists, else
 /// the built-in one. On failure, the rendered errors.
 pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy, String> {
-    let implicit = Path::new(envelope::DEFAULT_POLICY_PATH);
+    load_policy_in(Path::new("."), path)
+}
+
+/// The same for the repository at `root` (the implicit file is looked up there).
+pub(crate) fn load_policy_in(root: &Path, path: Option<&Path>) -> Result<Policy, String> {
+    let implicit = crate::gate::under(root, envelope::DEFAULT_POLICY_PATH);
     let loaded = match path {
         Some(p) => Policy::from_file(p),
-        None if implicit.is_file() => Policy::from_file(implicit),
+        None if implicit.is_file() => Policy::from_file(&implicit),
         None => Policy::builtin(),
     };
     loaded.map_err(|errors| envelope::render_errors(&errors))

@@ -110,12 +110,9 @@ fn judge_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
         .mode
         .measures()
         .then(|| pipeline::receipt_path(inputs, Path::new(".")));
-    let report_path = inputs.output_dir.join("report.json");
-    if let Err(e) = pipeline::write_atomic(&report_path, &load::to_json(&report)) {
-        eprintln!("error: {e}");
-        return EXIT_USAGE;
+    if let Err(code) = record(&report, inputs, receipt.as_deref()) {
+        return code;
     }
-    write_locally(&report, receipt.as_deref(), &report_path);
     let pr = match event {
         Some(Event::PullRequest { number, .. }) => Some(*number),
         _ => None,
@@ -142,20 +139,19 @@ fn release_mode(inputs: &Inputs) -> i32 {
         eprintln!("error: {} ({})", e.message, e.fix);
         return result.exit_code;
     }
-    let policy = match load_policy(inputs.policy.as_deref()) {
-        Ok(p) => p,
-        Err(rendered) => {
-            eprint!("{rendered}");
-            return EXIT_USAGE;
-        }
+    // The gate ran without error, so it loaded a policy and judged its receipts.
+    let Some(origin) = &result.policy else {
+        return result.exit_code;
     };
-    let judged: Vec<String> = result.measurements.iter().map(|m| m.path.clone()).collect();
-    let options = crate::verify::VerifyOptions {
-        gates: policy.gate_config(crate::gates::GateConfig::default()),
-        max_bytes: crate::receipt::parse::DEFAULT_MAX_BYTES,
-    };
-    let verdicts = crate::check::check(&crate::verify::expand(&judged), &policy, &options);
-    let mut report = Report::new(&verdicts, &[], &policy.origin, pipeline::now());
+    let verdicts: Vec<_> = result
+        .measurements
+        .iter()
+        .map(|m| crate::check::Verdict {
+            path: m.path.clone(),
+            ..m.verdict.clone()
+        })
+        .collect();
+    let mut report = Report::new(&verdicts, &[], origin, pipeline::now());
     report.commit = result.commit.clone().map(|sha| Commit {
         sha,
         base: None,
@@ -164,13 +160,10 @@ fn release_mode(inputs: &Inputs) -> i32 {
     report.run = run_ref();
     report.release_gate = Some((&result).into());
     report.settle();
-    let report_path = inputs.output_dir.join("report.json");
-    if let Err(e) = pipeline::write_atomic(&report_path, &load::to_json(&report)) {
-        eprintln!("error: {e}");
-        return EXIT_USAGE;
+    let receipt = result.measurements.first().map(|m| PathBuf::from(&m.path));
+    if let Err(code) = record(&report, inputs, receipt.as_deref()) {
+        return code;
     }
-    let receipt = judged.first().map(PathBuf::from);
-    write_locally(&report, receipt.as_deref(), &report_path);
     report.exit_code
 }
 
@@ -212,12 +205,9 @@ fn publish_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
         );
         return EXIT_USAGE;
     }
-    let report_path = inputs.output_dir.join("report.json");
-    if let Err(e) = pipeline::write_atomic(&report_path, &load::to_json(&report)) {
-        eprintln!("error: {e}");
-        return EXIT_USAGE;
+    if let Err(code) = record(&report, inputs, None) {
+        return code;
     }
-    write_locally(&report, None, &report_path);
     let pr = match pr {
         Some(n) => Some(n),
         None => match context(inputs)
@@ -282,8 +272,15 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>, depth: usize) -> Result<(), Str
     Ok(())
 }
 
-/// The job summary, the log's annotations and text, and the step's outputs.
-fn write_locally(report: &Report, receipt: Option<&Path>, report_path: &Path) {
+/// Everything that needs no network, before anything is sent: report.json in
+/// the output dir, the log's text and annotations, the job summary, the outputs.
+/// Err is the exit code when report.json cannot be written.
+fn record(report: &Report, inputs: &Inputs, receipt: Option<&Path>) -> Result<(), i32> {
+    let report_path = inputs.output_dir.join("report.json");
+    if let Err(e) = pipeline::write_atomic(&report_path, &load::to_json(report)) {
+        eprintln!("error: {e}");
+        return Err(EXIT_USAGE);
+    }
     print!("{}", report::text::text(report, stdout_style()));
     if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
         print!("{}", annotations::workflow_commands(report));
@@ -291,9 +288,10 @@ fn write_locally(report: &Report, receipt: Option<&Path>, report_path: &Path) {
     if let Err(e) = github::write_step_summary(&markdown::markdown(report, Target::Summary)) {
         eprintln!("warning: cannot write the job summary: {e}");
     }
-    if let Err(e) = github::write_outputs(&outputs(report, receipt, report_path)) {
+    if let Err(e) = github::write_outputs(&outputs(report, receipt, &report_path)) {
         eprintln!("warning: cannot write the step's outputs: {e}");
     }
+    Ok(())
 }
 
 fn context(inputs: &Inputs) -> Result<Context, String> {

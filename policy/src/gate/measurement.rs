@@ -39,6 +39,9 @@ pub struct Measured {
     pub tokens_per_second: Option<f64>,
     pub band: Option<[f64; 2]>,
     pub host_class: Option<String>,
+    /// The whole verdict, for the action's report (the JSON keeps the summary above).
+    #[serde(skip)]
+    pub verdict: crate::check::Verdict,
 }
 
 pub struct Outcome {
@@ -118,6 +121,7 @@ pub fn run(request: &ReleaseRequest, policy: &Policy) -> Outcome {
             tokens_per_second: a.verdict.tokens_per_second,
             band: a.verdict.rate.as_ref().map(|r| r.band),
             host_class: a.host_class(),
+            verdict: a.verdict.clone(),
         });
         if item_status == ItemStatus::Pass
             && let (Some(receipt), Some(envelope)) = (a.receipt.clone(), a.envelope())

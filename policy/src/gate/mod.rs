@@ -18,7 +18,7 @@ pub mod render;
 pub mod tag;
 
 use crate::action::inputs::Inputs;
-use crate::envelope::{self, Origin, Policy};
+use crate::envelope::{Origin, Policy};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
@@ -163,7 +163,7 @@ pub const FORMAT: &str = "policy-check/gate/1";
 
 /// Run the release gate: load the policy, then every item in order.
 pub fn release(request: &ReleaseRequest) -> GateResult {
-    let policy = match load_policy(request) {
+    let policy = match crate::cli::load_policy_in(&request.root, request.policy.as_deref()) {
         Ok(p) => p,
         Err(rendered) => {
             return GateResult::refused(
@@ -224,17 +224,6 @@ pub fn release_with(request: &ReleaseRequest, policy: &Policy) -> GateResult {
         items,
         error: None,
     }
-}
-
-/// `--policy`, else the root's ci/receipt-policy.toml, else the built-in policy.
-fn load_policy(request: &ReleaseRequest) -> Result<Policy, String> {
-    let implicit = under(&request.root, envelope::DEFAULT_POLICY_PATH);
-    let loaded = match &request.policy {
-        Some(p) => Policy::from_file(p),
-        None if implicit.is_file() => Policy::from_file(&implicit),
-        None => Policy::builtin(),
-    };
-    loaded.map_err(|errors| envelope::render_errors(&errors))
 }
 
 /// `root/path`, or `path` itself for the current directory, so that messages
