@@ -196,7 +196,8 @@ pub struct RunState {
     pub scores: Vec<f32>,
     pub qa: QuantizedActivation,
     pub logits: Vec<f32>,
-    /// [layer][pos][kv_dim], f32.
+    /// [layer][kv_head][pos][head_dim], f32: each head's positions are one run, so
+    /// attention streams them in order.
     pub key_cache: Vec<f32>,
     pub value_cache: Vec<f32>,
     pub max_seq: usize,
@@ -283,17 +284,19 @@ pub fn forward(
         k.rope(&mut s.q, hd, pos, c.rope_theta);
         k.rope(&mut s.k, hd, pos, c.rope_theta);
 
-        let layer_cache = l * s.max_seq * kv_dim;
-        let at = layer_cache + pos * kv_dim;
-        s.key_cache[at..at + kv_dim].copy_from_slice(&s.k);
-        s.value_cache[at..at + kv_dim].copy_from_slice(&s.v);
-        let span = layer_cache..layer_cache + (pos + 1) * kv_dim;
+        let span = l * s.max_seq * kv_dim..(l + 1) * s.max_seq * kv_dim;
+        for (h, (kh, vh)) in s.k.chunks_exact(hd).zip(s.v.chunks_exact(hd)).enumerate() {
+            let at = span.start + (h * s.max_seq + pos) * hd;
+            s.key_cache[at..at + hd].copy_from_slice(kh);
+            s.value_cache[at..at + hd].copy_from_slice(vh);
+        }
         k.attention(
             AttentionArgs {
                 q: &s.q,
                 keys: &s.key_cache[span.clone()],
                 values: &s.value_cache[span],
                 pos,
+                max_seq: s.max_seq,
                 heads: c.heads,
                 kv_heads: c.kv_heads,
                 head_dim: hd,

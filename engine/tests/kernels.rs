@@ -246,3 +246,73 @@ fn q8_k_activations_follow_ggml() {
     assert!(k.check_model(Format::I2s).is_err());
     assert!(k.check_model(Format::Tq2_0).is_ok());
 }
+
+/// Grouped-query attention, for every grouping and awkward head sizes, gives exactly
+/// what the textbook per-head loop gives (same sums in the same order), on one thread
+/// and on a team of three.
+#[test]
+fn attention_equals_the_per_head_loop() {
+    use bitnet_engine::kernels::team::Team;
+    fn reference(a: &ops::AttentionArgs<'_>) -> Vec<f32> {
+        let hd = a.head_dim;
+        let row = |kvh: usize, t: usize| (kvh * a.max_seq + t) * hd..(kvh * a.max_seq + t + 1) * hd;
+        let mut out = vec![0.0f32; a.heads * hd];
+        for h in 0..a.heads {
+            let kvh = h / (a.heads / a.kv_heads);
+            let q = &a.q[h * hd..(h + 1) * hd];
+            let mut att: Vec<f32> = (0..=a.pos)
+                .map(|t| {
+                    let k = &a.keys[row(kvh, t)];
+                    ops::dot_f32(q, k) * (1.0 / (hd as f32).sqrt())
+                })
+                .collect();
+            ops::softmax(&mut att);
+            let o = &mut out[h * hd..(h + 1) * hd];
+            for (t, &w) in att.iter().enumerate() {
+                let v = &a.values[row(kvh, t)];
+                for (oi, &vi) in o.iter_mut().zip(v) {
+                    *oi += w * vi;
+                }
+            }
+        }
+        out
+    }
+    let mut rng = Rng(11);
+    let mut val = move || (rng.next() % 2001) as f32 / 1000.0 - 1.0;
+    let teams = [Team::new(1), Team::new(3)];
+    for (heads, kv_heads) in [(1, 1), (4, 4), (6, 2), (20, 5), (9, 3), (8, 1)] {
+        for head_dim in [1, 7, 8, 16, 45, 128] {
+            for pos in [0, 1, 37] {
+                let max_seq = 40;
+                let cache = kv_heads * max_seq * head_dim;
+                let q: Vec<f32> = (0..heads * head_dim).map(|_| val()).collect();
+                let keys: Vec<f32> = (0..cache).map(|_| val()).collect();
+                let values: Vec<f32> = (0..cache).map(|_| val()).collect();
+                let args = || ops::AttentionArgs {
+                    q: &q,
+                    keys: &keys,
+                    values: &values,
+                    pos,
+                    max_seq,
+                    heads,
+                    kv_heads,
+                    head_dim,
+                };
+                let want = reference(&args());
+                for team in &teams {
+                    let mut out = vec![f32::NAN; heads * head_dim];
+                    let mut scores = vec![0.0; heads * max_seq];
+                    ops::attention(team, args(), &mut out, &mut scores);
+                    let same = out
+                        .iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(
+                        same,
+                        "heads {heads}/{kv_heads}, head_dim {head_dim}, pos {pos}: {out:?} != {want:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -111,79 +111,147 @@ pub fn rope_neox(v: &mut [f32], head_dim: usize, pos: usize, theta: f32) {
 pub struct AttentionArgs<'a> {
     /// Queries of all heads for the current position.
     pub q: &'a [f32],
-    /// Keys of positions 0..=pos, `kv_dim` values each.
+    /// One layer's keys, `[kv_head][position][head_dim]` with room for `max_seq`
+    /// positions per KV head, so each head's keys are one contiguous run.
     pub keys: &'a [f32],
+    /// The values, laid out as the keys.
     pub values: &'a [f32],
     pub pos: usize,
+    pub max_seq: usize,
     pub heads: usize,
     pub kv_heads: usize,
     pub head_dim: usize,
 }
 
 /// Softmax(q·kᵀ/√d)·v per head; query head h reads KV head h / (heads / kv_heads).
+/// Heads that share a KV head are taken in pairs, so each key and value row is loaded
+/// once for both.
 pub fn attention(team: &Team, a: AttentionArgs<'_>, out: &mut [f32], scores: &mut [f32]) {
     let hd = a.head_dim;
     let group = a.heads / a.kv_heads;
-    let seq = a.pos + 1;
     let stride = scores.len() / a.heads;
     let inv_sqrt = 1.0 / (hd as f32).sqrt();
+    let pair = group.is_multiple_of(2);
+    let per_task = if pair { 2 } else { 1 };
     let tasks: Vec<_> = out
-        .chunks_mut(hd)
-        .zip(scores.chunks_mut(stride))
+        .chunks_mut(per_task * hd)
+        .zip(scores.chunks_mut(per_task * stride))
         .enumerate()
         .collect();
-    for_each_task(team, tasks, |(h, (o, att))| {
-        let q = &a.q[h * hd..(h + 1) * hd];
-        let kvh = h / group;
-        let att = &mut att[..seq];
+    for_each_task(team, tasks, |(t, (o, att))| {
+        let h = t * per_task;
+        let heads = Heads {
+            q: &a.q[h * hd..(h + per_task) * hd],
+            kvh: h / group,
+            stride,
+            inv_sqrt,
+        };
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: AVX2 was just detected.
-            return unsafe { attention_head_avx2(&a, q, kvh, att, o, inv_sqrt) };
+            return unsafe {
+                if pair {
+                    attention_heads_avx2::<2>(&a, &heads, att, o)
+                } else {
+                    attention_heads_avx2::<1>(&a, &heads, att, o)
+                }
+            };
         }
-        attention_head(&a, q, kvh, att, o, inv_sqrt)
+        if pair {
+            attention_heads::<2>(&a, &heads, att, o)
+        } else {
+            attention_heads::<1>(&a, &heads, att, o)
+        }
     });
 }
 
-/// [`attention_head`] compiled for AVX2 (no FMA): the same operations in the same
+/// `G` consecutive query heads that read the same KV head.
+struct Heads<'a> {
+    /// Their queries, `G · head_dim` values.
+    q: &'a [f32],
+    kvh: usize,
+    /// Distance between two heads' rows in the scores buffer.
+    stride: usize,
+    inv_sqrt: f32,
+}
+
+/// [`attention_heads`] compiled for AVX2 (no FMA): the same operations in the same
 /// order, eight lanes at a time instead of four, so the results are bit-identical and
 /// the scalar kernel set still reproduces them.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn attention_head_avx2(
+unsafe fn attention_heads_avx2<const G: usize>(
     a: &AttentionArgs<'_>,
-    q: &[f32],
-    kvh: usize,
+    h: &Heads<'_>,
     att: &mut [f32],
     o: &mut [f32],
-    inv_sqrt: f32,
 ) {
-    attention_head(a, q, kvh, att, o, inv_sqrt)
+    attention_heads::<G>(a, h, att, o)
 }
 
-/// One query head: scores against every cached key, softmax, weighted sum of values.
+/// Output values accumulated per pass over the value cache: the partial sums of a chunk
+/// stay in registers while every value row streams past.
+const OUT_CHUNK: usize = 32;
+
+/// `G` query heads: scores against every cached key, softmax, weighted sum of values.
+/// Per head, every output value is Σ_t w_t·v_t summed in position order from 0.
 #[inline(always)]
-fn attention_head(
+fn attention_heads<const G: usize>(
     a: &AttentionArgs<'_>,
-    q: &[f32],
-    kvh: usize,
+    h: &Heads<'_>,
     att: &mut [f32],
     o: &mut [f32],
-    inv_sqrt: f32,
 ) {
     let hd = a.head_dim;
-    let kv_dim = a.kv_heads * hd;
-    for (t, s) in att.iter_mut().enumerate() {
-        let k = &a.keys[t * kv_dim + kvh * hd..t * kv_dim + (kvh + 1) * hd];
-        *s = dot_f32(q, k) * inv_sqrt;
-    }
-    softmax(att);
-    o.fill(0.0);
-    for (t, &w) in att.iter().enumerate() {
-        let v = &a.values[t * kv_dim + kvh * hd..t * kv_dim + (kvh + 1) * hd];
-        for (oi, &vi) in o.iter_mut().zip(v) {
-            *oi += w * vi;
+    let seq = a.pos + 1;
+    let keys = &a.keys[h.kvh * a.max_seq * hd..][..seq * hd];
+    for (t, k) in keys.chunks_exact(hd).enumerate() {
+        for g in 0..G {
+            att[g * h.stride + t] = dot_f32(&h.q[g * hd..(g + 1) * hd], k) * h.inv_sqrt;
         }
+    }
+    for g in 0..G {
+        softmax(&mut att[g * h.stride..g * h.stride + seq]);
+    }
+    // Chunks of 32, then 8, then single values, each chunk's sums held in registers.
+    let mut c = 0;
+    while c + OUT_CHUNK <= hd {
+        weighted_values::<G, OUT_CHUNK>(a, h, att, o, c);
+        c += OUT_CHUNK;
+    }
+    while c + 8 <= hd {
+        weighted_values::<G, 8>(a, h, att, o, c);
+        c += 8;
+    }
+    while c < hd {
+        weighted_values::<G, 1>(a, h, att, o, c);
+        c += 1;
+    }
+}
+
+/// `o[g][c..c + N] = Σ_t att[g][t] · v_t[c..c + N]` for the `G` heads, positions in order.
+#[inline(always)]
+fn weighted_values<const G: usize, const N: usize>(
+    a: &AttentionArgs<'_>,
+    h: &Heads<'_>,
+    att: &[f32],
+    o: &mut [f32],
+    c: usize,
+) {
+    let hd = a.head_dim;
+    let values = &a.values[h.kvh * a.max_seq * hd..][..(a.pos + 1) * hd];
+    let mut acc = [[0.0f32; N]; G];
+    for (t, row) in values.chunks_exact(hd).enumerate() {
+        let v: &[f32; N] = row[c..c + N].try_into().expect("N values");
+        for (g, acc) in acc.iter_mut().enumerate() {
+            let w = att[g * h.stride + t];
+            for (s, &vi) in acc.iter_mut().zip(v) {
+                *s += w * vi;
+            }
+        }
+    }
+    for (g, acc) in acc.iter().enumerate() {
+        o[g * hd + c..g * hd + c + N].copy_from_slice(acc);
     }
 }
 
