@@ -308,28 +308,33 @@ impl Dispatcher {
             }
             for_each_task(self.team(), tasks, |(w, start, out)| {
                 let post = a.inv_scale * w.scale;
-                let dot = |r: usize| -> f32 {
-                    match id {
-                        // SAFETY (all three): the id is chosen only when the CPU
-                        // features the kernel needs were detected at start-up.
-                        #[cfg(target_arch = "x86_64")]
-                        KernelId::I2sGemvAvx2 => unsafe { i2s::dot_avx2(w.row(r), a) },
-                        #[cfg(target_arch = "x86_64")]
-                        KernelId::I2sGemvAvx512Vnni => unsafe {
-                            i2s::dot_avx512vnni(w.row(r), &perm, a.sum)
-                        },
-                        #[cfg(target_arch = "x86_64")]
-                        KernelId::Tq2GemvAvx2 => unsafe {
-                            crate::formats::tq2_0::dot_avx2(w.row(r), a)
-                        },
-                        KernelId::Tq2GemvQ8kScalar => {
-                            crate::formats::tq2_0::dot_q8k_scalar(w.row(r), a)
+                let rb = w.format.row_bytes(w.cols);
+                let rows = &w.data[start * rb..(start + out.len()) * rb];
+                match id {
+                    // SAFETY (all three): the id is chosen only when the CPU features
+                    // the kernel needs were detected at start-up.
+                    #[cfg(target_arch = "x86_64")]
+                    KernelId::I2sGemvAvx2 => unsafe { i2s::gemv_avx2(rows, rb, a, post, out) },
+                    #[cfg(target_arch = "x86_64")]
+                    KernelId::I2sGemvAvx512Vnni => unsafe {
+                        i2s::gemv_avx512vnni(rows, rb, &perm, a.sum, post, out)
+                    },
+                    #[cfg(target_arch = "x86_64")]
+                    KernelId::Tq2GemvAvx2 => {
+                        for (y, row) in out.iter_mut().zip(rows.chunks_exact(rb)) {
+                            *y = unsafe { crate::formats::tq2_0::dot_avx2(row, a) } * post;
                         }
-                        _ => w.format.dot_scalar(w.row(r), a),
                     }
-                };
-                for (i, y) in out.iter_mut().enumerate() {
-                    *y = dot(start + i) * post;
+                    KernelId::Tq2GemvQ8kScalar => {
+                        for (y, row) in out.iter_mut().zip(rows.chunks_exact(rb)) {
+                            *y = crate::formats::tq2_0::dot_q8k_scalar(row, a) * post;
+                        }
+                    }
+                    _ => {
+                        for (y, row) in out.iter_mut().zip(rows.chunks_exact(rb)) {
+                            *y = w.format.dot_scalar(row, a) * post;
+                        }
+                    }
                 }
             });
         })
