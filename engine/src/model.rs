@@ -194,6 +194,8 @@ pub struct RunState {
     pub gate: Vec<f32>,
     pub up: Vec<f32>,
     pub scores: Vec<f32>,
+    /// Rotary angles of the current position.
+    pub rope: Vec<(f32, f32)>,
     pub qa: QuantizedActivation,
     pub logits: Vec<f32>,
     /// [layer][kv_head][pos][head_dim], f32: each head's positions are one run, so
@@ -223,6 +225,7 @@ impl RunState {
             gate: vec![0.0; c.ffn],
             up: vec![0.0; c.ffn],
             scores: vec![0.0; c.heads * max_seq],
+            rope: Vec::with_capacity(c.head_dim / 2),
             qa: QuantizedActivation::default(),
             logits: vec![0.0; c.vocab],
             key_cache: vec![0.0; cache],
@@ -268,6 +271,7 @@ pub fn forward(
     let (hidden, kv_dim, hd) = (c.hidden, c.kv_dim(), c.head_dim);
 
     k.embedding(&m.embedding, token as usize, &mut s.x);
+    k.rope_table(hd, pos, c.rope_theta, &mut s.rope);
 
     for (l, layer) in m.layers.iter().enumerate() {
         // Attention: n = attn_norm(x); q, k, v from the int8-quantised n.
@@ -281,8 +285,8 @@ pub fn forward(
                 (&layer.wv, &mut s.v),
             ],
         );
-        k.rope(&mut s.q, hd, pos, c.rope_theta);
-        k.rope(&mut s.k, hd, pos, c.rope_theta);
+        k.rope(&mut s.q, hd, &s.rope);
+        k.rope(&mut s.k, hd, &s.rope);
 
         let span = l * s.max_seq * kv_dim..(l + 1) * s.max_seq * kv_dim;
         for (h, (kh, vh)) in s.k.chunks_exact(hd).zip(s.v.chunks_exact(hd)).enumerate() {

@@ -174,8 +174,12 @@ fn argmax_matches_a_scan() {
         }
         best as u32
     }
+    let teams = [
+        bitnet_engine::kernels::team::Team::new(2),
+        bitnet_engine::kernels::team::Team::new(3),
+    ];
     let mut rng = Rng(7);
-    for n in [1, 2, 15, 16, 17, 33, 100, 1000] {
+    for n in [1, 2, 3, 15, 16, 17, 33, 100, 1000] {
         for case in 0..20 {
             let mut x: Vec<f32> = (0..n).map(|_| (rng.next() % 7) as f32 - 3.0).collect();
             if case % 4 == 1 {
@@ -191,6 +195,9 @@ fn argmax_matches_a_scan() {
                 x[i] = 0.0;
             }
             assert_eq!(ops::argmax(&x), scan(&x), "{x:?}");
+            for team in &teams {
+                assert_eq!(ops::argmax_on(team, &x), scan(&x), "{x:?}");
+            }
         }
     }
 }

@@ -387,10 +387,15 @@ impl Dispatcher {
         }
     }
 
-    pub fn rope(&self, v: &mut [f32], head_dim: usize, pos: usize, theta: f32) {
+    /// The rotation angles at `pos` (counted as `rope_neox`, whose inputs they are).
+    pub fn rope_table(&self, head_dim: usize, pos: usize, theta: f32, table: &mut Vec<(f32, f32)>) {
         self.timed(KernelId::RopeNeox, || {
-            ops::rope_neox(v, head_dim, pos, theta)
+            ops::rope_table(head_dim, pos, theta, table)
         })
+    }
+
+    pub fn rope(&self, v: &mut [f32], head_dim: usize, table: &[(f32, f32)]) {
+        self.timed(KernelId::RopeNeox, || ops::rope_neox(v, head_dim, table))
     }
 
     pub fn attention(&self, a: ops::AttentionArgs<'_>, out: &mut [f32], scores: &mut [f32]) {
@@ -415,7 +420,9 @@ impl Dispatcher {
     }
 
     pub fn sample_greedy(&self, logits: &[f32]) -> u32 {
-        self.timed(KernelId::SampleGreedy, || ops::argmax(logits))
+        self.timed(KernelId::SampleGreedy, || {
+            ops::argmax_on(self.team(), logits)
+        })
     }
 }
 
