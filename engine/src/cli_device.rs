@@ -51,7 +51,7 @@ mod imp {
         eprintln!(
             "[bitnet-engine] cuda: kernels compiled by NVRTC for {}, {} weight bytes uploaded",
             b.arch,
-            m.bytes_per_token()
+            m.weight_bytes()
         );
         Ok(b)
     }
@@ -69,7 +69,8 @@ mod imp {
         eprintln!(
             "[bitnet-engine] device bandwidth {:.1} GB/s -> roofline {:.1} tok/s",
             calibration.mem_bw_gbps,
-            calibration.mem_bw_gbps * 1e9 / m.bytes_per_token() as f64
+            calibration.mem_bw_gbps * 1e9
+                / m.decode_bytes_per_token(opts.prompt.len(), opts.tokens) as f64
         );
         let mut between = Vec::new();
         let result = bench::run_with(

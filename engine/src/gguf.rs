@@ -724,12 +724,12 @@ pub fn inspect(path: &Path) -> Result<String> {
                 Ok(m) => {
                     let _ = writeln!(
                         s,
-                        "loads: format {} embedding {} params {} weight bytes {} bytes/token {}",
+                        "loads: format {} embedding {} params {} weight bytes {} weight bytes/token {}",
                         m.format.name(),
                         m.embedding.dtype.name(),
                         m.params(),
                         m.weight_bytes(),
-                        m.bytes_per_token()
+                        m.weight_bytes_per_token()
                     );
                 }
                 Err(e) => {

@@ -383,13 +383,14 @@ fn bench_cpu(
 ) -> Result<(bench::BenchResult, bench::Calibration)> {
     eprintln!(
         "[bitnet-engine] calibrating: streaming {:.0} MB of weights on {threads} threads",
-        m.bytes_per_token() as f64 / 1e6
+        m.weight_bytes_per_token() as f64 / 1e6
     );
     let calibration = bench::measure_bandwidth(m, k, passes);
     eprintln!(
         "[bitnet-engine] memory bandwidth {:.2} GB/s -> roofline {:.2} tok/s; {} kernels; {} warm-up + {} runs of {} prompt + {} tokens",
         calibration.mem_bw_gbps,
-        calibration.mem_bw_gbps * 1e9 / m.bytes_per_token() as f64,
+        calibration.mem_bw_gbps * 1e9
+            / m.decode_bytes_per_token(opts.prompt.len(), opts.tokens) as f64,
         k.simd().name(),
         opts.warmup,
         opts.runs,

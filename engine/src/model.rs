@@ -131,9 +131,9 @@ pub struct Model {
 }
 
 impl Model {
-    /// Bytes a decoded token reads: every ternary matrix, the whole embedding (as the
-    /// lm_head), one embedding row, and the norm weights. KV-cache reads are excluded.
-    pub fn bytes_per_token(&self) -> u64 {
+    /// Weight bytes a decoded token reads: every ternary matrix, the whole embedding
+    /// (as the lm_head), one embedding row, and the norm weights.
+    pub fn weight_bytes_per_token(&self) -> u64 {
         let c = &self.config;
         let ternary: usize = self
             .layers
@@ -144,6 +144,22 @@ impl Model {
         let norms = 4 * (c.hidden + c.layers * (2 * c.hidden + c.hidden + c.ffn));
         let row = c.hidden * self.embedding.dtype.size();
         (ternary + self.embedding.data.len() + row + norms) as u64
+    }
+
+    /// Bytes a decode step of a bench run reads, on average: the weights plus the K and
+    /// V rows attention reads. The step at position p reads p + 1 rows of each per
+    /// layer; a run of `tokens` steps after a `prompt`-token prompt covers positions
+    /// prompt − 1 .. prompt + tokens − 2, so a step reads prompt + (tokens − 1)/2 rows on
+    /// average (rounded to whole bytes). At the default 32 + 128 that is 1.2% of
+    /// 2B-4T's weights; at a 2048-token prompt it is 27%, so a roofline without it
+    /// would ask for the impossible.
+    pub fn decode_bytes_per_token(&self, prompt: usize, tokens: usize) -> u64 {
+        let c = &self.config;
+        let row_pair = (2 * c.layers * c.kv_dim() * 4) as u64;
+        let (p, t) = (prompt as u64, tokens.max(1) as u64);
+        // Σ over steps of (p + i), i < t, as a mean: (2p + t − 1) / 2, rounded.
+        let kv = (row_pair * (2 * p + t - 1)).div_ceil(2);
+        self.weight_bytes_per_token() + kv
     }
 
     /// Bytes held by weights (what a loaded model occupies).

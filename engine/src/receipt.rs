@@ -70,7 +70,7 @@ fn build_raw(r: &ReceiptInputs<'_>) -> Value {
         .map(|s| s.decode_tokens_per_second())
         .collect();
     let tps = median(&rates);
-    let bytes_per_token = m.bytes_per_token();
+    let bytes_per_token = m.decode_bytes_per_token(r.opts.prompt.len(), r.opts.tokens);
     let roofline = r.calibration.mem_bw_gbps * 1e9 / bytes_per_token as f64;
     let latencies: Vec<f64> = b
         .samples

@@ -114,6 +114,18 @@ fn bench_receipt_is_complete_and_consistent() {
         "one lm_head per decoded token in the timed runs"
     );
 
+    // bytes_per_token: the weights, one f16 embedding row, and the mean K and V rows a
+    // decode step reads: steps at positions 3..=8 read 4..=9 rows, 6.5 on average.
+    let md = &r["model"];
+    let n = |k: &str| md[k].as_u64().unwrap();
+    let kv_row_pair = 2 * n("layers") * n("kv_heads") * n("head_dim") * 4;
+    assert_eq!(md["embedding_type"], "f16");
+    assert_eq!(
+        n("bytes_per_token"),
+        n("weight_bytes") + 2 * n("hidden") + kv_row_pair * 13 / 2,
+        "{md}"
+    );
+
     let cal = &r["calibration"];
     let bw = cal["mem_bw_gbps"].as_f64().unwrap();
     let bpt = r["model"]["bytes_per_token"].as_f64().unwrap();
