@@ -70,7 +70,10 @@ fn build_raw(r: &ReceiptInputs<'_>) -> Value {
         .map(|s| s.decode_tokens_per_second())
         .collect();
     let tps = median(&rates);
-    let bytes_per_token = m.decode_bytes_per_token(r.opts.prompt.len(), r.opts.tokens);
+    // The run's shape as it happened: the prefill steps plus the prompt token the
+    // first decode step reads, and the tokens it generated.
+    let run = &b.samples[0];
+    let bytes_per_token = m.decode_bytes_per_token(run.prefill_tokens + 1, run.output.len());
     let roofline = r.calibration.mem_bw_gbps * 1e9 / bytes_per_token as f64;
     let latencies: Vec<f64> = b
         .samples

@@ -85,56 +85,42 @@ pub fn dot_scalar(row: &[u8], a: &QuantizedActivation) -> f32 {
 /// The CPU must support AVX2; `row.len() * 4 == q.len()`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-pub unsafe fn dot_avx2(row: &[u8], a: &QuantizedActivation) -> f32 {
-    // SAFETY: forwarded contract.
-    unsafe { dot_rows_avx2([row], a)[0] }
-}
-
-/// [`dot_avx2`] for `R` rows at once, sharing the activation loads.
-///
-/// # Safety
-/// As [`dot_avx2`], for every row (all rows have the same length).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
 #[inline]
-pub unsafe fn dot_rows_avx2<const R: usize>(rows: [&[u8]; R], a: &QuantizedActivation) -> [f32; R] {
+pub unsafe fn dot_avx2(row: &[u8], a: &QuantizedActivation) -> f32 {
     use std::arch::x86_64::*;
-    let len = rows[0].len();
-    debug_assert!(rows.iter().all(|r| r.len() == len) && len * 4 == a.q.len());
+    debug_assert!(row.len() * 4 == a.q.len());
     let mask = _mm256_set1_epi8(3);
     let ones = _mm256_set1_epi16(1);
-    let mut acc = [_mm256_setzero_si256(); R];
+    let mut acc = _mm256_setzero_si256();
     let qp = a.q.as_ptr();
-    for b in 0..len / BLOCK_BYTES {
-        // SAFETY: b < nblocks keeps every load inside the rows and `a.q`.
+    for b in 0..row.len() / BLOCK_BYTES {
+        // SAFETY: b < nblocks keeps every load inside the row and `a.q`.
         unsafe {
             let q = qp.add(b * BLOCK);
             let qv = [0, 1, 2, 3].map(|n| _mm256_loadu_si256(q.add(32 * n) as *const __m256i));
-            for (r, row) in rows.iter().enumerate() {
-                let at = row.as_ptr().wrapping_add(b * 32);
-                _mm_prefetch::<_MM_HINT_T1>(at.wrapping_add(GEMV_PREFETCH_L2) as *const i8);
-                _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(GEMV_PREFETCH_L1) as *const i8);
-                let w = _mm256_loadu_si256(row.as_ptr().add(b * 32) as *const __m256i);
-                let c0 = _mm256_and_si256(_mm256_srli_epi16(w, 6), mask);
-                let c1 = _mm256_and_si256(_mm256_srli_epi16(w, 4), mask);
-                let c2 = _mm256_and_si256(_mm256_srli_epi16(w, 2), mask);
-                let c3 = _mm256_and_si256(w, mask);
-                // Each 16-bit lane is at most 2·3·128 = 768 in magnitude; four add to ≤ 3072.
-                let p = _mm256_add_epi16(
-                    _mm256_add_epi16(
-                        _mm256_maddubs_epi16(c0, qv[0]),
-                        _mm256_maddubs_epi16(c1, qv[1]),
-                    ),
-                    _mm256_add_epi16(
-                        _mm256_maddubs_epi16(c2, qv[2]),
-                        _mm256_maddubs_epi16(c3, qv[3]),
-                    ),
-                );
-                acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(p, ones));
-            }
+            let at = row.as_ptr().wrapping_add(b * 32);
+            _mm_prefetch::<_MM_HINT_T1>(at.wrapping_add(GEMV_PREFETCH_L2) as *const i8);
+            _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(GEMV_PREFETCH_L1) as *const i8);
+            let w = _mm256_loadu_si256(row.as_ptr().add(b * 32) as *const __m256i);
+            let c0 = _mm256_and_si256(_mm256_srli_epi16(w, 6), mask);
+            let c1 = _mm256_and_si256(_mm256_srli_epi16(w, 4), mask);
+            let c2 = _mm256_and_si256(_mm256_srli_epi16(w, 2), mask);
+            let c3 = _mm256_and_si256(w, mask);
+            // Each 16-bit lane is at most 2·3·128 = 768 in magnitude; four add to ≤ 3072.
+            let p = _mm256_add_epi16(
+                _mm256_add_epi16(
+                    _mm256_maddubs_epi16(c0, qv[0]),
+                    _mm256_maddubs_epi16(c1, qv[1]),
+                ),
+                _mm256_add_epi16(
+                    _mm256_maddubs_epi16(c2, qv[2]),
+                    _mm256_maddubs_epi16(c3, qv[3]),
+                ),
+            );
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
         }
     }
-    acc.map(|v| (hsum_epi32_256(v) - a.sum) as f32)
+    (hsum_epi32_256(acc) - a.sum) as f32
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -177,83 +163,59 @@ pub fn permute_for_pairs(q: &[i8], out: &mut Vec<i8>) {
 /// The CPU must support AVX-512F/BW/VL and AVX-512 VNNI; `perm.len() == row.len() * 4`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2")]
-pub unsafe fn dot_avx512vnni(row: &[u8], perm: &[i8], sum: i32) -> f32 {
-    // SAFETY: forwarded contract.
-    unsafe { dot_rows_avx512vnni([row], perm, sum)[0] }
-}
-
-/// [`dot_avx512vnni`] for `R` rows at once: the activation loads are shared and the
-/// 4·R accumulator chains run side by side.
-///
-/// # Safety
-/// As [`dot_avx512vnni`], for every row (all rows have the same length).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2")]
 #[inline]
-pub unsafe fn dot_rows_avx512vnni<const R: usize>(
-    rows: [&[u8]; R],
-    perm: &[i8],
-    sum: i32,
-) -> [f32; R] {
+pub unsafe fn dot_avx512vnni(row: &[u8], perm: &[i8], sum: i32) -> f32 {
     use std::arch::x86_64::*;
-    let len = rows[0].len();
-    debug_assert!(rows.iter().all(|r| r.len() == len) && len * 4 == perm.len());
+    debug_assert!(row.len() * 4 == perm.len());
     // Codes are masked in place, not shifted: group g (bits 7:6, 5:4, 3:2, 1:0) enters
     // vpdpbusd as code·64, ·16, ·4, ·1, each in its own accumulator, and every lane is
     // shifted back exactly once per row. A lane sums (cols/16)·4 products of at most
     // 192·128, so it stays below 2^31 for rows up to 1.3 million weights.
     let m = [0xC0u8, 0x30, 0x0C, 0x03].map(|b| _mm512_set1_epi8(b as i8));
-    let mut acc = [[_mm512_setzero_si512(); 4]; R];
-    let nblocks = len / BLOCK_BYTES;
+    let mut acc = [_mm512_setzero_si512(); 4];
+    let nblocks = row.len() / BLOCK_BYTES;
     let pairs = nblocks / 2;
     let qp = perm.as_ptr();
     for p in 0..pairs {
         // SAFETY: p < pairs keeps each 64-byte weight load and the four 64-byte
-        // activation loads inside `rows` and `perm`; prefetch never faults.
+        // activation loads inside `row` and `perm`; prefetch never faults.
         unsafe {
             let q = qp.add(p * 2 * BLOCK);
             let qv = [0, 1, 2, 3].map(|g| _mm512_loadu_si512(q.add(64 * g) as *const _));
-            for (r, row) in rows.iter().enumerate() {
-                let at = row.as_ptr().wrapping_add(p * 64);
-                _mm_prefetch::<_MM_HINT_T1>(at.wrapping_add(GEMV_PREFETCH_L2) as *const i8);
-                _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(GEMV_PREFETCH_L1) as *const i8);
-                let w = _mm512_loadu_si512(row.as_ptr().add(p * 64) as *const _);
-                for g in 0..4 {
-                    acc[r][g] = _mm512_dpbusd_epi32(acc[r][g], _mm512_and_si512(w, m[g]), qv[g]);
-                }
+            let at = row.as_ptr().wrapping_add(p * 64);
+            _mm_prefetch::<_MM_HINT_T1>(at.wrapping_add(GEMV_PREFETCH_L2) as *const i8);
+            _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(GEMV_PREFETCH_L1) as *const i8);
+            let w = _mm512_loadu_si512(row.as_ptr().add(p * 64) as *const _);
+            for g in 0..4 {
+                acc[g] = _mm512_dpbusd_epi32(acc[g], _mm512_and_si512(w, m[g]), qv[g]);
             }
         }
     }
-    let mut out = [0.0f32; R];
-    for (r, row) in rows.iter().enumerate() {
-        let a = &acc[r];
-        let lanes = _mm512_add_epi32(
-            _mm512_add_epi32(_mm512_srai_epi32(a[0], 6), _mm512_srai_epi32(a[1], 4)),
-            _mm512_add_epi32(_mm512_srai_epi32(a[2], 2), a[3]),
-        );
-        let mut total = _mm512_reduce_add_epi32(lanes);
-        if nblocks % 2 == 1 {
-            let b = nblocks - 1;
-            // SAFETY: the last block lies inside both slices (natural order in `perm`).
-            unsafe {
-                let mask = _mm256_set1_epi8(3);
-                let w = _mm256_loadu_si256(row.as_ptr().add(b * 32) as *const __m256i);
-                let q = qp.add(b * BLOCK);
-                let mut acc = _mm256_setzero_si256();
-                for (n, shift) in [6, 4, 2, 0].into_iter().enumerate() {
-                    let c = _mm256_and_si256(_mm256_srlv_epi16(w, _mm256_set1_epi16(shift)), mask);
-                    acc = _mm256_dpbusd_epi32(
-                        acc,
-                        c,
-                        _mm256_loadu_si256(q.add(32 * n) as *const __m256i),
-                    );
-                }
-                total += hsum_epi32_256(acc);
+    let lanes = _mm512_add_epi32(
+        _mm512_add_epi32(_mm512_srai_epi32(acc[0], 6), _mm512_srai_epi32(acc[1], 4)),
+        _mm512_add_epi32(_mm512_srai_epi32(acc[2], 2), acc[3]),
+    );
+    let mut total = _mm512_reduce_add_epi32(lanes);
+    if nblocks % 2 == 1 {
+        let b = nblocks - 1;
+        // SAFETY: the last block lies inside both slices (natural order in `perm`).
+        unsafe {
+            let mask = _mm256_set1_epi8(3);
+            let w = _mm256_loadu_si256(row.as_ptr().add(b * 32) as *const __m256i);
+            let q = qp.add(b * BLOCK);
+            let mut acc = _mm256_setzero_si256();
+            for (n, shift) in [6, 4, 2, 0].into_iter().enumerate() {
+                let c = _mm256_and_si256(_mm256_srlv_epi16(w, _mm256_set1_epi16(shift)), mask);
+                acc = _mm256_dpbusd_epi32(
+                    acc,
+                    c,
+                    _mm256_loadu_si256(q.add(32 * n) as *const __m256i),
+                );
             }
+            total += hsum_epi32_256(acc);
         }
-        out[r] = (total - sum) as f32;
     }
-    out
+    (total - sum) as f32
 }
 
 /// `out[i] = post · dot(row i)` over the consecutive rows in `rows` (`out.len()` rows
@@ -276,7 +238,7 @@ pub unsafe fn gemv_avx512vnni(
     debug_assert_eq!(rows.len(), out.len() * row_bytes);
     for (row, y) in rows.chunks_exact(row_bytes).zip(out) {
         // SAFETY: forwarded contract.
-        *y = unsafe { dot_rows_avx512vnni([row], perm, sum)[0] } * post;
+        *y = unsafe { dot_avx512vnni(row, perm, sum) } * post;
     }
 }
 
@@ -296,6 +258,6 @@ pub unsafe fn gemv_avx2(
     debug_assert_eq!(rows.len(), out.len() * row_bytes);
     for (row, y) in rows.chunks_exact(row_bytes).zip(out) {
         // SAFETY: forwarded contract.
-        *y = unsafe { dot_rows_avx2([row], a)[0] } * post;
+        *y = unsafe { dot_avx2(row, a) } * post;
     }
 }

@@ -320,21 +320,13 @@ impl Dispatcher {
                         i2s::gemv_avx512vnni(rows, rb, &perm, a.sum, post, out)
                     },
                     #[cfg(target_arch = "x86_64")]
-                    KernelId::Tq2GemvAvx2 => {
-                        for (y, row) in out.iter_mut().zip(rows.chunks_exact(rb)) {
-                            *y = unsafe { crate::formats::tq2_0::dot_avx2(row, a) } * post;
-                        }
-                    }
-                    KernelId::Tq2GemvQ8kScalar => {
-                        for (y, row) in out.iter_mut().zip(rows.chunks_exact(rb)) {
-                            *y = crate::formats::tq2_0::dot_q8k_scalar(row, a) * post;
-                        }
-                    }
-                    _ => {
-                        for (y, row) in out.iter_mut().zip(rows.chunks_exact(rb)) {
-                            *y = w.format.dot_scalar(row, a) * post;
-                        }
-                    }
+                    KernelId::Tq2GemvAvx2 => each_row(rows, rb, post, out, |row| unsafe {
+                        crate::formats::tq2_0::dot_avx2(row, a)
+                    }),
+                    KernelId::Tq2GemvQ8kScalar => each_row(rows, rb, post, out, |row| {
+                        crate::formats::tq2_0::dot_q8k_scalar(row, a)
+                    }),
+                    _ => each_row(rows, rb, post, out, |row| w.format.dot_scalar(row, a)),
                 }
             });
         })
@@ -431,6 +423,13 @@ impl Dispatcher {
 /// being injected from outside the pool (tens of µs per region on the dev machine).
 pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
+}
+
+/// `out[i] = post · dot(row i)` for the kernels without a whole-range variant.
+fn each_row(rows: &[u8], rb: usize, post: f32, out: &mut [f32], dot: impl Fn(&[u8]) -> f32) {
+    for (y, row) in out.iter_mut().zip(rows.chunks_exact(rb)) {
+        *y = dot(row) * post;
+    }
 }
 
 /// Rows per GEMV task: about 8 tasks per thread, so a thread delayed by another
