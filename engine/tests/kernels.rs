@@ -96,8 +96,11 @@ fn gemv_simd_equals_scalar_on_awkward_sizes() {
 fn lm_head_simd_equals_scalar_on_awkward_sizes() {
     let mut rng = Rng(12345);
     let scalar = Dispatcher::new(SimdLevel::Scalar);
-    for hidden in [1usize, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257] {
-        let vocab = 37;
+    // 600 rows: more than one lm_head task, the last one partial.
+    let shapes = [1usize, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257]
+        .into_iter()
+        .flat_map(|h| [(h, 37), (h, 600)]);
+    for (hidden, vocab) in shapes {
         let data: Vec<u8> = (0..vocab * hidden)
             .flat_map(|_| {
                 let v = ((rng.next() % 2000) as f32 - 1000.0) / 700.0;
@@ -121,7 +124,7 @@ fn lm_head_simd_equals_scalar_on_awkward_sizes() {
             for (g, w) in got.iter().zip(&want) {
                 assert!(
                     (g - w).abs() <= 1e-4 * (hidden as f32).max(w.abs()),
-                    "{level:?} hidden {hidden}: {g} vs {w}"
+                    "{level:?} hidden {hidden} vocab {vocab}: {g} vs {w}"
                 );
             }
         }

@@ -340,21 +340,25 @@ impl Dispatcher {
             (EmbeddingType::F16, SimdLevel::Avx2) => KernelId::LmHeadF16Avx2,
             (EmbeddingType::F16, SimdLevel::Avx512Vnni) => KernelId::LmHeadF16Avx512,
         };
+        // Each task gets a run of whole rows; the scalar kernels go row by row (no scale).
+        let rb = e.hidden * e.dtype.size();
         self.timed(id, || match id {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: chosen only when AVX2/FMA/F16C were detected.
-            KernelId::LmHeadF16Avx2 => par_rows(self.team(), out, |r| unsafe {
-                lm_head::dot_f16_avx2(e.row(r), x)
+            KernelId::LmHeadF16Avx2 => par_row_chunks(self.team(), e, out, |rows, o| unsafe {
+                lm_head::rows_f16_avx2(rows, x, o)
             }),
             #[cfg(target_arch = "x86_64")]
             // SAFETY: chosen only when AVX-512F was detected.
-            KernelId::LmHeadF16Avx512 => par_rows(self.team(), out, |r| unsafe {
-                lm_head::dot_f16_avx512(e.row(r), x)
+            KernelId::LmHeadF16Avx512 => par_row_chunks(self.team(), e, out, |rows, o| unsafe {
+                lm_head::rows_f16_avx512(rows, x, o)
             }),
-            KernelId::LmHeadF32Scalar => {
-                par_rows(self.team(), out, |r| lm_head::dot_f32_scalar(e.row(r), x))
-            }
-            _ => par_rows(self.team(), out, |r| lm_head::dot_f16_scalar(e.row(r), x)),
+            KernelId::LmHeadF32Scalar => par_row_chunks(self.team(), e, out, |rows, o| {
+                each_row(rows, rb, 1.0, o, |row| lm_head::dot_f32_scalar(row, x))
+            }),
+            _ => par_row_chunks(self.team(), e, out, |rows, o| {
+                each_row(rows, rb, 1.0, o, |row| lm_head::dot_f16_scalar(row, x))
+            }),
         })
     }
 
@@ -443,12 +447,19 @@ fn gemv_chunk_rows(rows: usize, threads: usize) -> usize {
 /// costs ~70 µs instead of the ~1 ms of an eighth of a thread's share.
 const LM_HEAD_CHUNK_ROWS: usize = 256;
 
-/// Fills `out[r] = f(r)` over the team, in chunks of [`LM_HEAD_CHUNK_ROWS`].
-fn par_rows(team: &Team, out: &mut [f32], f: impl Fn(usize) -> f32 + Sync) {
+/// Hands the embedding's rows to `f` in runs of [`LM_HEAD_CHUNK_ROWS`] over the team,
+/// each with its slice of `out`, so a SIMD kernel loops over the rows inside its own
+/// code (no call and `vzeroupper` per row: ~3% more lm_head bandwidth on the dev machine).
+fn par_row_chunks(
+    team: &Team,
+    e: &Embedding,
+    out: &mut [f32],
+    f: impl Fn(&[u8], &mut [f32]) + Sync,
+) {
+    let rb = e.hidden * e.dtype.size();
     let tasks: Vec<(usize, &mut [f32])> = out.chunks_mut(LM_HEAD_CHUNK_ROWS).enumerate().collect();
     for_each_task(team, tasks, |(c, o)| {
-        for (i, y) in o.iter_mut().enumerate() {
-            *y = f(c * LM_HEAD_CHUNK_ROWS + i);
-        }
+        let start = c * LM_HEAD_CHUNK_ROWS * rb;
+        f(&e.data[start..start + o.len() * rb], o)
     });
 }
