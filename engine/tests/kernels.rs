@@ -92,6 +92,50 @@ fn gemv_simd_equals_scalar_on_awkward_sizes() {
     }
 }
 
+/// Fused GEMVs (q/k/v, gate/up) split their concatenated rows into one share per
+/// thread, so a share can cover parts of several matrices: the result must be each
+/// matrix's own GEMV, bit for bit, for any team size.
+#[test]
+fn fused_gemv_equals_separate_gemvs_for_any_team() {
+    let mut rng = Rng(0x5eed);
+    let cols = 3 * 128;
+    let a = activation(&mut rng, cols);
+    let scalar = Dispatcher::new(SimdLevel::Scalar);
+    for rows in [[17usize, 5, 40], [1, 1, 1], [64, 3, 2]] {
+        let ms: Vec<TernaryMatrix> = rows
+            .iter()
+            .map(|&r| random_matrix(&mut rng, Format::I2s, r, cols))
+            .collect();
+        let want: Vec<Vec<f32>> = ms
+            .iter()
+            .map(|m| {
+                let mut o = vec![0.0; m.rows];
+                scalar.gemv(m, &a, &mut o);
+                o
+            })
+            .collect();
+        for threads in [1, 2, 3, 5] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for level in levels() {
+                let mut got: Vec<Vec<f32>> = ms.iter().map(|m| vec![f32::NAN; m.rows]).collect();
+                pool.install(|| {
+                    let d = Dispatcher::new(level);
+                    let mut jobs: Vec<(&TernaryMatrix, &mut [f32])> = ms
+                        .iter()
+                        .zip(got.iter_mut())
+                        .map(|(m, o)| (m, o.as_mut_slice()))
+                        .collect();
+                    d.gemv_fused(&a, &mut jobs);
+                });
+                assert_eq!(got, want, "rows {rows:?}, {threads} threads, {level:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn lm_head_simd_equals_scalar_on_awkward_sizes() {
     let mut rng = Rng(12345);

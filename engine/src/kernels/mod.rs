@@ -298,35 +298,54 @@ impl Dispatcher {
             if id == KernelId::I2sGemvAvx512Vnni {
                 i2s::permute_for_pairs(&a.q, &mut perm);
             }
+            // One task per thread: a contiguous share of the concatenated rows (one piece
+            // per matrix it covers). Smaller tasks would rebalance a slowed thread, but
+            // every extra task boundary cost streaming: 8 tasks per thread read ~3% less
+            // per second than one on the 2-core dev machine (I2_S GEMV 30.0 vs 31.0 GB/s in
+            // kernel_stats, six alternating bench runs), 2 per thread kept half the gain.
+            // A share whose thread has not started when another finishes (preempted, or
+            // parked) is still taken by that one.
             let rows: usize = jobs.iter().map(|(w, _)| w.rows).sum();
-            let chunk = gemv_chunk_rows(rows, self.team().threads());
-            let mut tasks: Vec<(&TernaryMatrix, usize, &mut [f32])> = Vec::new();
+            let threads = self.team().threads();
+            let mut tasks: Vec<Vec<(&TernaryMatrix, usize, &mut [f32])>> =
+                (0..threads).map(|_| Vec::new()).collect();
+            let mut base = 0;
             for (w, out) in jobs.iter_mut() {
-                for (c, o) in out.chunks_mut(chunk).enumerate() {
-                    tasks.push((*w, c * chunk, o));
+                let mut rest: &mut [f32] = out;
+                for (t, task) in tasks.iter_mut().enumerate() {
+                    let lo = (rows * t / threads).max(base);
+                    let hi = (rows * (t + 1) / threads).min(base + w.rows);
+                    if lo < hi {
+                        let (piece, tail) = std::mem::take(&mut rest).split_at_mut(hi - lo);
+                        task.push((*w, lo - base, piece));
+                        rest = tail;
+                    }
                 }
+                base += w.rows;
             }
-            for_each_task(self.team(), tasks, |(w, start, out)| {
-                let post = a.inv_scale * w.scale;
-                let rb = w.format.row_bytes(w.cols);
-                let rows = &w.data[start * rb..(start + out.len()) * rb];
-                match id {
-                    // SAFETY (all three): the id is chosen only when the CPU features
-                    // the kernel needs were detected at start-up.
-                    #[cfg(target_arch = "x86_64")]
-                    KernelId::I2sGemvAvx2 => unsafe { i2s::gemv_avx2(rows, rb, a, post, out) },
-                    #[cfg(target_arch = "x86_64")]
-                    KernelId::I2sGemvAvx512Vnni => unsafe {
-                        i2s::gemv_avx512vnni(rows, rb, &perm, a.sum, post, out)
-                    },
-                    #[cfg(target_arch = "x86_64")]
-                    KernelId::Tq2GemvAvx2 => each_row(rows, rb, post, out, |row| unsafe {
-                        crate::formats::tq2_0::dot_avx2(row, a)
-                    }),
-                    KernelId::Tq2GemvQ8kScalar => each_row(rows, rb, post, out, |row| {
-                        crate::formats::tq2_0::dot_q8k_scalar(row, a)
-                    }),
-                    _ => each_row(rows, rb, post, out, |row| w.format.dot_scalar(row, a)),
+            for_each_task(self.team(), tasks, |pieces| {
+                for (w, start, out) in pieces {
+                    let post = a.inv_scale * w.scale;
+                    let rb = w.format.row_bytes(w.cols);
+                    let rows = &w.data[start * rb..(start + out.len()) * rb];
+                    match id {
+                        // SAFETY (all three): the id is chosen only when the CPU features
+                        // the kernel needs were detected at start-up.
+                        #[cfg(target_arch = "x86_64")]
+                        KernelId::I2sGemvAvx2 => unsafe { i2s::gemv_avx2(rows, rb, a, post, out) },
+                        #[cfg(target_arch = "x86_64")]
+                        KernelId::I2sGemvAvx512Vnni => unsafe {
+                            i2s::gemv_avx512vnni(rows, rb, &perm, a.sum, post, out)
+                        },
+                        #[cfg(target_arch = "x86_64")]
+                        KernelId::Tq2GemvAvx2 => each_row(rows, rb, post, out, |row| unsafe {
+                            crate::formats::tq2_0::dot_avx2(row, a)
+                        }),
+                        KernelId::Tq2GemvQ8kScalar => each_row(rows, rb, post, out, |row| {
+                            crate::formats::tq2_0::dot_q8k_scalar(row, a)
+                        }),
+                        _ => each_row(rows, rb, post, out, |row| w.format.dot_scalar(row, a)),
+                    }
                 }
             });
         })
@@ -434,13 +453,6 @@ fn each_row(rows: &[u8], rb: usize, post: f32, out: &mut [f32], dot: impl Fn(&[u
     for (y, row) in out.iter_mut().zip(rows.chunks_exact(rb)) {
         *y = dot(row) * post;
     }
-}
-
-/// Rows per GEMV task: about 8 tasks per thread, so a thread delayed by another
-/// process leaves little to wait for, but at least 16 rows so each task streams a few
-/// KiB past its start.
-fn gemv_chunk_rows(rows: usize, threads: usize) -> usize {
-    (rows / (threads * 8)).max(16)
 }
 
 /// Rows per lm_head task: 256 rows of 2B-4T's embedding are 1.3 MB, so the last task
