@@ -112,9 +112,10 @@ pub enum EngineError {
     },
 
     #[error(
-        "cannot map {bytes} bytes of memory for the model's weights: {source} (free memory or use a smaller model)"
+        "cannot map {bytes} bytes of memory for {what}: {source} (free memory, or use a smaller model or fewer tokens)"
     )]
     Memory {
+        what: &'static str,
         bytes: u64,
         #[source]
         source: std::io::Error,

@@ -284,6 +284,7 @@ pub fn build_config(
         .sum();
     let total = c.layers * ternary + emb_bytes;
     let mut arena = memmap2::MmapMut::map_anon(total).map_err(|source| EngineError::Memory {
+        what: "the model's weights",
         bytes: total as u64,
         source,
     })?;
@@ -311,6 +312,7 @@ pub fn build_config(
             arena
                 .make_read_only()
                 .map_err(|source| EngineError::Memory {
+                    what: "the model's weights",
                     bytes: total as u64,
                     source,
                 })?,
