@@ -283,13 +283,7 @@ pub fn build_config(
         .map(|(_, r, k)| r * format.row_bytes(*k))
         .sum();
     let total = c.layers * ternary + emb_bytes;
-    let mut arena = memmap2::MmapMut::map_anon(total).map_err(|source| EngineError::Memory {
-        what: "the model's weights",
-        bytes: total as u64,
-        source,
-    })?;
-    #[cfg(target_os = "linux")]
-    let _ = arena.advise(memmap2::Advice::HugePage);
+    let mut arena = crate::model::huge_anon_map(total, "the model's weights")?;
 
     let mut scales = Vec::with_capacity(c.layers * 7);
     let mut rest: &mut [u8] = &mut arena[..];

@@ -364,18 +364,24 @@ impl Dispatcher {
         self.timed(id, || match id {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: chosen only when AVX2/FMA/F16C were detected.
-            KernelId::LmHeadF16Avx2 => par_row_chunks(self.team(), e, out, |rows, o| unsafe {
-                lm_head::rows_f16_avx2(rows, x, o)
-            }),
+            KernelId::LmHeadF16Avx2 => {
+                par_row_chunks(self.team(), &e.data, rb, out, |rows, o| unsafe {
+                    lm_head::rows_f16_avx2(rows, x, o)
+                })
+            }
             #[cfg(target_arch = "x86_64")]
             // SAFETY: chosen only when AVX-512F was detected.
-            KernelId::LmHeadF16Avx512 => par_row_chunks(self.team(), e, out, |rows, o| unsafe {
-                lm_head::rows_f16_avx512(rows, x, o)
-            }),
-            KernelId::LmHeadF32Scalar => par_row_chunks(self.team(), e, out, |rows, o| {
-                each_row(rows, rb, 1.0, o, |row| lm_head::dot_f32_scalar(row, x))
-            }),
-            _ => par_row_chunks(self.team(), e, out, |rows, o| {
+            KernelId::LmHeadF16Avx512 => {
+                par_row_chunks(self.team(), &e.data, rb, out, |rows, o| unsafe {
+                    lm_head::rows_f16_avx512(rows, x, o)
+                })
+            }
+            KernelId::LmHeadF32Scalar => {
+                par_row_chunks(self.team(), &e.data, rb, out, |rows, o| {
+                    each_row(rows, rb, 1.0, o, |row| lm_head::dot_f32_scalar(row, x))
+                })
+            }
+            _ => par_row_chunks(self.team(), &e.data, rb, out, |rows, o| {
                 each_row(rows, rb, 1.0, o, |row| lm_head::dot_f16_scalar(row, x))
             }),
         })
@@ -459,19 +465,20 @@ fn each_row(rows: &[u8], rb: usize, post: f32, out: &mut [f32], dot: impl Fn(&[u
 /// costs ~70 µs instead of the ~1 ms of an eighth of a thread's share.
 const LM_HEAD_CHUNK_ROWS: usize = 256;
 
-/// Hands the embedding's rows to `f` in runs of [`LM_HEAD_CHUNK_ROWS`] over the team,
-/// each with its slice of `out`, so a SIMD kernel loops over the rows inside its own
-/// code (no call and `vzeroupper` per row: ~3% more lm_head bandwidth on the dev machine).
+/// Hands the rows (`rb` bytes each) of `data` to `f` in runs of [`LM_HEAD_CHUNK_ROWS`]
+/// over the team, each with its slice of `out`, so a SIMD kernel loops over the rows
+/// inside its own code (no call and `vzeroupper` per row: ~3% more lm_head bandwidth
+/// on the dev machine).
 fn par_row_chunks(
     team: &Team,
-    e: &Embedding,
+    data: &[u8],
+    rb: usize,
     out: &mut [f32],
     f: impl Fn(&[u8], &mut [f32]) + Sync,
 ) {
-    let rb = e.hidden * e.dtype.size();
     let tasks: Vec<(usize, &mut [f32])> = out.chunks_mut(LM_HEAD_CHUNK_ROWS).enumerate().collect();
     for_each_task(team, tasks, |(c, o)| {
         let start = c * LM_HEAD_CHUNK_ROWS * rb;
-        f(&e.data[start..start + o.len() * rb], o)
+        f(&data[start..start + o.len() * rb], o)
     });
 }

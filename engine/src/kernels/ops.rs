@@ -281,30 +281,30 @@ fn attention_heads<const G: usize>(
     // Chunks of 32, then 8, then single values, each chunk's sums held in registers.
     let mut c = 0;
     while c + OUT_CHUNK <= hd {
-        weighted_values::<G, OUT_CHUNK>(a, h, att, o, c);
+        weighted_values::<G, OUT_CHUNK>(values, hd, h, att, o, c);
         c += OUT_CHUNK;
     }
     while c + 8 <= hd {
-        weighted_values::<G, 8>(a, h, att, o, c);
+        weighted_values::<G, 8>(values, hd, h, att, o, c);
         c += 8;
     }
     while c < hd {
-        weighted_values::<G, 1>(a, h, att, o, c);
+        weighted_values::<G, 1>(values, hd, h, att, o, c);
         c += 1;
     }
 }
 
-/// `o[g][c..c + N] = Σ_t att[g][t] · v_t[c..c + N]` for the `G` heads, positions in order.
+/// `o[g][c..c + N] = Σ_t att[g][t] · v_t[c..c + N]` for the `G` heads, positions in order,
+/// over the KV head's value rows (`hd` values each).
 #[inline(always)]
 fn weighted_values<const G: usize, const N: usize>(
-    a: &AttentionArgs<'_>,
+    values: &[f32],
+    hd: usize,
     h: &Heads<'_>,
     att: &[f32],
     o: &mut [f32],
     c: usize,
 ) {
-    let hd = a.head_dim;
-    let values = &a.values[h.kvh * a.max_seq * hd..][..(a.pos + 1) * hd];
     let mut acc = [[0.0f32; N]; G];
     for (t, row) in values.chunks_exact(hd).enumerate() {
         let v: &[f32; N] = row[c..c + N].try_into().expect("N values");
