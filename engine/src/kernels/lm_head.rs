@@ -36,6 +36,12 @@ pub fn dot_f32_scalar(row: &[u8], x: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+/// Four accumulators, each taking two FMAs per 64 elements, and the lm_head's L2
+/// prefetch. With two accumulators and no prefetch the kernel could not keep the
+/// memory busy: on the 2-core dev machine, `bench --kernels avx2` counted the lm_head
+/// at 26.7–27.2 GB/s before and 33.1–34.0 after (2 alternating runs each), level with
+/// the AVX-512 kernel.
+///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C; `row.len() == 2 * x.len()`.
 #[cfg(target_arch = "x86_64")]
@@ -45,26 +51,32 @@ pub unsafe fn dot_f16_avx2(row: &[u8], x: &[f32]) -> f32 {
     use std::arch::x86_64::*;
     let n = x.len();
     let (rp, xp) = (row.as_ptr(), x.as_ptr());
-    let mut acc0 = _mm256_setzero_ps();
-    let mut acc1 = _mm256_setzero_ps();
+    let mut acc = [_mm256_setzero_ps(); 4];
     let mut i = 0;
-    // SAFETY: every load below reads elements i..i+16 (or i..i+8) with that bound
-    // checked against n, and row holds 2n bytes.
+    // SAFETY: every load below reads elements i..i+64 (or i..i+8) with that bound
+    // checked against n, and row holds 2n bytes; prefetch never faults.
     unsafe {
-        while i + 16 <= n {
-            let e0 = _mm256_cvtph_ps(_mm_loadu_si128(rp.add(2 * i) as *const __m128i));
-            let e1 = _mm256_cvtph_ps(_mm_loadu_si128(rp.add(2 * i + 16) as *const __m128i));
-            acc0 = _mm256_fmadd_ps(e0, _mm256_loadu_ps(xp.add(i)), acc0);
-            acc1 = _mm256_fmadd_ps(e1, _mm256_loadu_ps(xp.add(i + 8)), acc1);
-            i += 16;
+        while i + 64 <= n {
+            let ahead = rp.wrapping_add(2 * i + crate::formats::i2s::PREFETCH_AHEAD);
+            _mm_prefetch::<_MM_HINT_T1>(ahead as *const i8);
+            _mm_prefetch::<_MM_HINT_T1>(ahead.wrapping_add(64) as *const i8);
+            for (j, a) in acc.iter_mut().enumerate() {
+                let at = i + 16 * j;
+                let lo = _mm256_cvtph_ps(_mm_loadu_si128(rp.add(2 * at) as *const __m128i));
+                let hi = _mm256_cvtph_ps(_mm_loadu_si128(rp.add(2 * at + 16) as *const __m128i));
+                *a = _mm256_fmadd_ps(lo, _mm256_loadu_ps(xp.add(at)), *a);
+                *a = _mm256_fmadd_ps(hi, _mm256_loadu_ps(xp.add(at + 8)), *a);
+            }
+            i += 64;
         }
-        if i + 8 <= n {
-            let e0 = _mm256_cvtph_ps(_mm_loadu_si128(rp.add(2 * i) as *const __m128i));
-            acc0 = _mm256_fmadd_ps(e0, _mm256_loadu_ps(xp.add(i)), acc0);
+        while i + 8 <= n {
+            let e = _mm256_cvtph_ps(_mm_loadu_si128(rp.add(2 * i) as *const __m128i));
+            acc[0] = _mm256_fmadd_ps(e, _mm256_loadu_ps(xp.add(i)), acc[0]);
             i += 8;
         }
     }
-    let mut sum = hsum_ps_256(_mm256_add_ps(acc0, acc1));
+    let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    let mut sum = hsum_ps_256(s);
     for j in i..n {
         sum += f16_to_f32(u16::from_le_bytes([row[2 * j], row[2 * j + 1]])) * x[j];
     }
