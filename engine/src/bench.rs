@@ -49,6 +49,11 @@ pub struct Calibration {
 }
 
 impl Calibration {
+    /// The decode rate this bandwidth allows when a token reads `bytes_per_token`.
+    pub fn roofline_tokens_per_second(&self, bytes_per_token: u64) -> f64 {
+        self.mem_bw_gbps * 1e9 / bytes_per_token as f64
+    }
+
     /// Joins passes taken before and after the timed runs: the best pass over both is
     /// the ceiling, so a burst of contention during one calibration cannot make the
     /// roofline look lower than what the runs themselves could reach.

@@ -69,8 +69,9 @@ mod imp {
         eprintln!(
             "[bitnet-engine] device bandwidth {:.1} GB/s -> roofline {:.1} tok/s",
             calibration.mem_bw_gbps,
-            calibration.mem_bw_gbps * 1e9
-                / m.decode_bytes_per_token(opts.prompt.len(), opts.tokens) as f64
+            calibration.roofline_tokens_per_second(
+                m.decode_bytes_per_token(opts.prompt.len(), opts.tokens)
+            )
         );
         let mut between = Vec::new();
         let result = bench::run_with(

@@ -389,8 +389,8 @@ fn bench_cpu(
     eprintln!(
         "[bitnet-engine] memory bandwidth {:.2} GB/s -> roofline {:.2} tok/s; {} kernels; {} warm-up + {} runs of {} prompt + {} tokens",
         calibration.mem_bw_gbps,
-        calibration.mem_bw_gbps * 1e9
-            / m.decode_bytes_per_token(opts.prompt.len(), opts.tokens) as f64,
+        calibration
+            .roofline_tokens_per_second(m.decode_bytes_per_token(opts.prompt.len(), opts.tokens)),
         k.simd().name(),
         opts.warmup,
         opts.runs,

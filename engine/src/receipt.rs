@@ -74,7 +74,7 @@ fn build_raw(r: &ReceiptInputs<'_>) -> Value {
     // first decode step reads, and the tokens it generated.
     let run = &b.samples[0];
     let bytes_per_token = m.decode_bytes_per_token(run.prefill_tokens + 1, run.output.len());
-    let roofline = r.calibration.mem_bw_gbps * 1e9 / bytes_per_token as f64;
+    let roofline = r.calibration.roofline_tokens_per_second(bytes_per_token);
     let latencies: Vec<f64> = b
         .samples
         .iter()

@@ -303,6 +303,9 @@ impl Dispatcher {
             // every extra task boundary cost streaming: 8 tasks per thread read ~3% less
             // per second than one on the 2-core dev machine (I2_S GEMV 30.0 vs 31.0 GB/s in
             // kernel_stats, six alternating bench runs), 2 per thread kept half the gain.
+            // (A later single-thread lab found no cost per kernel call or atomic claim, so
+            // part of that gap may be the machine's drift; stealing to rebalance did not
+            // stream faster either, so one share per thread stays.)
             // A share whose thread has not started when another finishes (preempted, or
             // parked) is still taken by that one.
             let rows: usize = jobs.iter().map(|(w, _)| w.rows).sum();
