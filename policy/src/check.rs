@@ -2,7 +2,9 @@
 //! the policy's `[receipt]` settings), then the envelope that matches it; one
 //! verdict per receipt, in input order, each carrying the policy's sha256.
 
-use crate::envelope::{self, EnvelopeFinding, EnvelopeRef, Policy, RateJudgement};
+use crate::envelope::{
+    self, EnvelopeFinding, EnvelopeRef, Policy, RateJudgement, RooflineJudgement,
+};
 use crate::gates::{self, structure};
 use crate::receipt::Receipt;
 use crate::verdict::{Finding, Level, Status};
@@ -74,6 +76,10 @@ pub struct Verdict {
     /// The envelope that judged it; absent when none matched or gates stopped it.
     pub envelope: Option<EnvelopeRef>,
     pub rate: Option<RateJudgement>,
+    /// The hardware-normalised judgement, when the receipt was calibrated and
+    /// its envelope has a roofline_fraction rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roofline: Option<RooflineJudgement>,
     /// The receipt's model (path or preset name), for reports.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
@@ -113,6 +119,7 @@ fn input_error(path: String, policy: &Policy, message: String, fix: &str) -> Ver
         tokens_per_second: None,
         envelope: None,
         rate: None,
+        roofline: None,
         model: None,
         kernels: Vec::new(),
         roofline_fraction: None,
@@ -168,12 +175,13 @@ pub fn verdict(
 ) -> Verdict {
     let mut status = Status::from_findings(&gate_findings);
     let mut findings: Vec<CheckFinding> = gate_findings.into_iter().map(Into::into).collect();
-    let (mut env, mut rate) = (None, None);
+    let (mut env, mut rate, mut roofline) = (None, None, None);
     if let Some(j) = judgement {
         status = status.max(j.status);
         findings.extend(j.findings.into_iter().map(Into::into));
         env = j.envelope;
         rate = j.rate;
+        roofline = j.roofline;
     }
     Verdict {
         path,
@@ -184,6 +192,7 @@ pub fn verdict(
         tokens_per_second: receipt.map(|r| r.tokens_per_second),
         envelope: env,
         rate,
+        roofline,
         model: receipt.and_then(|r| r.model.as_ref()?.path.clone()),
         kernels: receipt.map(|r| r.kernels.clone()).unwrap_or_default(),
         roofline_fraction: receipt.and_then(|r| r.calibration.as_ref()?.roofline_fraction),

@@ -63,6 +63,10 @@ pub enum DiffError {
     )]
     UnknownRevision { what: &'static str, rev: String },
     #[error(
+        "this clone is shallow and does not have {what} `{rev}`; fetch the history (in GitHub Actions: actions/checkout with `fetch-depth: 0`, or `git fetch --deepen`)"
+    )]
+    ShallowClone { what: &'static str, rev: String },
+    #[error(
         "`{base}` and `{head}` have no common ancestor in this clone, so the change cannot be computed; the clone is probably shallow: use actions/checkout with `fetch-depth: 0` (or `git fetch --unshallow`)"
     )]
     NoMergeBase { base: String, head: String },
@@ -133,7 +137,7 @@ pub fn added_lines(repo: &Path, range: &Range) -> Result<Diff, DiffError> {
     Ok(parse(&out.stdout))
 }
 
-fn git(repo: &Path, args: &[&str]) -> Result<std::process::Output, DiffError> {
+pub(crate) fn git(repo: &Path, args: &[&str]) -> Result<std::process::Output, DiffError> {
     Command::new("git")
         .arg("-C")
         .arg(repo)
@@ -143,8 +147,6 @@ fn git(repo: &Path, args: &[&str]) -> Result<std::process::Output, DiffError> {
         .map_err(DiffError::GitMissing)
 }
 
-/// The branch a change is compared with when none is named: origin/HEAD, else
-/// main, else master.
 /// `git rev-parse HEAD` in `repo`: the checked-out commit, when it is a git repository.
 pub fn head_sha(repo: &Path) -> Option<String> {
     let out = git(repo, &["rev-parse", "HEAD"]).ok()?;
@@ -152,6 +154,8 @@ pub fn head_sha(repo: &Path) -> Option<String> {
     (out.status.success() && sha.len() >= 40).then_some(sha)
 }
 
+/// The branch a change is compared with when none is named: origin/HEAD, else
+/// main, else master.
 pub fn default_base(repo: &Path) -> Option<String> {
     let out = git(repo, &["rev-parse", "--abbrev-ref", "origin/HEAD"]).ok()?;
     if out.status.success() {
@@ -169,6 +173,87 @@ pub fn default_base(repo: &Path) -> Option<String> {
         )
         .is_ok_and(|o| o.status.success())
     })
+}
+
+/// The full sha of the commit `rev` names in `repo`. An unknown name says how
+/// to fetch it, and whether the clone is shallow (the usual reason in CI).
+pub fn resolve_commit(repo: &Path, what: &'static str, rev: &str) -> Result<String, DiffError> {
+    let inside = git(repo, &["rev-parse", "--is-inside-work-tree"])?;
+    if !inside.status.success() {
+        return Err(DiffError::NotARepo {
+            repo: repo.display().to_string(),
+        });
+    }
+    let spec = format!("{rev}^{{commit}}");
+    // `--end-of-options` keeps a ref that starts with '-' from reading as a flag.
+    let out = git(
+        repo,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &spec,
+        ],
+    )?;
+    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if out.status.success() && !sha.is_empty() {
+        return Ok(sha);
+    }
+    let shallow = git(repo, &["rev-parse", "--is-shallow-repository"])
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "true");
+    Err(if shallow {
+        DiffError::ShallowClone {
+            what,
+            rev: rev.to_string(),
+        }
+    } else {
+        DiffError::UnknownRevision {
+            what,
+            rev: rev.to_string(),
+        }
+    })
+}
+
+/// The paths a change touches: `base...head`, or the working tree's tracked
+/// files against the merge base of `base` and HEAD (renames count both paths).
+pub fn changed_paths(repo: &Path, range: &Range) -> Result<Vec<String>, DiffError> {
+    let spec = match range {
+        Range::Commits { base, head } => format!("{base}...{head}"),
+        Range::WorkingTree { base } => {
+            let out = git(repo, &["merge-base", base, "HEAD"])?;
+            if !out.status.success() {
+                return Err(DiffError::NoMergeBase {
+                    base: base.clone(),
+                    head: "HEAD".into(),
+                });
+            }
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        }
+    };
+    let out = git(
+        repo,
+        &[
+            "-c",
+            "core.quotepath=off",
+            "diff",
+            "--name-only",
+            "-z",
+            "--no-renames",
+            &spec,
+        ],
+    )?;
+    if !out.status.success() {
+        return Err(DiffError::Git(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect())
 }
 
 /// The new contents of changed files at revision `rev`, read in one

@@ -10,6 +10,7 @@ pub mod check;
 pub mod claims;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod diff;
 pub mod envelope;
 pub mod gate;

@@ -13,7 +13,7 @@ mod fake;
 use common::git;
 use fake::Fake;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// An envelope that the tiny synthetic model passes on any machine: the test is
@@ -28,15 +28,10 @@ kernels = { require = ["i2s_gemv*", "attention_*"], forbid = ["*mock*"] }
 deterministic = true
 "#;
 
-fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json")
-}
-
 /// GitHub's first example payload of `name` with `action`.
 fn example(name: &str, action: &str) -> Value {
-    let text = std::fs::read_to_string(examples())
-        .expect("npm fixtures installed (policy/tests/npm-fixtures.sh)");
+    let path = common::npm_fixture("@octokit/webhooks-examples/api.github.com/index.json");
+    let text = std::fs::read_to_string(path).unwrap();
     let all: Value = serde_json::from_str(&text).unwrap();
     all.as_array()
         .unwrap()

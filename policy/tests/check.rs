@@ -142,6 +142,85 @@ fn cpu_band_edges_are_inclusive_to_the_hundredth() {
     assert_eq!(doc["verdicts"][0]["envelope"]["id"], "cpu-i2s");
 }
 
+/// `receipt` with calibration: `bandwidth` GB/s measured, 1.18 GB read per
+/// token, so the roofline is bandwidth / 1.18 tok/s.
+fn calibrated(rate: f64, samples: &[f64], bandwidth: f64) -> Value {
+    let mut r = receipt("cpu", "i2s", CPU_KERNELS, rate, samples);
+    let bytes_per_token = 1_180_000_000u64;
+    let roofline = bandwidth * 1e9 / bytes_per_token as f64;
+    let rate = r["tokens_per_second"].as_f64().unwrap();
+    r["model"]["bytes_per_token"] = bytes_per_token.into();
+    r["calibration"] = json!({
+        "mem_bw_gbps": bandwidth,
+        "roofline_tokens_per_second": roofline,
+        "roofline_fraction": rate / roofline,
+    });
+    r
+}
+
+#[test]
+fn calibrated_receipts_are_judged_by_their_roofline_fraction_and_the_band_is_a_reference() {
+    let dir = Dir::new();
+    let paths = [
+        // A fast machine: 25 tok/s, above the 23 tok/s band edge, 0.82 of its roofline.
+        calibrated(25.0, &[24.8, 24.9, 25.0, 25.1, 25.2], 36.0),
+        // A slow machine: 7 tok/s, below the band, 0.83 of its roofline.
+        calibrated(7.0, &[6.9, 6.95, 7.0, 7.05, 7.1], 10.0),
+        // A slow code path on a fast machine: 0.09 of the roofline, inside the band.
+        calibrated(9.0, &[8.9, 8.95, 9.0, 9.05, 9.1], 118.0),
+        // Samples that straddle the 0.3 floor (roofline 10 tok/s).
+        calibrated(3.0, &[2.8, 2.9, 3.0, 3.1, 3.2], 11.8),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, r)| dir.json(&format!("c{i}.json"), r))
+    .collect::<Vec<_>>();
+    let (code, doc) = dir.check(&paths, None);
+    assert_eq!(
+        statuses(&doc),
+        ["pass", "pass", "fail", "insufficient-evidence"],
+        "{doc:#}"
+    );
+    assert_eq!(code, 1);
+    let fast = &doc["verdicts"][0];
+    assert_eq!(fast["rate"]["outcome"], "above");
+    assert_eq!(fast["rate"]["reference"], true);
+    assert_eq!(fast["roofline"]["outcome"], "inside");
+    assert_eq!(fast["roofline"]["min"], 0.3);
+    assert!((fast["roofline"]["value"].as_f64().unwrap() - 25.0 / (36.0 / 1.18)).abs() < 1e-9);
+    assert_eq!(codes(fast), Vec::<String>::new());
+    assert_eq!(doc["verdicts"][1]["rate"]["outcome"], "below");
+    assert_eq!(codes(&doc["verdicts"][2]), ["roofline-below-envelope"]);
+    assert_eq!(codes(&doc["verdicts"][3]), ["roofline-inconclusive"]);
+    // The text names both: the judged fraction and the band for reference.
+    let (_, out, _) = dir.run(&["check", &paths[0]]);
+    assert!(
+        out.contains("reference only: judged by the roofline fraction"),
+        "{out}"
+    );
+    assert!(out.contains("roofline fraction: median 0.8"), "{out}");
+}
+
+#[test]
+fn a_written_in_fraction_does_not_move_the_judgement_and_uncalibrated_receipts_keep_the_band() {
+    let dir = Dir::new();
+    // The fraction is derived from bandwidth and bytes per token: a receipt that
+    // writes a healthy roofline_fraction over a scalar-speed rate still fails
+    // (and the consistency gate names the written number).
+    let mut lying = calibrated(9.0, &[], 118.0);
+    lying["calibration"]["roofline_fraction"] = 0.9.into();
+    // Without bandwidth the band judges, edges included, as for schema 1.0.
+    let mut fast = calibrated(23.01, &[], 36.0);
+    fast["calibration"] = json!({});
+    let paths = [dir.json("lying.json", &lying), dir.json("fast.json", &fast)];
+    let (_, doc) = dir.check(&paths, None);
+    assert_eq!(statuses(&doc), ["fail", "fail"], "{doc:#}");
+    assert!(codes(&doc["verdicts"][0]).contains(&"roofline-below-envelope".to_string()));
+    assert!(codes(&doc["verdicts"][0]).contains(&"calibration-inconsistent".to_string()));
+    assert_eq!(codes(&doc["verdicts"][1]), ["rate-above-envelope"]);
+    assert!(doc["verdicts"][1].get("roofline").is_none());
+}
+
 #[test]
 fn cuda_band_is_37_5_to_125_and_gpu_kernels_are_required() {
     let dir = Dir::new();

@@ -250,40 +250,23 @@ fn a_bad_report_names_the_file_and_the_place_with_exit_2() {
 }
 
 /// The official SARIF 2.1.0 schema, from npm `@microsoft/jest-sarif`
-/// (installed by policy/tests/npm-fixtures.sh, which .ci/run calls).
-fn sarif_schema() -> Option<Value> {
-    let path = repo_root().join(
-        "policy/tests/npm/node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json",
-    );
-    match std::fs::read_to_string(&path) {
-        // The published schema's `language` pattern has a stray `]` that a
-        // strict regex engine refuses when the schema itself is checked; that
-        // property is never written by us, so drop the erratum's bracket.
-        Ok(text) => Some(
-            serde_json::from_str(&text.replace(
-                r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#,
-                r#""^[a-zA-Z]{2}(-[a-zA-Z]{2})?$""#,
-            ))
-            .unwrap(),
-        ),
-        Err(_) if std::env::var_os("RECEIPT_REQUIRE_NPM_FIXTURES").is_some() => {
-            panic!(
-                "{} is missing; run policy/tests/npm-fixtures.sh",
-                path.display()
-            )
-        }
-        Err(_) => {
-            eprintln!(
-                "SKIPPED: the SARIF schema is not installed; run policy/tests/npm-fixtures.sh"
-            );
-            None
-        }
-    }
+/// (installed on first use, see `common::npm_fixture`).
+fn sarif_schema() -> Value {
+    let path = common::npm_fixture("@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json");
+    let text = std::fs::read_to_string(path).unwrap();
+    // The published schema's `language` pattern has a stray `]` that a strict
+    // regex engine refuses when the schema itself is checked; that property is
+    // never written by us, so drop the erratum's bracket.
+    serde_json::from_str(&text.replace(
+        r#""^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$""#,
+        r#""^[a-zA-Z]{2}(-[a-zA-Z]{2})?$""#,
+    ))
+    .unwrap()
 }
 
 #[test]
 fn sarif_validates_against_the_official_2_1_0_schema() {
-    let Some(schema) = sarif_schema() else { return };
+    let schema = sarif_schema();
     let validator = jsonschema::validator_for(&schema).unwrap();
     let (_dir, report) = realistic();
     let doc: Value = serde_json::from_str(&sarif::sarif(&report)).unwrap();

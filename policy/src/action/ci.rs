@@ -74,7 +74,9 @@ fn judge_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
         }
     };
     let (commit, base) = commit_of(event);
-    let claims = match (inputs.claims, inputs.base.clone().or(base)) {
+    let base = inputs.base.clone().or(base);
+    let compare = pipeline::compare_plan(inputs, Path::new("."), base.as_deref());
+    let claims = match (inputs.claims, base) {
         (false, _) => Err("Claims were not scanned (input `claims` is false).".to_string()),
         (true, Some(base)) => Ok(Range::Commits {
             base,
@@ -93,6 +95,7 @@ fn judge_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
         claims,
         commit,
         run: run_ref(),
+        compare,
     };
     let report = match pipeline::judge(&plan) {
         Ok(r) => r,

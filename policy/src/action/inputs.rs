@@ -48,6 +48,18 @@ impl Mode {
     }
 }
 
+/// Input `compare`: measure the change against its base, side by side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Compare {
+    /// In `pr` mode, when the change touches the engine's inputs.
+    Auto,
+    /// Always (in modes that measure), against the pull request's base or input `base`.
+    Base,
+    Off,
+    /// `policy-check run --compare <ref>`: against this commit.
+    Ref(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Engine {
     /// bitnet-engine on a model (synthetic by default).
@@ -67,6 +79,10 @@ pub struct Inputs {
     pub engine: Engine,
     pub model: String,
     pub backend: String,
+    /// The built-in engine's kernel choice (`--kernels`); None: its own detection.
+    pub kernels: Option<String>,
+    /// Whether (and against what) to run the paired comparison with the base.
+    pub compare: Compare,
     pub tokens: u32,
     pub runs: u32,
     pub threads: u32,
@@ -128,6 +144,27 @@ impl Inputs {
                 Engine::Builtin
             }
         };
+        let kernels = match text("kernels", "auto").as_str() {
+            "auto" => None,
+            k @ ("scalar" | "avx2" | "avx512") => Some(k.to_string()),
+            other => {
+                errors.push(format!(
+                    "input `kernels` is \"{other}\"; use auto, scalar, avx2 or avx512 (the built-in engine's --kernels)"
+                ));
+                None
+            }
+        };
+        let compare = match text("compare", "auto").as_str() {
+            "auto" => Compare::Auto,
+            "base" => Compare::Base,
+            "off" => Compare::Off,
+            other => {
+                errors.push(format!(
+                    "input `compare` is \"{other}\"; use auto (pr mode, when the engine's inputs change), base (always) or off"
+                ));
+                Compare::Off
+            }
+        };
         let backend = text("backend", "cpu");
         if !matches!(backend.as_str(), "cpu" | "cuda") {
             errors.push(format!("input `backend` is \"{backend}\"; use cpu or cuda"));
@@ -183,6 +220,8 @@ impl Inputs {
             engine,
             model: text("model", "synthetic:2b-4t"),
             backend,
+            kernels,
+            compare,
             tokens,
             runs,
             threads,

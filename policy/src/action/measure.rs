@@ -34,9 +34,106 @@ impl MeasureError {
     }
 }
 
+/// How big one run of the built-in engine is: its `--tokens`, `--runs` and
+/// `--prompt` (None: the engine's default prompt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchSize {
+    pub tokens: u32,
+    pub runs: u32,
+    pub prompt: Option<u32>,
+}
+
+impl BenchSize {
+    pub fn of(inputs: &Inputs) -> BenchSize {
+        BenchSize {
+            tokens: inputs.tokens,
+            runs: inputs.runs,
+            prompt: None,
+        }
+    }
+}
+
+/// One side's engine, built and ready to benchmark.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prepared {
+    /// A bitnet-engine binary.
+    Builtin(PathBuf),
+    /// The user's bench command, run in `dir` (the checkout it measures).
+    Command { bench: String, dir: PathBuf },
+}
+
 /// Measure once, writing the receipt to `receipt`. `root` is the repository the
 /// commands run in.
 pub fn measure(inputs: &Inputs, root: &Path, receipt: &Path) -> Result<(), MeasureError> {
+    let prepared = match &inputs.engine {
+        Engine::Builtin => Prepared::Builtin(engine_binary(root)?),
+        Engine::Command { .. } => build_in(inputs, root, None)?,
+    };
+    bench(inputs, &prepared, BenchSize::of(inputs), root, receipt)
+}
+
+/// Build the engine of the checkout at `dir`: bitnet-engine from its sources
+/// into `target_dir` (a release build, like `policy-check run`'s), or the user's
+/// build command run there. `target_dir` None: the engine `measure` would use.
+pub fn build_in(
+    inputs: &Inputs,
+    dir: &Path,
+    target_dir: Option<&Path>,
+) -> Result<Prepared, MeasureError> {
+    match (&inputs.engine, target_dir) {
+        (Engine::Builtin, None) => Ok(Prepared::Builtin(engine_binary(dir)?)),
+        (Engine::Builtin, Some(target)) => {
+            let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
+            cmd.args([
+                "build",
+                "--release",
+                "-p",
+                "bitnet-engine",
+                "--manifest-path",
+            ])
+            .arg(dir.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target)
+            .current_dir(dir);
+            run(
+                cmd,
+                &format!("cargo build -p bitnet-engine in {}", dir.display()),
+            )?;
+            let binary = target
+                .join("release")
+                .join(format!("bitnet-engine{}", std::env::consts::EXE_SUFFIX));
+            if binary.is_file() {
+                Ok(Prepared::Builtin(binary))
+            } else {
+                Err(MeasureError {
+                    message: format!("cargo build finished but {} is missing", binary.display()),
+                    tail: Vec::new(),
+                })
+            }
+        }
+        (Engine::Command { build, bench }, _) => {
+            if let Some(build) = build {
+                let mut cmd = shell(build);
+                cmd.current_dir(dir).envs(inputs.engine_env());
+                run(cmd, "build-command")?;
+            }
+            Ok(Prepared::Command {
+                bench: bench.clone(),
+                dir: dir.to_path_buf(),
+            })
+        }
+    }
+}
+
+/// Run one benchmark of a prepared engine; its receipt goes to `receipt`. The
+/// built-in engine runs in `root` (where a relative model path points).
+pub fn bench(
+    inputs: &Inputs,
+    prepared: &Prepared,
+    size: BenchSize,
+    root: &Path,
+    receipt: &Path,
+) -> Result<(), MeasureError> {
     if let Some(dir) = receipt.parent() {
         std::fs::create_dir_all(dir).map_err(|e| MeasureError {
             message: format!("cannot create {}: {e}", dir.display()),
@@ -46,30 +143,29 @@ pub fn measure(inputs: &Inputs, root: &Path, receipt: &Path) -> Result<(), Measu
     // A receipt left from an earlier attempt must not pass for this one.
     let _ = std::fs::remove_file(receipt);
     let env = inputs.engine_env();
-    match &inputs.engine {
-        Engine::Builtin => {
-            let engine = engine_binary(root)?;
-            let mut cmd = Command::new(&engine);
+    match prepared {
+        Prepared::Builtin(engine) => {
+            let mut cmd = Command::new(engine);
             cmd.args(["bench", "--model", &inputs.model])
-                .args(["--tokens", &inputs.tokens.to_string()])
-                .args(["--runs", &inputs.runs.to_string()])
-                .args(["--threads", &inputs.threads.to_string()])
-                .arg("--receipt")
-                .arg(receipt);
+                .args(["--tokens", &size.tokens.to_string()])
+                .args(["--runs", &size.runs.to_string()])
+                .args(["--threads", &inputs.threads.to_string()]);
+            if let Some(prompt) = size.prompt {
+                cmd.args(["--prompt", &prompt.to_string()]);
+            }
+            if let Some(kernels) = &inputs.kernels {
+                cmd.args(["--kernels", kernels]);
+            }
+            cmd.arg("--receipt").arg(receipt);
             if inputs.backend != "cpu" {
                 cmd.args(["--backend", &inputs.backend]);
             }
             cmd.current_dir(root).envs(env);
             run(cmd, &format!("{} bench", engine.display()))?;
         }
-        Engine::Command { build, bench } => {
-            if let Some(build) = build {
-                let mut cmd = shell(build);
-                cmd.current_dir(root).envs(env.clone());
-                run(cmd, "build-command")?;
-            }
+        Prepared::Command { bench, dir } => {
             let mut cmd = shell(bench);
-            cmd.current_dir(root).envs(env).env("RECEIPT_PATH", receipt);
+            cmd.current_dir(dir).envs(env).env("RECEIPT_PATH", receipt);
             run(cmd, "bench-command")?;
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod inputs;
 pub mod measure;
+pub mod paired;
 pub mod pipeline;
 
 #[cfg(feature = "github")]
@@ -49,6 +50,14 @@ pub struct RunArgs {
     /// Where the receipt and report.json go.
     #[arg(long, default_value = "receipt-action")]
     pub output_dir: PathBuf,
+    /// The built-in engine's kernels: auto, scalar, avx2 or avx512.
+    #[arg(long, default_value = "auto")]
+    pub kernels: String,
+    /// Also measure the change against this commit: its engine is built in a
+    /// worktree and benchmarked in interleaved pairs with the working tree's
+    /// (docs/comparing.md).
+    #[arg(long, value_name = "REF")]
+    pub compare: Option<String>,
 }
 
 pub fn run_local(args: RunArgs) -> i32 {
@@ -64,9 +73,14 @@ pub fn run_local(args: RunArgs) -> i32 {
     set("threads", args.threads.to_string());
     set("receipts", args.receipts.join(" "));
     set("output-dir", args.output_dir.display().to_string());
-    let inputs = match Inputs::read(|k| map.get(k).cloned()) {
+    set("kernels", args.kernels);
+    let mut inputs = match Inputs::read(|k| map.get(k).cloned()) {
         Ok(i) => i,
         Err(errors) => return input_errors(&errors),
+    };
+    inputs.compare = match args.compare {
+        Some(base) => inputs::Compare::Ref(base),
+        None => inputs::Compare::Off,
     };
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
@@ -96,6 +110,7 @@ pub fn run_local(args: RunArgs) -> i32 {
             pull_request: None,
         }),
         run: None,
+        compare: pipeline::compare_plan(&inputs, &root, None),
     };
     let report = match pipeline::judge(&plan) {
         Ok(r) => r,

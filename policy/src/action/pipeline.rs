@@ -26,6 +26,45 @@ pub struct Plan<'a> {
     pub claims: Result<Range, String>,
     pub commit: Option<Commit>,
     pub run: Option<RunRef>,
+    /// The base to measure the change against (`compare`), or why not (a note).
+    pub compare: Result<String, Option<String>>,
+}
+
+/// Whether to compare with the base, from input `compare`: `Ok(base)`, or the
+/// note that says why not (None: nothing worth saying, e.g. compare: off).
+pub fn compare_plan(
+    inputs: &Inputs,
+    root: &Path,
+    base: Option<&str>,
+) -> Result<String, Option<String>> {
+    use super::inputs::{Compare, Mode};
+    if !inputs.mode.measures() {
+        return Err(None);
+    }
+    match (&inputs.compare, base) {
+        (Compare::Off, _) => Err(None),
+        (Compare::Ref(r), _) => Ok(r.clone()),
+        (Compare::Auto, _) if inputs.mode != Mode::Pr => Err(None),
+        (Compare::Base | Compare::Auto, None) => Err(Some(
+            "Not compared with the base: this event has no base; give input `base` (or run on a pull request).".into(),
+        )),
+        (Compare::Base, Some(base)) => Ok(base.to_string()),
+        (Compare::Auto, Some(base)) => {
+            let range = Range::Commits {
+                base: base.to_string(),
+                head: "HEAD".into(),
+            };
+            match crate::diff::changed_paths(root, &range) {
+                Ok(paths) if super::paired::touches_engine(&inputs.engine, &paths) => {
+                    Ok(base.to_string())
+                }
+                Ok(_) => Err(Some(
+                    "Not compared with the base: this change touches none of the engine's inputs (input `compare: base` compares anyway).".into(),
+                )),
+                Err(e) => Err(Some(format!("Not compared with the base: {e}"))),
+            }
+        }
+    }
 }
 
 /// Where the measured receipt goes.
@@ -84,10 +123,25 @@ pub fn judge(plan: &Plan) -> Result<Report, String> {
             Vec::new()
         }
     };
+    let comparison = match &plan.compare {
+        Ok(base) => Some(super::paired::compare(&super::paired::Request {
+            root: &plan.root,
+            inputs: plan.inputs,
+            policy: plan.policy,
+            base,
+            out_dir: receipt_path(plan.inputs, &plan.root).with_file_name("compare"),
+        })?),
+        Err(note) => {
+            notes.extend(note.clone());
+            None
+        }
+    };
     let mut report = Report::new(&verdicts, &claims, &plan.policy.origin, now());
     report.commit = plan.commit.clone();
     report.run = plan.run.clone();
     report.notes = notes;
+    report.comparison = comparison;
+    report.settle();
     Ok(report)
 }
 

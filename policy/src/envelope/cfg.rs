@@ -26,6 +26,7 @@ const TOP_KEYS: &[&str] = &[
     "envelope",
     "claims",
     "commands",
+    "compare",
 ];
 const RECEIPT_KEYS: &[&str] = &["max_age", "levels", "regression"];
 const REGRESSION_KEYS: &[&str] = &["max_drop"];
@@ -129,6 +130,8 @@ pub struct PolicyFile {
     pub commands: Option<crate::commands::cfg::CommandsSettings>,
     /// `[receipt] regression = { max_drop = "10%" }` (baseline compare).
     pub regression: Option<Tolerance>,
+    /// `[compare]`: the paired base/head comparison.
+    pub compare: Option<crate::compare::cfg::CompareSettings>,
 }
 
 /// Byte offsets → line and column, and the errors found so far.
@@ -352,6 +355,13 @@ fn walk_root(src: &mut Source, root: &DeTable, span: Range<usize>) -> PolicyFile
             None
         }
     });
+    let compare = root.get("compare").and_then(|v| match v.get_ref() {
+        DeValue::Table(t) => Some(crate::compare::cfg::parse(src, t)),
+        _ => {
+            wrong_type(src, v, "compare", "a table", "[compare]");
+            None
+        }
+    });
     PolicyFile {
         version,
         use_defaults,
@@ -361,6 +371,7 @@ fn walk_root(src: &mut Source, root: &DeTable, span: Range<usize>) -> PolicyFile
         claims,
         commands,
         regression,
+        compare,
     }
 }
 
@@ -838,7 +849,7 @@ fn tolerance(src: &mut Source, v: &Value) -> Option<Tolerance> {
 }
 
 /// A percentage string such as "15%", for `key`; a bad one is reported with `code`.
-fn percent(
+pub(crate) fn percent(
     src: &mut Source,
     v: &Value,
     key: &str,
@@ -1070,7 +1081,7 @@ pub(crate) fn boolean(src: &mut Source, v: &Value, key: &str) -> Option<bool> {
     }
 }
 
-fn integer(v: &DeValue) -> Option<i64> {
+pub(crate) fn integer(v: &DeValue) -> Option<i64> {
     match v {
         DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok(),
         _ => None,
@@ -1078,7 +1089,7 @@ fn integer(v: &DeValue) -> Option<i64> {
 }
 
 /// An integer or a finite float.
-fn number(v: &DeValue) -> Option<f64> {
+pub(crate) fn number(v: &DeValue) -> Option<f64> {
     match v {
         DeValue::Integer(_) => integer(v).map(|n| n as f64),
         DeValue::Float(f) => f

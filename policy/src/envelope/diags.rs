@@ -124,9 +124,17 @@ envelope_codes! {
         explain: "A fraction above the envelope's max usually means the calibration or bytes_per_token is \
                   wrong. Fix: check calibration.mem_bw_gbps and model.bytes_per_token.";
     RooflineUnmeasured = "roofline-unmeasured", WARN,
-        summary: "The envelope has a roofline_fraction rule but the receipt has no calibration.",
-        explain: "Receipts of schema 1.0 carry no calibration. Fix: write receipts of schema 1.1 with \
-                  calibration.roofline_fraction, or drop the rule from the envelope.";
+        summary: "The envelope judges the rate only by roofline_fraction and the receipt has no calibration.",
+        explain: "Receipts of schema 1.0 carry no calibration, so nothing places their rate against their \
+                  machine's ceiling; an envelope that also has a tokens_per_second band judges them by the \
+                  band instead, and this finding does not appear. Fix: write receipts of schema 1.1 with \
+                  calibration.mem_bw_gbps and model.bytes_per_token, or give the envelope a band.";
+    RooflineInconclusive = "roofline-inconclusive", INSUFFICIENT,
+        summary: "The confidence interval of the median roofline fraction straddles an edge of the envelope's bounds.",
+        explain: "The samples, each divided by the receipt's roofline, cannot say on which side of the \
+                  edge the true median fraction lies, so the verdict is `insufficient-evidence` (exit 3). \
+                  Fix: run more timed runs (`--runs`), or re-run on a quieter runner (the action's \
+                  `confirm-runs`).";
     MissingRequiredKernel = "missing-required-kernel", DENY,
         summary: "No kernel the receipt ran matches a glob in `kernels.require`.",
         explain: "A required kernel that did not run means the fast path was not taken. Fix: check the \

@@ -81,6 +81,26 @@ pub struct RateJudgement {
     pub confidence: Option<f64>,
     pub band: [f64; 2],
     pub outcome: RateOutcome,
+    /// The receipt was judged by its roofline fraction: the band is shown for
+    /// reference and found nothing.
+    pub reference: bool,
+}
+
+/// The hardware-normalised numbers: the rate as a fraction of the roofline
+/// the receipt measured on its own machine.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RooflineJudgement {
+    /// "median" of the samples' fractions, or "single" (tokens_per_second's).
+    pub basis: &'static str,
+    pub value: f64,
+    pub samples: usize,
+    pub interval: [f64; 2],
+    pub confidence: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    /// calibration.mem_bw_gbps / model.bytes_per_token.
+    pub roofline_tokens_per_second: f64,
+    pub outcome: RateOutcome,
 }
 
 /// The envelope part of a verdict.
@@ -89,6 +109,7 @@ pub struct Judgement {
     pub status: Status,
     pub envelope: Option<EnvelopeRef>,
     pub rate: Option<RateJudgement>,
+    pub roofline: Option<RooflineJudgement>,
     pub findings: Vec<EnvelopeFinding>,
 }
 
@@ -168,6 +189,7 @@ pub fn judge(policy: &Policy, receipt: &Receipt, value: &Value) -> Judgement {
                 status: Status::Incomparable,
                 envelope: None,
                 rate: None,
+                roofline: None,
                 findings: Vec::new(),
             };
             push(
@@ -195,6 +217,7 @@ pub fn judge(policy: &Policy, receipt: &Receipt, value: &Value) -> Judgement {
                 status: Status::Fail,
                 envelope: None,
                 rate: None,
+                roofline: None,
                 findings: Vec::new(),
             };
             push(
@@ -226,9 +249,28 @@ pub fn judge(policy: &Policy, receipt: &Receipt, value: &Value) -> Judgement {
             location: envelope.location.clone(),
         }),
         rate: None,
+        roofline: None,
         findings: Vec::new(),
     };
-    rate(policy, envelope, receipt, &mut j);
+    // A calibrated receipt under an envelope with a roofline rule is judged by
+    // its fraction of its own machine's ceiling; the band judges the rest.
+    let normalised = envelope
+        .roofline
+        .as_ref()
+        .zip(receipt.roofline_tokens_per_second());
+    rate(policy, envelope, receipt, normalised.is_some(), &mut j);
+    match normalised {
+        Some((bounds, ceiling)) => roofline(policy, envelope, bounds, receipt, ceiling, &mut j),
+        None => {
+            if let Some(bounds) = envelope
+                .roofline
+                .as_ref()
+                .filter(|_| envelope.rate.is_none())
+            {
+                unmeasured(policy, envelope, bounds, &mut j);
+            }
+        }
+    }
     rules(policy, envelope, receipt, &mut j);
     if let Some(label) = envelope.status.label() {
         push(
@@ -249,61 +291,97 @@ pub fn judge(policy: &Policy, receipt: &Receipt, value: &Value) -> Judgement {
     j
 }
 
-fn rate(policy: &Policy, e: &Envelope, receipt: &Receipt, j: &mut Judgement) {
+/// What the rate verdict rests on: the median of the finite samples with its
+/// interval, or the single rate; every value divided by `scale` (1 for tok/s,
+/// the roofline for fractions of it).
+struct Evidence {
+    basis: &'static str,
+    value: f64,
+    samples: usize,
+    interval: [f64; 2],
+    confidence: Option<f64>,
+}
+
+impl Evidence {
+    fn of(receipt: &Receipt, scale: f64) -> Evidence {
+        let mut samples: Vec<f64> = receipt
+            .samples()
+            .unwrap_or(&[])
+            .iter()
+            .filter(|s| s.is_finite())
+            .map(|s| s / scale)
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        match median_interval(&samples) {
+            Some((lo, hi, coverage)) => Evidence {
+                basis: "median",
+                value: median(&samples),
+                samples: samples.len(),
+                interval: [lo, hi],
+                confidence: Some(coverage),
+            },
+            None => {
+                let value = receipt.tokens_per_second / scale;
+                Evidence {
+                    basis: "single",
+                    value,
+                    samples: 0,
+                    interval: [value; 2],
+                    confidence: None,
+                }
+            }
+        }
+    }
+
+    /// Where the interval lies against [lo, hi] (edges included).
+    fn outcome(&self, [lo_edge, hi_edge]: [f64; 2]) -> RateOutcome {
+        let [lo, hi] = self.interval;
+        if !lo.is_finite() || !hi.is_finite() {
+            RateOutcome::Below
+        } else if at_least(lo, lo_edge) && at_most(hi, hi_edge) {
+            RateOutcome::Inside
+        } else if !at_least(hi, lo_edge) {
+            RateOutcome::Below
+        } else if !at_most(lo, hi_edge) {
+            RateOutcome::Above
+        } else {
+            RateOutcome::Straddles
+        }
+    }
+
+    /// "median 13.4 tok/s of 5 samples, 93.75% interval [13.3, 13.5]".
+    fn describe(&self, unit: &str) -> String {
+        match self.confidence {
+            Some(c) => format!(
+                "median {}{unit} of {} samples, {:.2}% interval [{}, {}]",
+                fmt_rate(self.value),
+                self.samples,
+                c * 100.0,
+                fmt_rate(self.interval[0]),
+                fmt_rate(self.interval[1])
+            ),
+            None => format!("{}{unit} (one value, no samples)", fmt_rate(self.value)),
+        }
+    }
+
+    fn pointer(&self) -> &'static str {
+        if self.confidence.is_some() {
+            "/measurement/samples_tokens_per_second"
+        } else {
+            "/tokens_per_second"
+        }
+    }
+}
+
+/// The absolute band. `reference`: the receipt is judged by its roofline
+/// fraction, so the band is reported but finds nothing.
+fn rate(policy: &Policy, e: &Envelope, receipt: &Receipt, reference: bool, j: &mut Judgement) {
     let (Some(band), Some(rule)) = (e.band(), e.rate.as_ref()) else {
         return;
     };
-    let mut samples: Vec<f64> = receipt
-        .samples()
-        .unwrap_or(&[])
-        .iter()
-        .copied()
-        .filter(|s| s.is_finite())
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    let judged = match median_interval(&samples) {
-        Some((lo, hi, coverage)) => RateJudgement {
-            basis: "median",
-            value: median(&samples),
-            samples: samples.len(),
-            interval: [lo, hi],
-            confidence: Some(coverage),
-            band,
-            outcome: RateOutcome::Inside,
-        },
-        None => RateJudgement {
-            basis: "single",
-            value: receipt.tokens_per_second,
-            samples: 0,
-            interval: [receipt.tokens_per_second; 2],
-            confidence: None,
-            band,
-            outcome: RateOutcome::Inside,
-        },
-    };
-    let [lo, hi] = judged.interval;
-    let outcome = if !lo.is_finite() || !hi.is_finite() {
-        RateOutcome::Below
-    } else if at_least(lo, band[0]) && at_most(hi, band[1]) {
-        RateOutcome::Inside
-    } else if !at_least(hi, band[0]) {
-        RateOutcome::Below
-    } else if !at_most(lo, band[1]) {
-        RateOutcome::Above
-    } else {
-        RateOutcome::Straddles
-    };
-    let what = match judged.confidence {
-        Some(c) => format!(
-            "median {} tok/s of {} samples, {:.2}% interval [{}, {}]",
-            fmt_rate(judged.value),
-            judged.samples,
-            c * 100.0,
-            fmt_rate(lo),
-            fmt_rate(hi)
-        ),
-        None => format!("{} tok/s (one value, no samples)", fmt_rate(judged.value)),
-    };
+    let evidence = Evidence::of(receipt, 1.0);
+    let outcome = evidence.outcome(band);
+    let what = evidence.describe(" tok/s");
     let band_text = format!(
         "[{}, {}] (tokens_per_second {} ± {})",
         fmt_rate(band[0]),
@@ -311,13 +389,10 @@ fn rate(policy: &Policy, e: &Envelope, receipt: &Receipt, j: &mut Judgement) {
         rule_text(rule),
         e.tolerance.text
     );
-    let pointer = if judged.confidence.is_some() {
-        "/measurement/samples_tokens_per_second"
-    } else {
-        "/tokens_per_second"
-    };
+    let pointer = evidence.pointer();
     let location = Some(rule.location.clone());
     match outcome {
+        _ if reference => {}
         RateOutcome::Inside => {}
         RateOutcome::Below => push(
             policy,
@@ -350,7 +425,104 @@ fn rate(policy: &Policy, e: &Envelope, receipt: &Receipt, j: &mut Judgement) {
             location,
         ),
     }
-    j.rate = Some(RateJudgement { outcome, ..judged });
+    j.rate = Some(RateJudgement {
+        basis: evidence.basis,
+        value: evidence.value,
+        samples: evidence.samples,
+        interval: evidence.interval,
+        confidence: evidence.confidence,
+        band,
+        outcome,
+        reference,
+    });
+}
+
+/// The hardware-normalised judgement: each sample as a fraction of the
+/// receipt's own roofline, judged against the envelope's bounds the way the
+/// band judges tok/s (interval inside, outside, or straddling an edge).
+fn roofline(
+    policy: &Policy,
+    e: &Envelope,
+    bounds: &super::Bounds,
+    receipt: &Receipt,
+    ceiling: f64,
+    j: &mut Judgement,
+) {
+    let evidence = Evidence::of(receipt, ceiling);
+    let edges = [
+        bounds.min.unwrap_or(0.0),
+        bounds.max.unwrap_or(f64::INFINITY),
+    ];
+    let outcome = evidence.outcome(edges);
+    let what = format!(
+        "roofline fraction {} (roofline {} tok/s: measured bandwidth / model.bytes_per_token)",
+        evidence.describe(""),
+        fmt_rate(ceiling)
+    );
+    let limits = match (bounds.min, bounds.max) {
+        (Some(lo), Some(hi)) => format!("[{}, {}]", fmt_rate(lo), fmt_rate(hi)),
+        (Some(lo), None) => format!("min {}", fmt_rate(lo)),
+        (None, Some(hi)) => format!("max {}", fmt_rate(hi)),
+        (None, None) => "any".into(),
+    };
+    let location = Some(bounds.location.clone());
+    let (code, fix) = match outcome {
+        RateOutcome::Inside => (None, ""),
+        RateOutcome::Below => (
+            Some((EnvelopeCode::RooflineBelowEnvelope, "is below")),
+            "find what keeps decoding from streaming weights at memory speed (a fallback or scalar kernel, a busy runner)",
+        ),
+        RateOutcome::Above => (
+            Some((EnvelopeCode::RooflineAboveEnvelope, "is above")),
+            "check calibration.mem_bw_gbps and model.bytes_per_token",
+        ),
+        RateOutcome::Straddles => (
+            Some((EnvelopeCode::RooflineInconclusive, "straddles an edge of")),
+            "re-run with more timed runs or on a quieter runner (the action's confirm-runs)",
+        ),
+    };
+    if let Some((code, relation)) = code {
+        push(
+            policy,
+            j,
+            code,
+            evidence.pointer(),
+            format!(
+                "{what} {relation} envelope \"{}\" roofline_fraction {limits}",
+                e.id
+            ),
+            fix.into(),
+            location,
+        );
+    }
+    j.roofline = Some(RooflineJudgement {
+        basis: evidence.basis,
+        value: evidence.value,
+        samples: evidence.samples,
+        interval: evidence.interval,
+        confidence: evidence.confidence,
+        min: bounds.min,
+        max: bounds.max,
+        roofline_tokens_per_second: ceiling,
+        outcome,
+    });
+}
+
+/// A roofline rule is the only rate rule and the receipt cannot be placed
+/// against its machine's ceiling: nothing judges the rate.
+fn unmeasured(policy: &Policy, e: &Envelope, bounds: &super::Bounds, j: &mut Judgement) {
+    push(
+        policy,
+        j,
+        EnvelopeCode::RooflineUnmeasured,
+        "/calibration",
+        format!(
+            "envelope \"{}\" judges the rate only by roofline_fraction, and the receipt has no calibration.mem_bw_gbps and model.bytes_per_token to place it",
+            e.id
+        ),
+        "write schema 1.1 receipts with calibration (bitnet-engine bench does), or give the envelope a tokens_per_second band".into(),
+        Some(bounds.location.clone()),
+    );
 }
 
 fn rule_text(rule: &super::RateRule) -> String {
@@ -364,54 +536,6 @@ fn rule_text(rule: &super::RateRule) -> String {
 }
 
 fn rules(policy: &Policy, e: &Envelope, receipt: &Receipt, j: &mut Judgement) {
-    if let Some(b) = &e.roofline {
-        match receipt
-            .calibration
-            .as_ref()
-            .and_then(|c| c.roofline_fraction)
-        {
-            None => push(
-                policy,
-                j,
-                EnvelopeCode::RooflineUnmeasured,
-                "/calibration/roofline_fraction",
-                format!(
-                    "envelope \"{}\" has a roofline_fraction rule but the receipt has no calibration.roofline_fraction",
-                    e.id
-                ),
-                "write schema 1.1 receipts with calibration (bitnet-engine bench does), or drop the rule".into(),
-                Some(b.location.clone()),
-            ),
-            Some(f) => {
-                if let Some(min) = b.min
-                    && f < min
-                {
-                    push(
-                        policy,
-                        j,
-                        EnvelopeCode::RooflineBelowEnvelope,
-                        "/calibration/roofline_fraction",
-                        format!("roofline_fraction {f:.3} is below envelope \"{}\" min {min}", e.id),
-                        "find what keeps decoding from streaming weights at memory speed".into(),
-                        Some(b.location.clone()),
-                    );
-                }
-                if let Some(max) = b.max
-                    && f > max
-                {
-                    push(
-                        policy,
-                        j,
-                        EnvelopeCode::RooflineAboveEnvelope,
-                        "/calibration/roofline_fraction",
-                        format!("roofline_fraction {f:.3} is above envelope \"{}\" max {max}", e.id),
-                        "check calibration.mem_bw_gbps and model.bytes_per_token".into(),
-                        Some(b.location.clone()),
-                    );
-                }
-            }
-        }
-    }
     for g in &e.require {
         if !receipt.kernels.iter().any(|k| g.matcher.is_match(k)) {
             push(

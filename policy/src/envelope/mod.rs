@@ -10,7 +10,9 @@ pub mod matching;
 
 pub use cfg::{POLICY_VERSION, PolicyError, render_errors};
 pub use diags::{ConfigCode, EnvelopeCode};
-pub use judge::{CONFIDENCE, EnvelopeFinding, EnvelopeRef, Judgement, RateJudgement, judge};
+pub use judge::{
+    CONFIDENCE, EnvelopeFinding, EnvelopeRef, Judgement, RateJudgement, RooflineJudgement, judge,
+};
 
 use crate::gates::{Code, GateConfig};
 use crate::verdict::Level;
@@ -213,6 +215,8 @@ pub struct Policy {
     pub commands: crate::commands::cfg::CommandsSettings,
     /// `[receipt] regression.max_drop`; `None` means the default (`DEFAULT_MAX_DROP`).
     pub regression: Option<Tolerance>,
+    /// `[compare]` (file over built-in, key by key).
+    pub compare: crate::compare::cfg::CompareSettings,
 }
 
 /// The largest drop below the latest baseline that `baseline compare` lets pass
@@ -321,18 +325,30 @@ impl Policy {
         base: Option<cfg::PolicyFile>,
         file: cfg::PolicyFile,
     ) -> Result<Policy, Vec<PolicyError>> {
-        let (mut max_age, mut levels, mut envelopes, base_claims, base_commands, base_regression) =
-            match base {
-                Some(b) => (
-                    b.max_age,
-                    b.levels,
-                    b.envelopes,
-                    b.claims,
-                    b.commands,
-                    b.regression,
-                ),
-                None => (None, Vec::new(), Vec::new(), None, None, None),
-            };
+        let (
+            mut max_age,
+            mut levels,
+            mut envelopes,
+            base_claims,
+            base_commands,
+            base_regression,
+            base_compare,
+        ) = match base {
+            Some(b) => (
+                b.max_age,
+                b.levels,
+                b.envelopes,
+                b.claims,
+                b.commands,
+                b.regression,
+                b.compare,
+            ),
+            None => (None, Vec::new(), Vec::new(), None, None, None, None),
+        };
+        let compare = match file.compare {
+            Some(c) => c.merged_over(base_compare.unwrap_or_default()),
+            None => base_compare.unwrap_or_default(),
+        };
         let commands = match file.commands {
             Some(c) => c.over(base_commands.unwrap_or_default()),
             None => base_commands.unwrap_or_default(),
@@ -381,6 +397,7 @@ impl Policy {
             claims,
             commands,
             regression,
+            compare,
         })
     }
 
@@ -430,6 +447,26 @@ impl Policy {
         );
         if let Some(r) = &self.regression {
             let _ = writeln!(out, "regression = {{ max_drop = {} }}", quote(&r.text));
+        }
+        let c = &self.compare;
+        if c.max_drop.is_some()
+            || c.confidence.is_some()
+            || c.budget.is_some()
+            || c.max_pairs.is_some()
+        {
+            let _ = writeln!(out, "\n[compare]");
+            if let Some(d) = c.max_drop {
+                let _ = writeln!(out, "max_drop = \"{d}%\"");
+            }
+            if let Some(x) = c.confidence {
+                let _ = writeln!(out, "confidence = {x:?}");
+            }
+            if let Some((_, text)) = &c.budget {
+                let _ = writeln!(out, "budget = {}", quote(text));
+            }
+            if let Some(n) = c.max_pairs {
+                let _ = writeln!(out, "max_pairs = {n}");
+            }
         }
         if !self.levels.is_empty() {
             let _ = writeln!(out, "\n[receipt.levels]");

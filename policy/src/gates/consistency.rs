@@ -222,12 +222,8 @@ fn calibration(receipt: &Receipt, findings: &mut Vec<Finding>) {
         return;
     };
     let rate = receipt.tokens_per_second;
-    let bytes_per_token = receipt.model.as_ref().and_then(|m| m.bytes_per_token);
     // The roofline that follows from the measured bandwidth, when it can be derived.
-    let derived = match (cal.mem_bw_gbps, bytes_per_token) {
-        (Some(bw), Some(bytes)) if bytes > 0 => Some(bw * 1e9 / bytes as f64),
-        _ => None,
-    };
+    let derived = receipt.roofline_tokens_per_second();
     if let (Some(stated), Some(derived)) = (cal.roofline_tokens_per_second, derived)
         && !close(stated, derived, CALIBRATION_REL_TOLERANCE)
     {

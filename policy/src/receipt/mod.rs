@@ -242,6 +242,17 @@ impl Receipt {
         }
     }
 
+    /// The decode ceiling the receipt's own evidence gives: measured memory
+    /// bandwidth over the bytes one decoded token reads. Derived here, never
+    /// taken from `roofline_tokens_per_second`, so a written-in number cannot
+    /// move it.
+    pub fn roofline_tokens_per_second(&self) -> Option<f64> {
+        let bandwidth = self.calibration.as_ref()?.mem_bw_gbps?;
+        let bytes = self.model.as_ref()?.bytes_per_token?;
+        (bandwidth.is_finite() && bandwidth > 0.0 && bytes > 0)
+            .then(|| bandwidth * 1e9 / bytes as f64)
+    }
+
     /// The samples of the timed runs, when the receipt has them.
     pub fn samples(&self) -> Option<&[f64]> {
         self.measurement

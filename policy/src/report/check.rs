@@ -46,15 +46,36 @@ pub fn check_text(verdicts: &[Verdict], origin: &Origin, style: Style) -> String
             };
             let _ = writeln!(
                 out,
-                "      rate: {judged}; band [{}, {}]: {}",
+                "      rate: {judged}; band [{}, {}]: {}{}",
                 num(r.band[0]),
                 num(r.band[1]),
-                match r.outcome {
-                    crate::envelope::judge::RateOutcome::Inside => "inside",
-                    crate::envelope::judge::RateOutcome::Below => "below",
-                    crate::envelope::judge::RateOutcome::Above => "above",
-                    crate::envelope::judge::RateOutcome::Straddles => "straddles an edge",
+                outcome_words(r.outcome),
+                if r.reference {
+                    " (reference only: judged by the roofline fraction)"
+                } else {
+                    ""
                 }
+            );
+        }
+        if let Some(r) = &v.roofline {
+            let judged = match r.confidence {
+                Some(c) => format!(
+                    "median {}, {:.2}% interval [{}, {}] of {} samples",
+                    num(r.value),
+                    c * 100.0,
+                    num(r.interval[0]),
+                    num(r.interval[1]),
+                    r.samples
+                ),
+                None => format!("{} (single value)", num(r.value)),
+            };
+            let _ = writeln!(
+                out,
+                "      roofline fraction: {judged} of {} tok/s; bounds [{}, {}]: {}",
+                num(r.roofline_tokens_per_second),
+                r.min.map_or("0".into(), num),
+                r.max.map_or("∞".into(), num),
+                outcome_words(r.outcome)
             );
         }
         if let Some(e) = &v.error {
@@ -73,6 +94,16 @@ pub fn check_text(verdicts: &[Verdict], origin: &Origin, style: Style) -> String
     let _ = writeln!(out, "\npolicy: {} (sha256 {})", origin.path, origin.sha256);
     let _ = writeln!(out, "{}", super::summary_line(&statuses, overall(verdicts)));
     out
+}
+
+fn outcome_words(outcome: crate::envelope::judge::RateOutcome) -> &'static str {
+    use crate::envelope::judge::RateOutcome;
+    match outcome {
+        RateOutcome::Inside => "inside",
+        RateOutcome::Below => "below",
+        RateOutcome::Above => "above",
+        RateOutcome::Straddles => "straddles an edge",
+    }
 }
 
 #[derive(Serialize)]

@@ -44,6 +44,9 @@ pub fn markdown(report: &Report, target: Target) -> String {
     let limit = target.budget().saturating_sub(TAIL_RESERVE);
     let mut out = String::with_capacity(8 * 1024);
     headline(&mut out, report);
+    if let Some(c) = &report.comparison {
+        comparison(&mut out, c);
+    }
 
     if let Some(gate) = &report.release_gate {
         let _ = writeln!(out, "\n### Release gate: {}\n", gate.status);
@@ -87,12 +90,12 @@ pub fn markdown(report: &Report, target: Target) -> String {
                 envelope_cell(r),
                 rate_cell(r),
                 r.rate.as_ref().map_or("–".into(), |x| format!(
-                    "{}–{}",
+                    "{}–{}{}",
                     num(x.band[0]),
-                    num(x.band[1])
+                    num(x.band[1]),
+                    if x.reference { " (reference)" } else { "" }
                 )),
-                r.roofline_fraction
-                    .map_or("–".into(), |f| format!("{:.0}%", f * 100.0)),
+                roofline_cell(r),
                 kernels_cell(&r.kernels),
             );
         });
@@ -176,6 +179,55 @@ fn headline(out: &mut String, report: &Report) {
         let _ = write!(out, " · [run {}]({})", run.run_id, run.url());
     }
     out.push('\n');
+}
+
+/// The answer to "did this change make it slower?", right under the verdict,
+/// with the pairs folded below it.
+fn comparison(out: &mut String, c: &super::model::ComparisonEntry) {
+    use crate::compare::Outcome;
+    let mark = match c.outcome {
+        Some(Outcome::Regression) => "📉",
+        Some(Outcome::Improvement) => "📈",
+        Some(Outcome::NoChange) => "➖",
+        Some(Outcome::InsufficientEvidence) | None => "❔",
+    };
+    let _ = writeln!(
+        out,
+        "\n### {} {mark} Against the base {}\n\n{}",
+        icon(c.status),
+        code(&c.base),
+        text(&c.message)
+    );
+    if c.pairs.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n<details><summary>{} pairs, base and head interleaved (ABBA) · {:.0} s measuring, {:.0} s building · {:.0}% interval</summary>\n",
+        c.pairs.len(),
+        c.seconds,
+        c.build_seconds,
+        c.confidence * 100.0
+    );
+    out.push_str(
+        "| Pair | Order | Base (tok/s) | Head (tok/s) | Head vs base |\n|---|---|---|---|---|\n",
+    );
+    for (i, p) in c.pairs.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {:+.1}% |",
+            i + 1,
+            if p.head_first {
+                "head, base"
+            } else {
+                "base, head"
+            },
+            num(p.base),
+            num(p.head),
+            (p.head / p.base - 1.0) * 100.0
+        );
+    }
+    out.push_str("\n</details>\n");
 }
 
 fn footer(out: &mut String, report: &Report) {
@@ -272,15 +324,45 @@ fn envelope_cell(r: &super::model::ReceiptEntry) -> String {
     }
 }
 
+fn arrow(outcome: &str) -> &'static str {
+    match outcome {
+        "above" => " ▲ above",
+        "below" => " ▼ below",
+        "straddles" => " ◆ on an edge",
+        _ => "",
+    }
+}
+
+/// "min 0.5", "[0.5, 0.9]": an envelope's roofline_fraction bounds.
+pub(crate) fn fraction_bounds(x: &super::model::RooflineEntry) -> String {
+    match (x.min, x.max) {
+        (Some(lo), Some(hi)) => format!("bounds [{}, {}]", num(lo), num(hi)),
+        (Some(lo), None) => format!("min {}", num(lo)),
+        (None, Some(hi)) => format!("max {}", num(hi)),
+        (None, None) => "no bounds".into(),
+    }
+}
+
+/// The judged fraction with its bounds, or the receipt's own fraction.
+fn roofline_cell(r: &super::model::ReceiptEntry) -> String {
+    match (&r.roofline, r.roofline_fraction) {
+        (Some(x), _) => format!(
+            "{:.0}% of {} tok/s ({}){}",
+            x.value * 100.0,
+            num(x.roofline_tokens_per_second),
+            fraction_bounds(x),
+            arrow(&x.outcome)
+        ),
+        (None, Some(f)) => format!("{:.0}%", f * 100.0),
+        (None, None) => "–".into(),
+    }
+}
+
 fn rate_cell(r: &super::model::ReceiptEntry) -> String {
     match (&r.rate, r.tokens_per_second) {
         (Some(x), _) => {
-            let arrow = match x.outcome.as_str() {
-                "above" => " ▲ above",
-                "below" => " ▼ below",
-                "straddles" => " ◆ on an edge",
-                _ => "",
-            };
+            // A reference band judges nothing: no arrow that reads as a failure.
+            let arrow = if x.reference { "" } else { arrow(&x.outcome) };
             if x.samples > 1 {
                 format!(
                     "{} ({}–{}, {} runs){arrow}",

@@ -38,6 +38,49 @@ pub struct Report {
     /// The release gate's checklist, in release mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_gate: Option<GateEntry>,
+    /// The paired comparison with the base, when one ran or was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<ComparisonEntry>,
+}
+
+/// Did this change make decoding slower? Base and head measured in
+/// interleaved pairs on one machine (`compare`), or why that could not be done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComparisonEntry {
+    /// pass (no change, improvement), fail (regression), insufficient-evidence,
+    /// or incomparable (the base could not be measured).
+    pub status: Status,
+    /// Absent when the comparison could not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<crate::compare::Outcome>,
+    /// The base as asked for (a ref), and the commits measured.
+    pub base: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_sha: Option<String>,
+    /// Head against base, relative (−0.041: 4.1% slower): the Hodges–Lehmann
+    /// estimate over the pairs, and its interval at `confidence`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<[f64; 2]>,
+    pub confidence: f64,
+    /// The policy's `[compare] max_drop`, relative.
+    pub max_drop: f64,
+    pub pairs: Vec<crate::compare::Pair>,
+    /// Why measuring stopped: decided, budget or max-pairs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// Measuring time, and building time (both engines), in seconds.
+    pub seconds: f64,
+    pub build_seconds: f64,
+    /// One sentence a reviewer reads first.
+    pub message: String,
+    /// The last base and head receipts (each run's receipt is verified).
+    #[serde(default)]
+    pub receipts: Vec<String>,
 }
 
 /// The release gate's checklist (`policy-check gate --release`).
@@ -160,6 +203,8 @@ pub struct ReceiptEntry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<RateEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roofline: Option<RooflineEntry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roofline_fraction: Option<f64>,
     #[serde(default)]
     pub kernels: Vec<String>,
@@ -188,6 +233,27 @@ pub struct RateEntry {
     pub value: f64,
     pub interval: [f64; 2],
     pub band: [f64; 2],
+    /// inside, below, above or straddles.
+    pub outcome: String,
+    pub samples: usize,
+    /// The receipt was judged by its roofline fraction; the band is for reference.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reference: bool,
+}
+
+/// The hardware-normalised judgement: the rate as a fraction of the roofline
+/// the receipt measured on its own machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RooflineEntry {
+    /// The judged fraction: the median of the samples' fractions, or the single one.
+    pub value: f64,
+    pub interval: [f64; 2],
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    pub roofline_tokens_per_second: f64,
     /// inside, below, above or straddles.
     pub outcome: String,
     pub samples: usize,
@@ -243,6 +309,16 @@ impl From<&Verdict> for ReceiptEntry {
                 value: r.value,
                 interval: r.interval,
                 band: r.band,
+                outcome: r.outcome.as_str().to_string(),
+                samples: r.samples,
+                reference: r.reference,
+            }),
+            roofline: v.roofline.as_ref().map(|r| RooflineEntry {
+                value: r.value,
+                interval: r.interval,
+                min: r.min,
+                max: r.max,
+                roofline_tokens_per_second: r.roofline_tokens_per_second,
                 outcome: r.outcome.as_str().to_string(),
                 samples: r.samples,
             }),
@@ -328,6 +404,7 @@ impl Report {
             claims: claims.iter().map(ClaimEntry::from).collect(),
             notes: Vec::new(),
             release_gate: None,
+            comparison: None,
         };
         report.settle();
         report
@@ -340,9 +417,11 @@ impl Report {
         let receipts = self.receipts.iter().map(|r| r.status);
         let claims = self.claims.iter().map(ClaimEntry::status);
         let gate = self.release_gate.iter().map(GateEntry::status);
+        let comparison = self.comparison.iter().map(|c| c.status);
         self.verdict = receipts
             .chain(claims)
             .chain(gate)
+            .chain(comparison)
             .max()
             .unwrap_or(Status::Pass);
         self.exit_code = self.verdict.exit_code();

@@ -9,6 +9,15 @@ use std::fmt::Write;
 
 pub fn text(report: &Report, style: Style) -> String {
     let mut out = String::new();
+    if let Some(c) = &report.comparison {
+        let _ = writeln!(
+            out,
+            "{} against base {}: {}\n",
+            style.status(c.status),
+            c.base,
+            c.message
+        );
+    }
     for r in &report.receipts {
         let mut line = format!("{} {}", style.status(r.status), r.path);
         if let Some(e) = &r.envelope {
@@ -29,10 +38,26 @@ pub fn text(report: &Report, style: Style) -> String {
                 num(x.band[0]),
                 num(x.band[1]),
                 x.outcome,
-                r.roofline_fraction
-                    .map(|f| format!("; {:.0}% of the bandwidth roofline", f * 100.0))
-                    .unwrap_or_default()
+                if x.reference { " (reference only)" } else { "" }
             );
+        }
+        match (&r.roofline, r.roofline_fraction) {
+            (Some(x), _) => {
+                let _ = writeln!(
+                    out,
+                    "      roofline fraction {} (interval {}–{}) of {} tok/s, {}: {} (judged)",
+                    num(x.value),
+                    num(x.interval[0]),
+                    num(x.interval[1]),
+                    num(x.roofline_tokens_per_second),
+                    super::markdown::fraction_bounds(x),
+                    x.outcome
+                );
+            }
+            (None, Some(f)) => {
+                let _ = writeln!(out, "      {:.0}% of the bandwidth roofline", f * 100.0);
+            }
+            (None, None) => {}
         }
         if let Some(e) = &r.error {
             let _ = writeln!(out, "      {e}");

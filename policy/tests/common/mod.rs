@@ -78,3 +78,32 @@ pub fn bitnet_engine() -> std::path::PathBuf {
         })
         .clone()
 }
+
+/// A file from the npm packages the tests read fixtures from (policy/tests/npm:
+/// GitHub's example webhook payloads, the official SARIF schema). The first test
+/// that needs one installs them with `npm ci` (exact versions from the lock
+/// file), one process at a time, so `cargo test --workspace` needs no setup step.
+/// Without npm it fails and says what to install: a missing fixture is never a pass.
+pub fn npm_fixture(rel: &str) -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/npm");
+    let path = dir.join("node_modules").join(rel);
+    if path.is_file() {
+        return path;
+    }
+    // Test binaries run in parallel: one installs, the others wait for it.
+    let lock = std::fs::File::create(Path::new(env!("CARGO_TARGET_TMPDIR")).join("npm-ci.lock"))
+        .expect("the lock file in the target directory can be created");
+    lock.lock().expect("the npm install lock");
+    if !path.is_file() {
+        eprintln!("installing the npm test fixtures (policy/tests/npm-fixtures.sh)");
+        let status = Command::new("bash")
+            .arg(dir.join("../npm-fixtures.sh"))
+            .status();
+        assert!(
+            matches!(status, Ok(s) if s.success()),
+            "policy/tests/npm-fixtures.sh failed ({status:?}): the tests read GitHub's example payloads and the SARIF schema from npm; install Node.js and npm, then run it"
+        );
+    }
+    assert!(path.is_file(), "{} is missing after npm ci", path.display());
+    path
+}

@@ -1,35 +1,13 @@
 //! Events parsed from GitHub's own example payloads (npm `@octokit/webhooks-examples`,
-//! installed by `policy/tests/npm-fixtures.sh`; `.ci/run` does it).
-
-use std::path::{Path, PathBuf};
+//! installed on first use by `common::npm_fixture`).
 
 use receipt_policy::github::{Event, EventError};
 use serde_json::Value;
 
-fn examples_index() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/npm/node_modules/@octokit/webhooks-examples/api.github.com/index.json")
-}
-
-/// Every example payload of `event`, or `None` (with a printed reason) when the
-/// package is not installed and `RECEIPT_REQUIRE_NPM_FIXTURES` is unset.
-fn examples(event: &str) -> Option<Vec<Value>> {
-    let path = examples_index();
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(_) if std::env::var_os("RECEIPT_REQUIRE_NPM_FIXTURES").is_some() => {
-            panic!(
-                "{} is missing; run policy/tests/npm-fixtures.sh",
-                path.display()
-            )
-        }
-        Err(_) => {
-            eprintln!(
-                "SKIPPED: GitHub's example payloads are not installed; run policy/tests/npm-fixtures.sh"
-            );
-            return None;
-        }
-    };
+/// Every example payload of `event`.
+fn examples(event: &str) -> Vec<Value> {
+    let path = crate::common::npm_fixture("@octokit/webhooks-examples/api.github.com/index.json");
+    let text = std::fs::read_to_string(path).unwrap();
     let index: Vec<Value> =
         serde_json::from_str(&text).expect("webhooks-examples index.json is JSON");
     let entry = index
@@ -38,7 +16,7 @@ fn examples(event: &str) -> Option<Vec<Value>> {
         .expect("the event is in the examples");
     let examples = entry["examples"].as_array().cloned().unwrap_or_default();
     assert!(!examples.is_empty(), "no examples for {event}");
-    Some(examples)
+    examples
 }
 
 fn with_action(examples: &[Value], action: &str) -> Value {
@@ -66,7 +44,7 @@ fn every_example_of_every_supported_event_parses() {
         "workflow_run",
         "workflow_dispatch",
     ] {
-        let Some(all) = examples(name) else { return };
+        let all = examples(name);
         for (i, payload) in all.iter().enumerate() {
             if let Err(e) = load(name, payload) {
                 panic!("{name} example {i}: {e}");
@@ -77,9 +55,7 @@ fn every_example_of_every_supported_event_parses() {
 
 #[test]
 fn pull_request_opened_and_synchronize() {
-    let Some(all) = examples("pull_request") else {
-        return;
-    };
+    let all = examples("pull_request");
     for action in ["opened", "synchronize"] {
         let payload = with_action(&all, action);
         let event = load("pull_request", &payload).unwrap();
@@ -113,9 +89,7 @@ fn pull_request_opened_and_synchronize() {
 
 #[test]
 fn a_fork_pull_request_is_detected_as_a_fork() {
-    let Some(all) = examples("pull_request") else {
-        return;
-    };
+    let all = examples("pull_request");
     let mut payload = with_action(&all, "opened");
     payload["pull_request"]["head"]["repo"]["full_name"] = "forker/Hello-World".into();
     let Event::PullRequest {
@@ -140,7 +114,7 @@ fn a_fork_pull_request_is_detected_as_a_fork() {
 
 #[test]
 fn push_names_the_pushed_commit_and_ref() {
-    let Some(all) = examples("push") else { return };
+    let all = examples("push");
     let branch = all
         .iter()
         .find(|e| e["ref"] == "refs/heads/master")
@@ -156,9 +130,7 @@ fn push_names_the_pushed_commit_and_ref() {
 
 #[test]
 fn release_names_its_tag_and_takes_the_sha_from_the_runner() {
-    let Some(all) = examples("release") else {
-        return;
-    };
+    let all = examples("release");
     let event = load("release", &with_action(&all, "published")).unwrap();
     assert_eq!(
         event,
@@ -179,9 +151,7 @@ fn release_names_its_tag_and_takes_the_sha_from_the_runner() {
 
 #[test]
 fn workflow_run_names_the_run_it_follows() {
-    let Some(all) = examples("workflow_run") else {
-        return;
-    };
+    let all = examples("workflow_run");
     let payload = with_action(&all, "completed");
     let run = &payload["workflow_run"];
     let event = load("workflow_run", &payload).unwrap();
@@ -214,9 +184,7 @@ fn workflow_run_names_the_run_it_follows() {
 
 #[test]
 fn workflow_dispatch_names_its_ref() {
-    let Some(all) = examples("workflow_dispatch") else {
-        return;
-    };
+    let all = examples("workflow_dispatch");
     let event = load("workflow_dispatch", &all[0]).unwrap();
     assert_eq!(
         event,
@@ -233,9 +201,7 @@ fn workflow_dispatch_names_its_ref() {
 
 #[test]
 fn unsupported_and_incomplete_payloads_are_errors() {
-    let Some(all) = examples("pull_request") else {
-        return;
-    };
+    let all = examples("pull_request");
     let mut payload = with_action(&all, "opened");
     assert!(
         matches!(load("issues", &payload), Err(EventError::Unsupported(name)) if name == "issues")
