@@ -186,6 +186,14 @@ fn pr_with_an_unbacked_claim_fails_then_passes_in_the_same_comment() {
             "{}",
             s.comments[0].body
         );
+        // compare: auto skips a change that touches no engine input, in one line.
+        assert!(
+            s.comments[0].body.contains(
+                "Not compared with the base: this change touches none of the engine's inputs"
+            ),
+            "{}",
+            s.comments[0].body
+        );
         assert_eq!(s.checks.len(), 1);
         let check = &s.checks[0];
         assert_eq!(

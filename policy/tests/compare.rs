@@ -127,6 +127,36 @@ fn a_ten_percent_drop_is_a_regression_measured_in_abba_pairs() {
     );
     assert_eq!(status(dir.path()), before);
     assert_eq!(run.report.as_ref().unwrap()["verdict"], "fail");
+    // The comment leads with the answer: the verdict, then the change with its
+    // interval, then the receipts; the pairs are kept, folded.
+    let (code, markdown, err) = common::policy_check_in(
+        dir.path(),
+        &[
+            "report",
+            "--report",
+            "receipt-action/report.json",
+            "--format",
+            "markdown",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    let against = markdown.find("Against the base").expect(&markdown);
+    assert!(
+        against < markdown.find("### Receipts").unwrap(),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("decode -10.0% [-10.0%, -10.0%] vs base"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("6 pairs, base and head interleaved (ABBA)"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("| 2 | head, base | 10 | 9 | -10.0% |"),
+        "{markdown}"
+    );
 }
 
 #[test]

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 /// what a pair can resolve; docs/comparing.md).
 pub const PAIR_SIZE: BenchSize = BenchSize {
     tokens: 32,
-    runs: 2,
+    runs: 3,
     prompt: Some(8),
 };
 
@@ -55,6 +55,9 @@ pub struct Request<'a> {
     pub base: &'a str,
     /// Where each run's receipt goes (`compare/` under the output directory).
     pub out_dir: PathBuf,
+    /// Asked for by `compare: auto`: when there is no engine to compare (the
+    /// change adds it), say so and pass instead of calling it incomparable.
+    pub auto: bool,
 }
 
 /// Compare head (the checkout as it is) with `base`. Err: the request itself is
@@ -91,7 +94,10 @@ pub fn compare(req: &Request) -> Result<ComparisonEntry, String> {
     entry.build_seconds = built.elapsed().as_secs_f64();
     let [base, head] = match engines {
         Ok(x) => x,
-        Err(why) => {
+        Err(Unavailable { why, no_engine }) => {
+            if no_engine && req.auto {
+                entry.status = Status::Pass;
+            }
             entry.message = why;
             return Ok(entry);
         }
@@ -100,19 +106,37 @@ pub fn compare(req: &Request) -> Result<ComparisonEntry, String> {
     Ok(entry)
 }
 
-/// Both engines, built (the base's in its worktree); Err says why the base
-/// cannot be measured.
-fn prepare(req: &Request, base_sha: &str, short: &str) -> Result<[Prepared; 2], String> {
+/// Why the base cannot be measured; `no_engine`: there is no engine to compare.
+struct Unavailable {
+    why: String,
+    no_engine: bool,
+}
+
+impl From<String> for Unavailable {
+    fn from(why: String) -> Unavailable {
+        Unavailable {
+            why,
+            no_engine: false,
+        }
+    }
+}
+
+/// Both engines, built (the base's in its worktree).
+fn prepare(req: &Request, base_sha: &str, short: &str) -> Result<[Prepared; 2], Unavailable> {
     let builtin = req.inputs.engine == Engine::Builtin;
+    let no_engine = |why: String| Unavailable {
+        why,
+        no_engine: true,
+    };
     if builtin && !req.root.join("engine/Cargo.toml").is_file() {
-        return Err("Not compared: `engine: builtin` measures bitnet-engine, and this repository has no engine/ for a change to make slower.".into());
+        return Err(no_engine("Not compared: `engine: builtin` measures bitnet-engine, and this repository has no engine/ for a change to make slower.".into()));
     }
     let cache = compare_dir(req.root)?;
     let worktree = Worktree::add(req.root, &cache.join("base"), base_sha)?;
     if builtin && !worktree.dir.join("engine/Cargo.toml").is_file() {
-        return Err(format!(
+        return Err(no_engine(format!(
             "Not compared: the base {short} has no engine/ (this change adds it), so there is nothing to compare with."
-        ));
+        )));
     }
     let build = |dir: &Path, target: PathBuf, what: &str| {
         eprintln!(
@@ -309,7 +333,7 @@ fn measure_pairs(
     }
     entry.seconds = started.elapsed().as_secs_f64();
     let n = entry.pairs.len();
-    let where_ = if entry.stopped.as_deref() == Some("budget") {
+    let tally = if entry.stopped.as_deref() == Some("budget") {
         format!(
             "{n} pairs in the {} s budget on this runner",
             budget.as_secs()
@@ -318,10 +342,12 @@ fn measure_pairs(
         format!("{n} pairs on this runner")
     };
     let Some(e) = estimate else {
-        entry.status = Status::InsufficientEvidence;
+        // Undecided is a warning, not a failure: a noisy runner must not block
+        // a change, and the words say what is not known.
+        entry.status = Status::Warn;
         entry.outcome = Some(Outcome::InsufficientEvidence);
         entry.message = format!(
-            "Insufficient evidence: only {where_}; a {:.0}% interval needs at least 6 pairs. Raise `[compare] budget` or use a quieter runner.",
+            "Insufficient evidence: only {tally}; a {:.0}% interval needs at least 6 pairs. Raise `[compare] budget` or use a quieter runner.",
             confidence * 100.0
         );
         return;
@@ -342,17 +368,17 @@ fn measure_pairs(
         ),
         Outcome::NoChange => (Status::Pass, format!("no change: within ±{allowed}")),
         Outcome::InsufficientEvidence => (
-            Status::InsufficientEvidence,
+            Status::Warn,
             format!(
-                "insufficient evidence: the interval reaches across ±{allowed}; raise `[compare] budget` or use a quieter runner"
+                "insufficient evidence: cannot tell whether it is slower by more than {allowed}; raise `[compare] budget` or use a quieter runner"
             ),
         ),
     };
     entry.status = status;
     entry.message = format!(
-        "decode {} [{}, {}] vs base {short}, {where_}: {judged}",
+        "decode {} [{}, {}] vs base {short}, {tally}: {judged}",
         pct(e.change),
-        pct(e.interval[0]).trim_start_matches('+'),
+        pct(e.interval[0]),
         pct(e.interval[1]),
     );
 }

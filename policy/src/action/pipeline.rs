@@ -130,6 +130,7 @@ pub fn judge(plan: &Plan) -> Result<Report, String> {
             policy: plan.policy,
             base,
             out_dir: receipt_path(plan.inputs, &plan.root).with_file_name("compare"),
+            auto: plan.inputs.compare == super::inputs::Compare::Auto,
         })?),
         Err(note) => {
             notes.extend(note.clone());

@@ -25,17 +25,18 @@ impl Pair {
     }
 }
 
-/// What the pairs say about the change.
+/// What the pairs say about the change, against a threshold δ (`[compare] max_drop`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
-    /// The whole interval is a drop larger than the threshold.
+    /// Slower, clearly (the whole interval is below zero) and by more than δ
+    /// (the estimate).
     Regression,
-    /// The whole interval is a gain larger than the threshold.
+    /// Faster, clearly and by more than δ.
     Improvement,
-    /// The whole interval lies within ± the threshold.
+    /// The whole interval lies within ±δ.
     NoChange,
-    /// The interval reaches across a threshold: more pairs could decide.
+    /// None of those yet: more pairs could decide.
     InsufficientEvidence,
 }
 
@@ -63,7 +64,7 @@ pub struct Estimate {
 
 /// The Hodges–Lehmann estimate of the median log ratio (the median of the
 /// Walsh averages) with its Wilcoxon signed-rank interval at `confidence`,
-/// judged against ± `threshold` (a relative change, 0.02 = 2%). `None` until
+/// judged against ± `threshold` (a relative change, 0.02 = 2%; see `Outcome`). `None` until
 /// there are enough pairs for the interval to reach `confidence` (6 pairs for 95%).
 pub fn estimate(pairs: &[Pair], confidence: f64, threshold: f64) -> Option<Estimate> {
     let d: Vec<f64> = pairs.iter().map(Pair::log_ratio).collect();
@@ -87,9 +88,13 @@ pub fn estimate(pairs: &[Pair], confidence: f64, threshold: f64) -> Option<Estim
     };
     let (lo, hi) = (walsh[k - 1], walsh[m - k]);
     let [change, lo, hi] = [centre, lo, hi].map(f64::exp_m1);
-    let outcome = if hi < -threshold {
+    // A regression must be both: real (the interval excludes no change) and
+    // large (the estimate is past the threshold). Requiring the whole interval
+    // past the threshold instead would miss most 5% drops on a noisy runner;
+    // requiring only significance would flag drops too small to matter.
+    let outcome = if hi < 0.0 && change < -threshold {
         Outcome::Regression
-    } else if lo > threshold {
+    } else if lo > 0.0 && change > threshold {
         Outcome::Improvement
     } else if lo >= -threshold && hi <= threshold {
         Outcome::NoChange
@@ -206,6 +211,15 @@ mod tests {
             estimate(&wide, 0.95, 0.02).unwrap().outcome,
             Outcome::InsufficientEvidence
         );
+        // A clear but small drop (interval below zero, about −1%) is within
+        // what the threshold allows; the same drop with a 0.5% threshold
+        // is neither proven past it nor within it.
+        let small = pairs(&[0.99, 0.985, 0.992, 0.988, 0.991, 0.975, 0.99, 0.989]);
+        let e = estimate(&small, 0.95, 0.02).unwrap();
+        assert!(e.interval[1] < 0.0, "{e:?}");
+        assert_eq!(e.outcome, Outcome::NoChange);
+        let e = estimate(&small, 0.95, 0.005).unwrap();
+        assert_eq!(e.outcome, Outcome::Regression, "{e:?}");
         // Too few pairs for a 95% interval, or a rate that is not a number.
         assert!(estimate(&same[..5], 0.95, 0.02).is_none());
         let mut broken = same.clone();
