@@ -8,7 +8,7 @@
 use super::inputs::{Engine, Inputs};
 use super::measure::{self, BenchSize, Prepared};
 use crate::compare::{self, Outcome, Pair};
-use crate::diff::{self, DiffError};
+use crate::diff;
 use crate::envelope::Policy;
 use crate::gates::{self, GateConfig};
 use crate::report::model::ComparisonEntry;
@@ -65,12 +65,8 @@ pub struct Request<'a> {
 /// cannot be measured is a comparison with status `incomparable` that says why.
 pub fn compare(req: &Request) -> Result<ComparisonEntry, String> {
     let settings = &req.policy.compare;
-    let base_sha = diff::resolve_commit(req.root, "base", req.base).map_err(|e| match e {
-        DiffError::UnknownRevision { .. } | DiffError::ShallowClone { .. } => {
-            format!("--compare: {e}")
-        }
-        other => format!("--compare: {other}"),
-    })?;
+    let base_sha = diff::resolve_commit(req.root, "base", req.base)
+        .map_err(|e| format!("cannot compare with the base: {e}"))?;
     let mut entry = ComparisonEntry {
         status: Status::Incomparable,
         outcome: None,
@@ -261,6 +257,21 @@ fn measure_pairs(
     let mut last = [String::new(), String::new()];
     // Absolute: the base's bench command runs in its worktree.
     let out_dir = std::path::absolute(&req.out_dir).unwrap_or_else(|_| req.out_dir.clone());
+    // An earlier comparison's receipts must not pass for this one's; only our
+    // own file names are removed (output-dir may be a folder of the user's).
+    if let Ok(entries) = std::fs::read_dir(&out_dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let ours = ["base-", "head-"].iter().any(|p| {
+                name.strip_prefix(p)
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            });
+            if ours {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
     let started = Instant::now();
     let mut estimate = None;
     for i in 0..settings.max_pairs() {

@@ -468,6 +468,16 @@ impl Report {
             }
             merged.claims = claims.into_values().collect();
             merged.notes.extend(other.notes);
+            // One comparison is shown: the worst of the jobs' (a matrix job
+            // that found a regression must not be hidden by one that did not).
+            if let Some(c) = other.comparison
+                && merged
+                    .comparison
+                    .as_ref()
+                    .is_none_or(|m| c.status > m.status)
+            {
+                merged.comparison = Some(c);
+            }
         }
         merged.notes.dedup();
         merged.settle();
