@@ -140,6 +140,11 @@ fn a_ten_percent_drop_is_a_regression_measured_in_abba_pairs() {
         ],
     );
     assert_eq!(code, 1, "{err}");
+    // The headline (and the check run's title) name it first.
+    assert!(
+        markdown.contains("**decode -10.0% vs base: regression · "),
+        "{markdown}"
+    );
     let against = markdown.find("Against the base").expect(&markdown);
     assert!(
         against < markdown.find("### Receipts").unwrap(),

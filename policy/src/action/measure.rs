@@ -65,10 +65,7 @@ pub enum Prepared {
 /// Measure once, writing the receipt to `receipt`. `root` is the repository the
 /// commands run in.
 pub fn measure(inputs: &Inputs, root: &Path, receipt: &Path) -> Result<(), MeasureError> {
-    let prepared = match &inputs.engine {
-        Engine::Builtin => Prepared::Builtin(engine_binary(root)?),
-        Engine::Command { .. } => build_in(inputs, root, None)?,
-    };
+    let prepared = build_in(inputs, root, None)?;
     bench(inputs, &prepared, BenchSize::of(inputs), root, receipt)
 }
 

@@ -506,10 +506,22 @@ impl Report {
         counts
     }
 
-    /// "2 receipts pass", "1 claim unbacked", … worst first; with `problems_only`,
-    /// passing receipts and backed or ignored claims are left out.
+    /// "decode −4.1% vs base: regression", "2 receipts pass", "1 claim
+    /// unbacked", … the comparison first, then worst first; with
+    /// `problems_only`, what passed is left out.
     pub fn count_phrases(&self, problems_only: bool) -> Vec<String> {
         let plural = |n: usize| if n == 1 { "" } else { "s" };
+        let comparison = self
+            .comparison
+            .iter()
+            .filter(|c| !problems_only || c.status != Status::Pass)
+            .map(|c| {
+                let outcome = c.outcome.map_or("not compared", |o| o.as_str());
+                match c.change {
+                    Some(x) => format!("decode {:+.1}% vs base: {outcome}", x * 100.0),
+                    None => format!("base: {outcome}"),
+                }
+            });
         let receipts = self
             .receipt_counts()
             .into_iter()
@@ -520,7 +532,7 @@ impl Report {
             .into_iter()
             .filter(|(o, _)| !problems_only || !matches!(*o, "backed" | "ignored"))
             .map(|(o, n)| format!("{n} claim{} {o}", plural(n)));
-        receipts.chain(claims).collect()
+        comparison.chain(receipts).chain(claims).collect()
     }
 
     /// Claims that fail or warn.
