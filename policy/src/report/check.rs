@@ -33,17 +33,7 @@ pub fn check_text(verdicts: &[Verdict], origin: &Origin, style: Style) -> String
         }
         let _ = writeln!(out, "{line}");
         if let Some(r) = &v.rate {
-            let judged = match r.confidence {
-                Some(c) => format!(
-                    "median {} tok/s, {:.2}% interval [{}, {}] of {} samples",
-                    num(r.value),
-                    c * 100.0,
-                    num(r.interval[0]),
-                    num(r.interval[1]),
-                    r.samples
-                ),
-                None => format!("{} tok/s (single value)", num(r.value)),
-            };
+            let judged = judged(r.value, r.confidence, r.interval, r.samples, " tok/s");
             let _ = writeln!(
                 out,
                 "      rate: {judged}; band [{}, {}]: {}{}",
@@ -58,17 +48,7 @@ pub fn check_text(verdicts: &[Verdict], origin: &Origin, style: Style) -> String
             );
         }
         if let Some(r) = &v.roofline {
-            let judged = match r.confidence {
-                Some(c) => format!(
-                    "median {}, {:.2}% interval [{}, {}] of {} samples",
-                    num(r.value),
-                    c * 100.0,
-                    num(r.interval[0]),
-                    num(r.interval[1]),
-                    r.samples
-                ),
-                None => format!("{} (single value)", num(r.value)),
-            };
+            let judged = judged(r.value, r.confidence, r.interval, r.samples, "");
             let _ = writeln!(
                 out,
                 "      roofline fraction: {judged} of {} tok/s; bounds [{}, {}]: {}",
@@ -94,6 +74,26 @@ pub fn check_text(verdicts: &[Verdict], origin: &Origin, style: Style) -> String
     let _ = writeln!(out, "\npolicy: {} (sha256 {})", origin.path, origin.sha256);
     let _ = writeln!(out, "{}", super::summary_line(&statuses, overall(verdicts)));
     out
+}
+
+/// "median 13.4 tok/s, 93.75% interval [13.3, 13.5] of 5 samples", or the single value.
+fn judged(
+    value: f64,
+    confidence: Option<f64>,
+    interval: [f64; 2],
+    samples: usize,
+    unit: &str,
+) -> String {
+    match confidence {
+        Some(c) => format!(
+            "median {}{unit}, {:.2}% interval [{}, {}] of {samples} samples",
+            num(value),
+            c * 100.0,
+            num(interval[0]),
+            num(interval[1]),
+        ),
+        None => format!("{}{unit} (single value)", num(value)),
+    }
 }
 
 fn outcome_words(outcome: crate::envelope::judge::RateOutcome) -> &'static str {
