@@ -399,7 +399,7 @@ fn verify_command(args: VerifyArgs) -> Result<i32, String> {
     let max_age = match args.max_age.as_str() {
         "none" => None,
         s => Some(gates::environment::parse_age(s).ok_or_else(|| {
-            format!("--max-age \"{s}\" is not an age; write e.g. 30d, 12h, 2w, or none")
+            format!("--max-age \"{s}\" is not an age; write e.g. 30d, 12h, 2w (at most a century), or none")
         })?),
     };
     let model_sha256 = model_hash(args.model.as_deref())?;

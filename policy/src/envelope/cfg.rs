@@ -416,7 +416,7 @@ fn receipt_part(src: &mut Source, t: &DeTable) -> (Option<MaxAge>, Vec<LevelSett
                     ConfigCode::InvalidValue,
                     v.span(),
                     format!("max_age \"{text}\" is not an age"),
-                    "write a number and a unit: \"30d\", \"12h\", \"2w\", or \"none\" to skip the age check".into(),
+                    "write a number and a unit, at most a century: \"30d\", \"12h\", \"2w\", or \"none\" to skip the age check".into(),
                 );
                 None
             }

@@ -92,21 +92,26 @@ pub fn human(d: Duration) -> String {
     }
 }
 
-/// Parse an age such as "30d", "12h", "90m", "2w".
+/// The longest age accepted: a century. Larger numbers are typos, and in
+/// seconds they would overflow the clock's arithmetic.
+const MAX_AGE_SECONDS: i64 = 36_525 * 86_400;
+
+/// Parse an age such as "30d", "12h", "90m", "2w" (at most a century).
 pub fn parse_age(s: &str) -> Option<Duration> {
     let s = s.trim();
     let unit_at = s.find(|c: char| !c.is_ascii_digit())?;
     let (number, unit) = s.split_at(unit_at);
     let n: i64 = number.parse().ok()?;
-    let d = match unit {
-        "w" => Duration::weeks(n),
-        "d" => Duration::days(n),
-        "h" => Duration::hours(n),
-        "m" => Duration::minutes(n),
-        "s" => Duration::seconds(n),
+    let seconds_per_unit = match unit {
+        "w" => 7 * 86_400,
+        "d" => 86_400,
+        "h" => 3600,
+        "m" => 60,
+        "s" => 1,
         _ => return None,
     };
-    (n > 0).then_some(d)
+    let seconds = n.checked_mul(seconds_per_unit)?;
+    (n > 0 && seconds <= MAX_AGE_SECONDS).then(|| Duration::seconds(seconds))
 }
 
 #[cfg(test)]
@@ -118,6 +123,16 @@ mod tests {
         assert_eq!(parse_age("30d"), Some(Duration::days(30)));
         assert_eq!(parse_age("2w"), Some(Duration::days(14)));
         assert_eq!(parse_age("90m"), Some(Duration::minutes(90)));
+        assert_eq!(parse_age("36525d"), Some(Duration::days(36_525)));
+        // Beyond a century, or beyond what the clock can add: refused, not a panic.
+        for bad in [
+            "36526d",
+            "20000000000000w",
+            "200000000000000d",
+            "99999999999999999999s",
+        ] {
+            assert_eq!(parse_age(bad), None, "{bad}");
+        }
         for bad in ["", "30", "d", "-3d", "0d", "3 days", "3y"] {
             assert_eq!(parse_age(bad), None, "{bad}");
         }
