@@ -10,7 +10,7 @@ use super::measure::{self, BenchSize, Prepared};
 use crate::compare::{self, Outcome, Pair};
 use crate::diff;
 use crate::envelope::Policy;
-use crate::gates::{self, GateConfig};
+use crate::gates::GateConfig;
 use crate::report::model::ComparisonEntry;
 use crate::verdict::{Level, Status};
 use std::path::{Path, PathBuf};
@@ -84,7 +84,7 @@ pub fn compare(req: &Request) -> Result<ComparisonEntry, String> {
         message: String::new(),
         receipts: Vec::new(),
     };
-    let short = &base_sha[..base_sha.len().min(7)];
+    let short = crate::report::markdown::short(&base_sha);
     let built = Instant::now();
     let engines = prepare(req, &base_sha, short);
     entry.build_seconds = built.elapsed().as_secs_f64();
@@ -394,36 +394,31 @@ fn measure_pairs(
     );
 }
 
-/// The decode rate of a compare run's receipt, after the honesty and
-/// consistency gates (a run whose receipt fails them compares nothing).
+/// The decode rate of a compare run's receipt, after `verify`'s gates (a run
+/// whose receipt fails them compares nothing).
 fn verified_rate(receipt: &Path, policy: &Policy) -> Result<f64, String> {
-    let bytes = match crate::verify::read_capped(receipt, crate::receipt::parse::DEFAULT_MAX_BYTES)
-    {
-        Ok(crate::verify::Loaded::Bytes(b)) => b,
-        Ok(crate::verify::Loaded::TooLarge(n)) => {
-            return Err(format!("its receipt is {n} bytes, above the cap"));
-        }
-        Err((message, _)) => return Err(message),
+    let options = crate::verify::VerifyOptions {
+        gates: policy.gate_config(GateConfig::default()),
+        max_bytes: crate::receipt::parse::DEFAULT_MAX_BYTES,
     };
-    let gated = gates::check_bytes(&bytes, &policy.gate_config(GateConfig::default()));
-    let denied: Vec<&str> = gated
-        .findings
-        .iter()
-        .filter(|f| f.level == Level::Deny && f.code != gates::Code::StaleReceipt)
-        .map(|f| f.code.as_str())
-        .collect();
-    match gated.receipt {
-        Some(r)
-            if denied.is_empty()
-                && r.tokens_per_second.is_finite()
-                && r.tokens_per_second > 0.0 =>
-        {
-            Ok(r.tokens_per_second)
+    let result = crate::verify::verify_file(receipt, &options);
+    match (result.status, result.tokens_per_second) {
+        (Status::Pass | Status::Warn, Some(rate)) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => {
+            let denied: Vec<&str> = result
+                .findings
+                .iter()
+                .filter(|f| f.level == Level::Deny)
+                .map(|f| f.code.as_str())
+                .collect();
+            let why = match &result.error {
+                Some(e) => e.message.clone(),
+                None => denied.join(", "),
+            };
+            Err(format!(
+                "its receipt {} fails the gates ({why}); `policy-check verify` on it says why",
+                receipt.display()
+            ))
         }
-        _ => Err(format!(
-            "its receipt {} fails the gates ({}); `policy-check verify` on it says why",
-            receipt.display(),
-            denied.join(", ")
-        )),
     }
 }

@@ -123,20 +123,12 @@ pub(crate) fn parse(src: &mut Source, t: &DeTable) -> CompareSettings {
     }
 }
 
-/// "240s", "4m", "1h" → a duration from 1 s to 24 h; anything else is `None`.
+/// "240s", "4m", "1h" → a duration from 1 s to 24 h (read as receipt ages
+/// are); anything else is `None`.
 pub fn parse_budget(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let unit_at = text.find(|c: char| !c.is_ascii_digit())?;
-    let (number, unit) = text.split_at(unit_at);
-    let n: u64 = number.parse().ok()?;
-    let seconds = n.checked_mul(match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        _ => return None,
-    })?;
-    let d = Duration::from_secs(seconds);
-    (n > 0 && d <= MAX_BUDGET).then_some(d)
+    let d = crate::gates::environment::parse_age(text)?;
+    let seconds = u64::try_from(d.whole_seconds()).ok()?;
+    Some(Duration::from_secs(seconds)).filter(|d| *d <= MAX_BUDGET)
 }
 
 #[cfg(test)]

@@ -81,11 +81,7 @@ pub fn estimate(pairs: &[Pair], confidence: f64, threshold: f64) -> Option<Estim
     }
     walsh.sort_by(f64::total_cmp);
     let m = walsh.len();
-    let centre = if m % 2 == 1 {
-        walsh[m / 2]
-    } else {
-        (walsh[m / 2 - 1] + walsh[m / 2]) / 2.0
-    };
+    let centre = crate::envelope::judge::median(&walsh);
     let (lo, hi) = (walsh[k - 1], walsh[m - k]);
     let [change, lo, hi] = [centre, lo, hi].map(f64::exp_m1);
     // A regression must be both: real (the interval excludes no change) and

@@ -141,7 +141,8 @@ fn binomial_half_cdf(n: usize, j: usize) -> f64 {
     sum.min(1.0)
 }
 
-fn median(sorted: &[f64]) -> f64 {
+/// The median of sorted values (the mean of the middle two for an even count).
+pub fn median(sorted: &[f64]) -> f64 {
     let n = sorted.len();
     if n % 2 == 1 {
         sorted[n / 2]
