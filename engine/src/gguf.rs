@@ -216,7 +216,20 @@ impl GgufFile {
             path: path.to_path_buf(),
             source,
         };
+        // A FIFO would block the open and a device never ends: regular files only,
+        // checked before opening and again on the open file.
+        let regular = |meta: std::fs::Metadata| {
+            if meta.is_file() {
+                Ok(())
+            } else {
+                Err(io(std::io::Error::other(
+                    "not a regular file (a directory, pipe or device); pass a .gguf model file",
+                )))
+            }
+        };
+        regular(std::fs::metadata(path).map_err(io)?)?;
         let file = std::fs::File::open(path).map_err(io)?;
+        regular(file.metadata().map_err(io)?)?;
         // SAFETY: the map is read-only; a file changed underneath us while mapped is
         // outside what this tool supports (as for every mmap-based model loader).
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;

@@ -3,23 +3,26 @@
 
 use crate::envelope::{self, EnvelopeCode, Policy};
 use crate::gates::{self, Code, GateConfig, ModelHash};
+use crate::input::{self, Existing, WriteError};
 use crate::receipt::{SchemaVersion, schema};
 use crate::report::{self, Style};
 use crate::verify::{self, VerifyOptions};
 use clap::{Parser, Subcommand, ValueEnum};
 use sha2::{Digest, Sha256};
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Exit code for usage and configuration errors (DESIGN §5).
 pub const EXIT_USAGE: i32 = 2;
+/// Exit code for an internal error (a panic: a bug in policy-check, reported as one).
+pub const EXIT_INTERNAL: i32 = 4;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "policy-check",
     version,
     about = "Verify inference benchmark receipts and keep performance claims honest",
-    after_help = "Exit codes: 0 pass or warn, 1 fail, 2 usage error or unreadable input, 3 incomparable or insufficient evidence."
+    after_help = "Exit codes: 0 pass or warn, 1 fail, 2 usage error or unreadable input, 3 incomparable or insufficient evidence, 4 internal error (a bug; please report it)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -432,25 +435,42 @@ pub(crate) fn load_policy_in(root: &Path, path: Option<&Path>) -> Result<Policy,
     let implicit = crate::gate::under(root, envelope::DEFAULT_POLICY_PATH);
     let loaded = match path {
         Some(p) => Policy::from_file(p),
-        None if implicit.is_file() => Policy::from_file(&implicit),
-        None => Policy::builtin(),
+        // Only a missing file means "built-in": a dangling symlink, a directory or a
+        // link out of the repository is the repository's mistake (or an attack on
+        // the runner's files) and is named, never silently replaced.
+        None => match std::fs::symlink_metadata(&implicit) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Policy::builtin(),
+            _ => match crate::input::resolve_within(root, &implicit) {
+                Ok(resolved) => Policy::from_file(&resolved),
+                Err(e) => {
+                    return Err(format!(
+                        "{}: {e}; {} (or delete it to use the built-in policy)",
+                        envelope::DEFAULT_POLICY_PATH,
+                        e.fix()
+                    ));
+                }
+            },
+        },
     };
     loaded.map_err(|errors| envelope::render_errors(&errors))
 }
 
 fn policy_init(path: &Path, force: bool) -> Result<(), String> {
-    if path.exists() && !force {
-        return Err(format!(
-            "{} already exists; not overwriting it (pass --force to replace it, or edit it)",
-            path.display()
-        ));
-    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    std::fs::write(path, envelope::STARTER_POLICY)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let existing = match force {
+        true => Existing::Replace,
+        false => Existing::Refuse,
+    };
+    input::write_atomic(path, envelope::STARTER_POLICY.as_bytes(), existing).map_err(|e| match e {
+        WriteError::Exists => format!(
+            "{} already exists; not overwriting it (pass --force to replace it, or edit it)",
+            path.display()
+        ),
+        e => format!("{}: {e}", path.display()),
+    })?;
     eprintln!(
         "wrote {}; edit it, then run `policy-check policy show` to see the effective policy",
         path.display()
@@ -596,14 +616,17 @@ fn fix_claims(
             root.display()
         ));
     }
-    let plan = fix::plan(verdicts, backer, cite, |p| std::fs::read(root.join(p)).ok());
+    let read = |p: &str| input::read_within(root, Path::new(p), input::MAX_DOC_BYTES);
+    let plan = fix::plan(verdicts, backer, cite, |p| read(p).ok());
     let lines: usize = plan.edits.values().map(Vec::len).sum();
     if write {
         for (path, edits) in &plan.edits {
-            let full = root.join(path);
-            let bytes = std::fs::read(&full).map_err(|e| format!("{path}: {e}"))?;
+            let bytes = read(path).map_err(|e| format!("{path}: {e}; {}", e.fix()))?;
             let fixed = fix::apply(&bytes, edits).map_err(|e| format!("{path}: {e}"))?;
-            std::fs::write(&full, fixed).map_err(|e| format!("{path}: cannot write: {e}"))?;
+            // Replaced atomically, never through a symlink (a doc linked out of the
+            // repository is refused above; a link inside it is not edited either).
+            input::write_atomic(&root.join(path), &fixed, Existing::Replace)
+                .map_err(|e| format!("{path}: cannot write: {e}"))?;
             for e in edits {
                 println!("{path}:{}: cited {cite}", e.line);
             }
@@ -722,17 +745,12 @@ pub(crate) fn stdout_style() -> Style {
     }
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+fn sha256_file(path: &Path) -> Result<String, String> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
+    crate::input::stream_capped(path, crate::input::MAX_MODEL_BYTES, |chunk| {
+        hasher.update(chunk)
+    })
+    .map_err(|e| format!("{e}; {}", e.fix()))?;
     Ok(hasher
         .finalize()
         .iter()

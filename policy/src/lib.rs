@@ -17,6 +17,7 @@ pub mod gate;
 pub mod gates;
 #[cfg(feature = "github")]
 pub mod github;
+pub mod input;
 pub mod receipt;
 pub mod report;
 pub mod snippet;

@@ -258,7 +258,8 @@ pub fn snippet(
 }
 
 fn read(path: &Path, cited: &str) -> Result<Receipt, SnippetError> {
-    let bytes = std::fs::read(path).map_err(|e| SnippetError(format!("{cited}: {e}")))?;
+    let bytes = crate::input::read_capped(path, crate::receipt::parse::DEFAULT_MAX_BYTES)
+        .map_err(|e| SnippetError(format!("{cited}: {e}; {}", e.fix())))?;
     crate::receipt::parse::parse(&bytes)
         .ok()
         .and_then(|d| Receipt::from_document(d.value).ok())

@@ -8,7 +8,7 @@ use crate::receipt::parse::DEFAULT_MAX_BYTES;
 use crate::verdict::{Finding, Status};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::fs::File;
+use crate::input::{self, ReadError};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -79,15 +79,13 @@ pub enum Input {
 pub fn expand(args: &[String]) -> Vec<Input> {
     let mut inputs = Vec::new();
     for arg in args {
-        if arg.contains(['*', '?', '[']) {
-            match glob::glob(arg) {
-                Err(e) => inputs.push(Input::Unmatched {
+        if arg.contains(['*', '?', '[', '{']) {
+            match expand_glob(arg) {
+                Err(why) => inputs.push(Input::Unmatched {
                     pattern: arg.clone(),
-                    why: format!("invalid glob pattern: {e}"),
+                    why,
                 }),
-                Ok(paths) => {
-                    let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
-                    matched.sort();
+                Ok(matched) => {
                     if matched.is_empty() {
                         inputs.push(Input::Unmatched {
                             pattern: arg.clone(),
@@ -98,9 +96,10 @@ pub fn expand(args: &[String]) -> Vec<Input> {
                 }
             }
         } else if Path::new(arg).is_dir() {
-            let mut found = Vec::new();
-            collect_json(Path::new(arg), &mut found);
-            found.sort();
+            // Loop-safe: each directory and receipt once, however many links reach it.
+            let found = input::walk_files(Path::new(arg), usize::MAX, |p| {
+                p.extension().is_some_and(|e| e == "json")
+            });
             if found.is_empty() {
                 inputs.push(Input::Unmatched {
                     pattern: arg.clone(),
@@ -115,18 +114,43 @@ pub fn expand(args: &[String]) -> Vec<Input> {
     inputs
 }
 
-fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+
+/// The files a glob matches: the directory before its first wildcard is walked
+/// (loop-safe, no deeper than the pattern can reach without `**`) and each path
+/// is matched with `*` and `?` stopping at `/`, as in a shell.
+fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>, String> {
+    let matcher = globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| format!("invalid glob pattern: {e}"))?
+        .compile_matcher();
+    let parts: Vec<&str> = pattern.split('/').collect();
+    let fixed = parts
+        .iter()
+        .take_while(|p| !p.contains(['*', '?', '[', '{']))
+        .count();
+    let base = parts[..fixed].join("/");
+    let depth = if pattern.contains("**") {
+        usize::MAX
+    } else {
+        parts.len() - fixed
     };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            collect_json(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json") {
-            out.push(path);
-        }
-    }
+    let (dir, strip) = match base.as_str() {
+        "" if pattern.starts_with('/') => ("/".to_string(), false),
+        "" => (".".to_string(), true),
+        _ => (base, false),
+    };
+    let found = input::walk_files(Path::new(&dir), depth, |p| {
+        let shown = if strip { p.strip_prefix(".").unwrap_or(p) } else { p };
+        matcher.is_match(shown)
+    });
+    Ok(found
+        .into_iter()
+        .map(|p| match strip {
+            true => p.strip_prefix(".").map(Path::to_path_buf).unwrap_or(p),
+            false => p,
+        })
+        .collect())
 }
 
 /// Verify every input in parallel; results keep the input order.
@@ -181,26 +205,21 @@ pub enum Loaded {
 }
 
 pub fn read_capped(path: &Path, cap: u64) -> Result<Loaded, (String, &'static str)> {
-    let file = File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => (
+    // Regular files only: a FIFO or device would block or never end.
+    let file = input::open_regular(path).map_err(|e| match e {
+        ReadError::NotFound => (
             "file not found".to_string(),
             "check the path; receipts are written by the benchmark step",
         ),
-        std::io::ErrorKind::PermissionDenied => (
-            "permission denied".to_string(),
-            "make the file readable by the user running policy-check",
+        ReadError::Directory => (
+            "is a directory, not a receipt file".into(),
+            "pass the directory itself without a trailing pattern to check every .json in it",
         ),
-        _ => (format!("cannot open: {e}"), "check the path"),
+        other => (other.to_string(), other.fix()),
     })?;
     let meta = file
         .metadata()
         .map_err(|e| (format!("cannot stat: {e}"), "check the path"))?;
-    if meta.is_dir() {
-        return Err((
-            "is a directory, not a receipt file".into(),
-            "pass the directory itself without a trailing pattern to check every .json in it",
-        ));
-    }
     if meta.len() > cap {
         return Ok(Loaded::TooLarge(meta.len()));
     }

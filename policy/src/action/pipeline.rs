@@ -207,17 +207,13 @@ pub fn now() -> String {
         .unwrap_or_default()
 }
 
-/// Write a file whole or not at all: a temp file beside it, then a rename.
+/// Write a file whole or not at all (the folder made first), replacing an old one.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, contents)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("cannot write {}: {e}", path.display())
-        })
+    // Never through a symlink: the output folder is in a workspace a fork can fill.
+    crate::input::write_atomic(path, contents.as_bytes(), crate::input::Existing::Replace)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }

@@ -5,6 +5,7 @@ use super::{Refusal, assess, format_date, parse_date, rate, record, store};
 use crate::cli::{EXIT_USAGE, Format};
 use crate::envelope::Policy;
 use crate::gates::GateConfig;
+use crate::input::{Existing, WriteError};
 use crate::verdict::Status;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -72,9 +73,12 @@ pub struct ChartArgs {
     /// Only this envelope (default: every envelope with baselines).
     #[arg(long)]
     pub envelope: Option<String>,
-    /// Where to write the SVG.
+    /// Where to write the SVG (an existing file is kept unless --force).
     #[arg(long)]
     pub out: PathBuf,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub common: Common,
 }
@@ -300,12 +304,21 @@ fn chart_command(a: ChartArgs, policy: &Policy) -> Result<i32, Refusal> {
             )
         })?;
     }
-    std::fs::write(&a.out, svg).map_err(|e| {
-        Refusal::new(
+    let existing = match a.force {
+        true => Existing::Replace,
+        false => Existing::Refuse,
+    };
+    crate::input::write_atomic(&a.out, svg.as_bytes(), existing).map_err(|e| match e {
+        WriteError::Exists => Refusal::new(
+            2,
+            format!("{} already exists; not overwriting it", a.out.display()),
+            "pass --force to replace it, or choose another --out",
+        ),
+        e => Refusal::new(
             2,
             format!("cannot write {}: {e}", a.out.display()),
             "check --out",
-        )
+        ),
     })?;
     println!("wrote {}", a.out.display());
     Ok(0)

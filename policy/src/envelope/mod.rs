@@ -14,6 +14,7 @@ pub use judge::{
     CONFIDENCE, EnvelopeFinding, EnvelopeRef, Judgement, RateJudgement, RooflineJudgement, judge,
 };
 
+use crate::input::ReadError;
 use crate::gates::{Code, GateConfig};
 use crate::verdict::Level;
 use globset::GlobMatcher;
@@ -273,36 +274,22 @@ impl Policy {
                 help,
             )]
         };
-        let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => io(
+        // Through the input layer: a FIFO, a device or /proc cannot hang it or
+        // grow it past the cap (counted while reading, not taken from metadata).
+        let bytes = crate::input::read_capped(path, MAX_POLICY_BYTES).map_err(|e| match e {
+            ReadError::NotFound => io(
                 "the policy file does not exist".into(),
                 "check the --policy path, or run `policy-check policy init` to write one",
             ),
-            _ => io(
-                format!("cannot read the policy file: {e}"),
-                "make the file readable",
-            ),
-        })?;
-        if meta.is_dir() {
-            return Err(io(
+            ReadError::Directory => io(
                 "the policy path is a directory".into(),
                 "pass the policy file itself, e.g. ci/receipt-policy.toml",
-            ));
-        }
-        if meta.len() > MAX_POLICY_BYTES {
-            return Err(io(
-                format!(
-                    "the policy file is {} bytes, above the {MAX_POLICY_BYTES}-byte cap",
-                    meta.len()
-                ),
+            ),
+            ReadError::TooLarge { .. } => io(
+                format!("the policy file is larger than the {MAX_POLICY_BYTES}-byte cap"),
                 "a policy is a few kilobytes; check that --policy names the policy file",
-            ));
-        }
-        let bytes = std::fs::read(path).map_err(|e| {
-            io(
-                format!("cannot read the policy file: {e}"),
-                "make the file readable",
-            )
+            ),
+            other => io(format!("the policy file {other}"), other.fix()),
         })?;
         let text = String::from_utf8(bytes).map_err(|e| {
             let offset = e.utf8_error().valid_up_to();

@@ -191,7 +191,7 @@ fn reproduce(
 }
 
 fn read_receipt(path: &std::path::Path) -> Option<Receipt> {
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = crate::input::read_capped(path, crate::receipt::parse::DEFAULT_MAX_BYTES).ok()?;
     let doc = crate::receipt::parse::parse(&bytes).ok()?;
     Receipt::from_document(doc.value).ok()
 }

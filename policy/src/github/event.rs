@@ -89,13 +89,13 @@ impl Event {
             path: path.to_path_buf(),
             source,
         };
-        let size = std::fs::metadata(path).map_err(read)?.len();
-        if size > MAX_EVENT_BYTES {
-            return Err(EventError::TooLarge {
+        let text = crate::input::read_capped(path, MAX_EVENT_BYTES).map_err(|e| match e {
+            crate::input::ReadError::TooLarge { .. } => EventError::TooLarge {
                 path: path.to_path_buf(),
-            });
-        }
-        let text = std::fs::read(path).map_err(read)?;
+            },
+            crate::input::ReadError::Io(source) => read(source),
+            other => read(std::io::Error::other(format!("{other}; {}", other.fix()))),
+        })?;
         let payload: Value = serde_json::from_slice(&text).map_err(|source| EventError::Parse {
             path: path.to_path_buf(),
             source,
