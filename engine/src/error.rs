@@ -14,6 +14,11 @@ pub enum EngineError {
     },
 
     #[error(
+        "{path}: not a regular file (a directory, pipe or device): reading it could block or never end; pass a .gguf model file"
+    )]
+    NotRegular { path: PathBuf },
+
+    #[error(
         "{path}: not a GGUF file: the first 4 bytes are {found:?}, expected \"GGUF\" (pass a .gguf model file)"
     )]
     BadMagic { path: PathBuf, found: [u8; 4] },

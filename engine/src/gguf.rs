@@ -218,14 +218,11 @@ impl GgufFile {
         };
         // A FIFO would block the open and a device never ends: regular files only,
         // checked before opening and again on the open file.
-        let regular = |meta: std::fs::Metadata| {
-            if meta.is_file() {
-                Ok(())
-            } else {
-                Err(io(std::io::Error::other(
-                    "not a regular file (a directory, pipe or device); pass a .gguf model file",
-                )))
-            }
+        let regular = |meta: std::fs::Metadata| match meta.is_file() {
+            true => Ok(()),
+            false => Err(EngineError::NotRegular {
+                path: path.to_path_buf(),
+            }),
         };
         regular(std::fs::metadata(path).map_err(io)?)?;
         let file = std::fs::File::open(path).map_err(io)?;

@@ -196,6 +196,10 @@ pub struct ReportArgs {
     /// Refuse report files larger than this many bytes.
     #[arg(long, default_value_t = crate::report::load::DEFAULT_MAX_REPORT_BYTES)]
     pub max_size: u64,
+    /// The policy the report's receipts are judged again with (default:
+    /// ci/receipt-policy.toml, else built-in); the report's own verdict is not trusted.
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -441,7 +445,7 @@ pub(crate) fn load_policy_in(root: &Path, path: Option<&Path>) -> Result<Policy,
         None => match std::fs::symlink_metadata(&implicit) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Policy::builtin(),
             _ => match crate::input::resolve_within(root, &implicit) {
-                Ok(resolved) => Policy::from_file(&resolved),
+                Ok(_) => Policy::from_file(&implicit),
                 Err(e) => {
                     return Err(format!(
                         "{}: {e}; {} (or delete it to use the built-in policy)",
@@ -464,13 +468,15 @@ fn policy_init(path: &Path, force: bool) -> Result<(), String> {
         true => Existing::Replace,
         false => Existing::Refuse,
     };
-    input::write_atomic(path, envelope::STARTER_POLICY.as_bytes(), existing).map_err(|e| match e {
-        WriteError::Exists => format!(
-            "{} already exists; not overwriting it (pass --force to replace it, or edit it)",
-            path.display()
-        ),
-        e => format!("{}: {e}", path.display()),
-    })?;
+    input::write_atomic(path, envelope::STARTER_POLICY.as_bytes(), existing).map_err(
+        |e| match e {
+            WriteError::Exists => format!(
+                "{} already exists; not overwriting it (pass --force to replace it, or edit it)",
+                path.display()
+            ),
+            e => format!("{}: {e}", path.display()),
+        },
+    )?;
     eprintln!(
         "wrote {}; edit it, then run `policy-check policy show` to see the effective policy",
         path.display()
@@ -720,7 +726,8 @@ fn commands_command(args: CommandsArgs) -> Result<i32, String> {
 }
 
 fn report_command(args: &ReportArgs) -> Result<i32, String> {
-    let loaded = report::load::load(&args.report, args.max_size)?;
+    let policy = load_policy(args.policy.as_deref())?;
+    let loaded = crate::artifact::load(&args.report, args.max_size, &policy)?;
     let text = match args.format {
         ReportFormat::Text => report::text::text(&loaded, stdout_style()),
         ReportFormat::Markdown => report::markdown::markdown(

@@ -28,9 +28,13 @@ pub enum ReadError {
     /// A FIFO, socket or device: reading it could block forever or never end.
     NotRegular(&'static str),
     /// More than `cap` bytes (counted while reading, not taken from metadata).
-    TooLarge { cap: u64 },
+    TooLarge {
+        cap: u64,
+    },
     /// A symlink (or `..`) that leads out of the root the path was found under.
-    Outside { root: PathBuf },
+    Outside {
+        root: PathBuf,
+    },
     Io(io::Error),
 }
 
@@ -57,7 +61,9 @@ impl ReadError {
     pub fn fix(&self) -> &'static str {
         match self {
             ReadError::NotFound => "check the path",
-            ReadError::PermissionDenied => "make the file readable by the user running policy-check",
+            ReadError::PermissionDenied => {
+                "make the file readable by the user running policy-check"
+            }
             ReadError::Directory => "pass the file itself",
             ReadError::NotRegular(_) => {
                 "pass a regular file; policy-check never reads pipes, sockets or devices"
@@ -292,10 +298,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], existing: Existing) -> Result<(),
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let name = path.file_name().map_or_else(
-        || "output".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = path
+        .file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
     let (tmp, mut file) = temp_beside(dir, &name)?;
     let written = file
         .write_all(bytes)
@@ -309,7 +314,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], existing: Existing) -> Result<(),
         // rename replaces atomically; a symlink put there since is replaced, not followed.
         Existing::Replace => std::fs::rename(&tmp, path),
         // hard_link fails if the name exists, so a file that appeared since is kept.
-        Existing::Refuse => std::fs::hard_link(&tmp, path).and_then(|()| std::fs::remove_file(&tmp)),
+        Existing::Refuse => {
+            std::fs::hard_link(&tmp, path).and_then(|()| std::fs::remove_file(&tmp))
+        }
     });
     if let Err(e) = placed {
         let _ = std::fs::remove_file(&tmp);
@@ -351,14 +358,23 @@ mod tests {
     fn fifos_and_devices_are_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("pipe.json");
-        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
         assert!(made.success());
-        assert!(matches!(read_capped(&fifo, 10), Err(ReadError::NotRegular(_))));
+        assert!(matches!(
+            read_capped(&fifo, 10),
+            Err(ReadError::NotRegular(_))
+        ));
         assert!(matches!(
             read_capped(Path::new("/dev/zero"), 10),
             Err(ReadError::NotRegular(_))
         ));
-        assert!(matches!(read_capped(dir.path(), 10), Err(ReadError::Directory)));
+        assert!(matches!(
+            read_capped(dir.path(), 10),
+            Err(ReadError::Directory)
+        ));
     }
 
     #[test]
@@ -367,7 +383,10 @@ mod tests {
         let f = dir.path().join("a");
         std::fs::write(&f, b"12345").unwrap();
         assert_eq!(read_capped(&f, 5).unwrap(), b"12345");
-        assert!(matches!(read_capped(&f, 4), Err(ReadError::TooLarge { cap: 4 })));
+        assert!(matches!(
+            read_capped(&f, 4),
+            Err(ReadError::TooLarge { cap: 4 })
+        ));
         let mut total = 0;
         assert!(stream_capped(&f, 5, |b| total += b.len()).is_ok());
         assert_eq!(total, 5);
@@ -403,7 +422,9 @@ mod tests {
         std::os::unix::fs::symlink(".", root.path().join("y")).unwrap();
         std::os::unix::fs::symlink("..", sub.join("up")).unwrap();
         std::os::unix::fs::symlink("r.json", sub.join("again.json")).unwrap();
-        let found = walk_files(root.path(), usize::MAX, |p| p.extension().is_some_and(|e| e == "json"));
+        let found = walk_files(root.path(), usize::MAX, |p| {
+            p.extension().is_some_and(|e| e == "json")
+        });
         assert_eq!(found.len(), 1, "{found:?}");
     }
 

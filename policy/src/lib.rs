@@ -5,6 +5,7 @@
 //! (`check` wires gates and envelopes together for one receipt).
 
 pub mod action;
+pub mod artifact;
 pub mod baseline;
 pub mod check;
 pub mod claims;

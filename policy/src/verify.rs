@@ -4,11 +4,11 @@
 //! others are still checked.
 
 use crate::gates::{self, GateConfig, structure};
+use crate::input::{self, ReadError};
 use crate::receipt::parse::DEFAULT_MAX_BYTES;
 use crate::verdict::{Finding, Status};
 use rayon::prelude::*;
 use serde::Serialize;
-use crate::input::{self, ReadError};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -114,7 +114,6 @@ pub fn expand(args: &[String]) -> Vec<Input> {
     inputs
 }
 
-
 /// The files a glob matches: the directory before its first wildcard is walked
 /// (loop-safe, no deeper than the pattern can reach without `**`) and each path
 /// is matched with `*` and `?` stopping at `/`, as in a shell.
@@ -141,7 +140,11 @@ fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>, String> {
         _ => (base, false),
     };
     let found = input::walk_files(Path::new(&dir), depth, |p| {
-        let shown = if strip { p.strip_prefix(".").unwrap_or(p) } else { p };
+        let shown = if strip {
+            p.strip_prefix(".").unwrap_or(p)
+        } else {
+            p
+        };
         matcher.is_match(shown)
     });
     Ok(found

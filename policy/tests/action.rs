@@ -116,7 +116,7 @@ fn policy_check(
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("GITHUB_OUTPUT", &outputs)
         .env("INPUT_MODEL", "synthetic:tiny")
-        .env("INPUT_TOKENS", "8")
+        .env("INPUT_TOKENS", "16")
         .env("INPUT_RUNS", "3")
         .env("INPUT_GITHUB-TOKEN", "test-token")
         .env("INPUT_POLICY", "ci/receipt-policy.toml");
@@ -396,15 +396,24 @@ fn publish_posts_a_forks_report_found_by_head_sha_and_refuses_a_foreign_one() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(fake.state().log.len(), 0);
 
-    // The workflow_run job: no checkout, only the downloaded artifact.
+    // The workflow_run job: the default branch's policy and the downloaded
+    // artifact (the whole output-dir), nothing else.
     let publisher = tempfile::tempdir().unwrap();
     let artifact = publisher.path().join("artifacts/receipt-action-linux");
     std::fs::create_dir_all(&artifact).unwrap();
+    std::fs::create_dir_all(publisher.path().join("ci")).unwrap();
     std::fs::copy(
-        dir.path().join("receipt-action/report.json"),
-        artifact.join("report.json"),
+        dir.path().join("ci/receipt-policy.toml"),
+        publisher.path().join("ci/receipt-policy.toml"),
     )
     .unwrap();
+    for name in ["report.json", "receipt.json"] {
+        std::fs::copy(
+            dir.path().join("receipt-action").join(name),
+            artifact.join(name),
+        )
+        .unwrap();
+    }
     fake.state().pulls.push((9, head.clone()));
     let run = action(
         publisher.path(),

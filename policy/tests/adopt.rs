@@ -203,7 +203,7 @@ fn claims_json(d: &Path) -> (i32, Value) {
 fn snippets_take_the_command_and_numbers_from_the_receipt_and_pass_claims_when_pasted() {
     let baseline = format!("baselines/{}/cpu-i2s.json", today());
     let cases = [
-        ("quick", "ci/quick.json", 4, 2, 14.1),
+        ("quick", "ci/quick.json", 16, 2, 14.1),
         ("benchmark", "ci/inference.json", 128, 1, 15.2),
         ("baseline", baseline.as_str(), 256, 1, 16.4),
     ];

@@ -56,7 +56,7 @@ fn recent() -> String {
 }
 
 /// A v1.1 receipt that passes every gate: the rate is the median of `samples`
-/// (or a single value when `samples` is empty), wall time and cv consistent.
+/// (or one sample of `rate` when `samples` is empty), wall time and cv consistent.
 fn receipt(backend: &str, format: &str, kernels: &[&str], rate: f64, samples: &[f64]) -> Value {
     let mut r = json!({
         "schema_version": "1.1.0",
@@ -67,15 +67,21 @@ fn receipt(backend: &str, format: &str, kernels: &[&str], rate: f64, samples: &[
         "kernels": kernels,
         "kernel_stats": kernels.iter().map(|k| json!({"id": k, "calls": 10, "total_ns": 1000})).collect::<Vec<_>>(),
         "environment": {"BITNET_SEED": "42"},
-        "tokens_requested": 8,
-        "tokens_generated": 8,
+        "tokens_requested": 16,
+        "tokens_generated": 16,
         "tokens_per_second": rate,
         "model": {"source": "synthetic", "preset": "2b-4t", "format": format},
         "build": {"engine": "bitnet-engine", "engine_version": "0.1.0"},
         "host": {"os": "linux", "arch": "x86_64", "threads": 2, "simd": "avx2"},
         "run": {"seed": 42, "strict": true}
     });
-    if !samples.is_empty() {
+    let single = [rate];
+    let samples = if samples.is_empty() {
+        &single[..]
+    } else {
+        samples
+    };
+    {
         let mut sorted = samples.to_vec();
         sorted.sort_by(f64::total_cmp);
         let n = sorted.len();
@@ -86,14 +92,25 @@ fn receipt(backend: &str, format: &str, kernels: &[&str], rate: f64, samples: &[
         };
         let mean = samples.iter().sum::<f64>() / n as f64;
         let var = samples.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
-        let wall_ms: f64 = samples.iter().map(|s| 8.0 / s * 1000.0).sum::<f64>() * 1.001;
+        let wall_ms: f64 = samples.iter().map(|s| 16.0 / s * 1000.0).sum::<f64>() * 1.001;
         r["tokens_per_second"] = median.into();
         r["measurement"] = json!({
             "warmup_runs": 1, "timed_runs": n, "samples_tokens_per_second": samples,
             "median": median, "min": sorted[0], "max": sorted[n - 1], "cv": var.sqrt() / mean,
-            "prompt_tokens": 4, "decode_tokens": 8, "wall_ms": wall_ms
+            "prompt_tokens": 4, "decode_tokens": 16, "wall_ms": wall_ms
         });
     }
+    r
+}
+
+/// The same receipt with `n` decoded tokens per run (wall time to match).
+fn with_tokens(mut r: Value, n: u64) -> Value {
+    let old = r["measurement"]["decode_tokens"].as_f64().unwrap();
+    r["tokens_requested"] = n.into();
+    r["tokens_generated"] = n.into();
+    r["measurement"]["decode_tokens"] = n.into();
+    let wall = r["measurement"]["wall_ms"].as_f64().unwrap() * n as f64 / old;
+    r["measurement"]["wall_ms"] = wall.into();
     r
 }
 
@@ -286,7 +303,8 @@ fn five_samples_straddling_the_edge_are_insufficient_evidence_and_shifted_down_p
 #[test]
 fn qk256_mvp_warns_with_label_and_caps_tokens() {
     let dir = Dir::new();
-    let p = dir.json("q.json", &receipt("cpu", "qk256", QK256_KERNELS, 0.1, &[]));
+    let q = with_tokens(receipt("cpu", "qk256", QK256_KERNELS, 0.1, &[]), 8);
+    let p = dir.json("q.json", &q);
     let (code, doc) = dir.check(std::slice::from_ref(&p), None);
     assert_eq!(code, 0, "{doc:#}");
     let v = &doc["verdicts"][0];
@@ -298,9 +316,7 @@ fn qk256_mvp_warns_with_label_and_caps_tokens() {
     assert_eq!(code, 0);
     assert!(text.contains("[MVP — not for production]"), "{text}");
 
-    let mut long = receipt("cpu", "qk256", QK256_KERNELS, 0.1, &[]);
-    long["tokens_requested"] = 64.into();
-    long["tokens_generated"] = 64.into();
+    let long = with_tokens(receipt("cpu", "qk256", QK256_KERNELS, 0.1, &[]), 64);
     let p = dir.json("long.json", &long);
     let (code, doc) = dir.check(&[p], None);
     assert_eq!(code, 0, "{doc:#}");

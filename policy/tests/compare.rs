@@ -18,7 +18,7 @@ const BENCH: &str = r#"cat > "$RECEIPT_PATH" <<EOF
  "backend": "cpu", "deterministic": true, "kernels": ["i2s_gemv_avx2", "attention_cpu"],
  "environment": {"BITNET_VERSION": "0.1.0", "OS": "linux", "BITNET_SEED": "42"},
  "model": {"path": "m.gguf"},
- "tokens_requested": 8, "tokens_generated": 8, "tokens_per_second": $(cat rate.txt)}
+ "tokens_requested": 16, "tokens_generated": 16, "tokens_per_second": $(cat rate.txt)}
 EOF"#;
 
 /// Judges any CPU receipt by a wide band: these tests are about the comparison.
@@ -243,7 +243,7 @@ fn a_base_without_the_builtin_engine_is_incomparable_before_any_build() {
             "--model",
             "synthetic:tiny",
             "--tokens",
-            "4",
+            "16",
             "--runs",
             "1",
         ])

@@ -28,9 +28,10 @@ fn receipt(rate: f64, days_ago: i64, threads: u64) -> Value {
         "kernels": KERNELS,
         "kernel_stats": KERNELS.iter().map(|k| json!({"id": k, "calls": 10, "total_ns": 1000})).collect::<Vec<_>>(),
         "environment": {"BITNET_SEED": "42"},
-        "tokens_requested": 8,
-        "tokens_generated": 8,
+        "tokens_requested": 16,
+        "tokens_generated": 16,
         "tokens_per_second": rate,
+        "measurement": {"timed_runs": 1, "samples_tokens_per_second": [rate], "decode_tokens": 16},
         "model": {"path": "synthetic:2b-4t", "sha256": SHA, "source": "synthetic", "preset": "2b-4t", "format": "i2s"},
         "build": {"engine": "bitnet-engine", "engine_version": "0.1.0"},
         "host": {"os": "linux", "arch": "x86_64", "cpu_model": CPU, "threads": threads, "simd": "avx2"},
@@ -527,7 +528,7 @@ deterministic = true
             "--model",
             "synthetic:tiny",
             "--tokens",
-            "8",
+            "16",
             "--runs",
             "2",
         ])
@@ -545,7 +546,7 @@ deterministic = true
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
     assert_eq!(out.status.code(), Some(0), "{doc:#}\n{stderr}");
     let d = detail(&doc, "fresh-measurement");
-    assert!(d.contains("measured now: bitnet-engine bench --model synthetic:tiny --tokens 8 --runs 2 --threads 1"), "{d}");
+    assert!(d.contains("measured now: bitnet-engine bench --model synthetic:tiny --tokens 16 --runs 2 --threads 1"), "{d}");
     assert!(
         d.contains("receipt-action/receipt.json: pass — cpu-tiny"),
         "{d}"

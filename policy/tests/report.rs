@@ -208,7 +208,14 @@ fn report_json_round_trips_and_renders_through_the_cli() {
         assert!(!out.is_empty(), "{format}");
     }
     let (_, json, _) = policy_check_in(dir.path(), &["report", "--report", p, "--format", "json"]);
-    assert_eq!(load::parse(json.as_bytes()).unwrap(), report);
+    // Judged again from its receipts with the same policy: the same report, and
+    // a note that says so.
+    let mut back = load::parse(json.as_bytes()).unwrap();
+    let note = back.notes.pop().unwrap();
+    assert!(note.starts_with("judged again from the artifact"), "{note}");
+    assert_eq!(back.policy.sha256, report.policy.sha256);
+    back.policy.path = report.policy.path.clone(); // found as ci/receipt-policy.toml
+    assert_eq!(back, report);
     let (_, text, _) = policy_check_in(dir.path(), &["report", "--report", p]);
     assert!(text.contains("README.md:9:"), "{text}");
     assert!(text.contains("→ fail (exit 1)"), "{text}");

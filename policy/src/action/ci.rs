@@ -179,7 +179,15 @@ fn publish_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
         );
         return EXIT_USAGE;
     };
-    let report = match load_reports(path) {
+    // The base branch's policy (this job's checkout) judges the artifact again.
+    let policy = match load_policy(inputs.policy.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprint!("{e}");
+            return EXIT_USAGE;
+        }
+    };
+    let report = match load_reports(path, &policy) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -234,7 +242,7 @@ fn publish_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
 
 /// Read one report, or every `report.json` under a directory (a matrix's
 /// artifacts), merged.
-fn load_reports(path: &Path) -> Result<Report, String> {
+fn load_reports(path: &Path, policy: &crate::envelope::Policy) -> Result<Report, String> {
     let mut files = Vec::new();
     if path.is_dir() {
         collect(path, &mut files, 0)?;
@@ -250,7 +258,7 @@ fn load_reports(path: &Path) -> Result<Report, String> {
     files.sort();
     let reports = files
         .iter()
-        .map(|f| load::load(f, load::DEFAULT_MAX_REPORT_BYTES))
+        .map(|f| crate::artifact::load(f, load::DEFAULT_MAX_REPORT_BYTES, policy))
         .collect::<Result<Vec<_>, _>>()?;
     Report::merge(reports)
 }

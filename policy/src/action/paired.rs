@@ -368,24 +368,17 @@ fn measure_pairs(
     entry.outcome = Some(e.outcome);
     let pct = |x: f64| format!("{:+.1}%", x * 100.0);
     let allowed = format!("{}%", crate::report::markdown::num(threshold * 100.0));
-    let (status, judged) = match e.outcome {
-        Outcome::Regression => (
-            Status::Fail,
-            format!("regression: slower by more than the {allowed} allowed (`[compare] max_drop`)"),
-        ),
-        Outcome::Improvement => (
-            Status::Pass,
-            format!("improvement: faster by more than {allowed}"),
-        ),
-        Outcome::NoChange => (Status::Pass, format!("no change: within ±{allowed}")),
-        Outcome::InsufficientEvidence => (
-            Status::Warn,
-            format!(
-                "insufficient evidence: cannot tell whether it is slower by more than {allowed}; raise `[compare] budget` or use a quieter runner"
-            ),
+    let judged = match e.outcome {
+        Outcome::Regression => {
+            format!("regression: slower by more than the {allowed} allowed (`[compare] max_drop`)")
+        }
+        Outcome::Improvement => format!("improvement: faster by more than {allowed}"),
+        Outcome::NoChange => format!("no change: within ±{allowed}"),
+        Outcome::InsufficientEvidence => format!(
+            "insufficient evidence: cannot tell whether it is slower by more than {allowed}; raise `[compare] budget` or use a quieter runner"
         ),
     };
-    entry.status = status;
+    entry.status = e.outcome.status();
     entry.message = format!(
         "decode {} [{}, {}] vs base {short}, {tally}: {judged}",
         pct(e.change),

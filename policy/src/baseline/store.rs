@@ -229,12 +229,14 @@ pub fn load_day(
 
 fn read_baseline(path: &Path, policy: &Policy, config: &GateConfig) -> Result<Assessed, Problem> {
     let display = path.display().to_string();
-    let bytes = crate::input::read_capped(path, crate::receipt::parse::DEFAULT_MAX_BYTES)
-        .map_err(|e| Problem {
-            kind: ProblemKind::Unreadable,
-            path: display.clone(),
-            message: format!("cannot read it: {e}"),
-            fix: e.fix().into(),
+    let bytes =
+        crate::input::read_capped(path, crate::receipt::parse::DEFAULT_MAX_BYTES).map_err(|e| {
+            Problem {
+                kind: ProblemKind::Unreadable,
+                path: display.clone(),
+                message: format!("cannot read it: {e}"),
+                fix: e.fix().into(),
+            }
         })?;
     if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
         return Err(Problem {

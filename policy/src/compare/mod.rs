@@ -49,6 +49,16 @@ impl Outcome {
             Outcome::InsufficientEvidence => "insufficient evidence",
         }
     }
+
+    /// What the outcome adds to a run: a regression fails it; undecided warns.
+    pub fn status(self) -> crate::verdict::Status {
+        use crate::verdict::Status;
+        match self {
+            Outcome::Regression => Status::Fail,
+            Outcome::Improvement | Outcome::NoChange => Status::Pass,
+            Outcome::InsufficientEvidence => Status::Warn,
+        }
+    }
 }
 
 /// The estimate of the change and its interval, as relative changes

@@ -273,6 +273,7 @@ pub fn judge(policy: &Policy, receipt: &Receipt, value: &Value) -> Judgement {
         }
     }
     rules(policy, envelope, receipt, &mut j);
+    decode_length(policy, &mut j, envelope, receipt);
     if let Some(label) = envelope.status.label() {
         push(
             policy,
@@ -623,6 +624,35 @@ fn rules(policy: &Policy, e: &Envelope, receipt: &Receipt, j: &mut Judgement) {
                 Some(location.clone()),
             );
         }
+    }
+}
+
+/// The fewest decoded tokens per timed run a production envelope accepts.
+pub const MIN_PRODUCTION_DECODE_TOKENS: u64 = 16;
+
+fn decode_length(policy: &Policy, j: &mut Judgement, e: &Envelope, receipt: &Receipt) {
+    if e.status != EnvelopeStatus::Production {
+        return;
+    }
+    let decoded = receipt.measurement.as_ref().and_then(|m| m.decode_tokens);
+    let (pointer, tokens) = match (decoded, receipt.tokens_generated) {
+        (Some(t), _) => ("/measurement/decode_tokens", t),
+        (None, Some(t)) => ("/tokens_generated", t),
+        (None, None) => return,
+    };
+    if tokens < MIN_PRODUCTION_DECODE_TOKENS {
+        push(
+            policy,
+            j,
+            EnvelopeCode::TooFewTokens,
+            pointer,
+            format!(
+                "{tokens} decoded tokens per run; production envelope \"{}\" needs at least {MIN_PRODUCTION_DECODE_TOKENS}",
+                e.id
+            ),
+            format!("run with --tokens {MIN_PRODUCTION_DECODE_TOKENS} or more"),
+            None,
+        );
     }
 }
 

@@ -14,8 +14,8 @@ pub use judge::{
     CONFIDENCE, EnvelopeFinding, EnvelopeRef, Judgement, RateJudgement, RooflineJudgement, judge,
 };
 
-use crate::input::ReadError;
 use crate::gates::{Code, GateConfig};
+use crate::input::ReadError;
 use crate::verdict::Level;
 use globset::GlobMatcher;
 use serde::Serialize;

@@ -145,10 +145,31 @@ codes! {
                   generated, not counted. Fix: list each distinct kernel id once.",
         example: "{\"kernels\": [\"k0\", \"k1\", … \"k10000\"]}";
     MockKernel = "mock-kernel", Honesty, Deny,
-        summary: "A kernel id contains \"mock\" (in any case).",
+        summary: "A kernel id says it is not real: mock, fake, stub, dummy, simulat…, noop (in any case or look-alike letters).",
         explain: "A mock kernel computes nothing real, so the run is not evidence, whatever compute_path \
-                  says. Fix: benchmark with the real kernels.",
+                  says. The id is read as a person reads it: full-width and Cyrillic or Greek look-alike \
+                  letters count as the Latin ones, invisible characters are dropped. Fix: benchmark with \
+                  the real kernels.",
         example: "{\"compute_path\": \"real\", \"kernels\": [\"mock_inference\"]}";
+    KernelIdInvalid = "kernel-id-invalid", Honesty, Deny,
+        summary: "A kernel id (or model.format, model.embedding_type) is not an ASCII identifier.",
+        explain: "Every honesty gate classifies kernels by their letters, so an id with a look-alike letter \
+                  (Cyrillic о), a zero-width or control character, or leading or trailing whitespace could \
+                  hide a mock or a GPU kernel. Ids are ASCII letters, digits and _ . : + -, starting with a \
+                  letter or digit. Fix: record the id as the dispatcher names it.",
+        example: "{\"kernels\": [\"i2s_gemv\\u200b\"]}";
+    BackendUnknown = "backend-unknown", Honesty, Deny,
+        summary: "backend is not a known backend (cpu, cuda, gpu, rocm, hip, metal, vulkan, opencl, sycl, npu, webgpu).",
+        explain: "Envelopes and the GPU and CPU kernel gates key on the backend; a misspelled or look-alike \
+                  backend would skip them. Fix: write the backend's name; a new backend is added to \
+                  policy-check, or a policy lowers this code's level.",
+        example: "{\"backend\": \"cpu \"}";
+    MockEnvironment = "mock-environment", Honesty, Deny,
+        summary: "An environment variable that turns on a mock, fake, stub, dummy or simulated path is set.",
+        explain: "environment records the variables the run saw; BITNET_MOCK=1 or FAKE_GPU=true means the \
+                  engine may not have computed for real. Values \"\", 0, false, no and off count as unset. \
+                  Fix: benchmark without the mock switch.",
+        example: "{\"environment\": {\"BITNET_MOCK\": \"1\"}}";
     MissingGpuKernel = "missing-gpu-kernel", Honesty, Deny,
         summary: "A GPU backend (cuda, gpu) or --require-gpu-kernels, but no GPU kernel id ran.",
         explain: "A GPU receipt written by a CPU fallback is the most common lie. GPU kernel ids start \
@@ -184,6 +205,13 @@ codes! {
         explain: "A number without the build and host that produced it cannot be reproduced or compared. \
                   Fix: record them in the receipt.",
         example: "{\"schema_version\": \"1.0.0\", \"environment\": {}}";
+    EvidenceMissing = "evidence-missing", Environment, Deny,
+        summary: "A v1.1 receipt lacks the evidence its version promises: non-empty build and host, timed samples, kernel_stats.",
+        explain: "A 1.1.0 receipt is checked against its own measurements: samples against the rate, \
+                  kernel_stats against the kernels, build and host against the envelope. Leaving them out \
+                  (or writing {}) would skip every one of those gates silently. Fix: write them, as \
+                  bitnet-engine bench does, or declare schema_version 1.0.0 and be judged as a v1.0 receipt.",
+        example: "{\"schema_version\": \"1.1.0\", \"build\": {}, \"host\": {}}";
     TimestampInFuture = "timestamp-in-future", Environment, Deny,
         summary: "timestamp is more than 5 minutes in the future.",
         explain: "A receipt from the future was hand-edited or written on a machine with a wrong clock. \
@@ -249,6 +277,19 @@ codes! {
                   = tokens_per_second / roofline_tokens_per_second, each within 2%. Fix: compute them \
                   from the measured bandwidth.",
         example: "{\"calibration\": {\"mem_bw_gbps\": 20.0, \"roofline_tokens_per_second\": 500.0}, \"model\": {\"bytes_per_token\": 1179449920}}";
+    BytesPerTokenImplausible = "bytes-per-token-implausible", Consistency, Deny,
+        summary: "model.bytes_per_token is below what one decode step must read.",
+        explain: "Each token's logits read the whole output projection (hidden × vocab weights, at least \
+                  1 bit each), and a step reads at least 1/256 of the parameters at 1 bit (a mixture of \
+                  experts reads few of its experts). A smaller figure would raise the roofline until no \
+                  rate can exceed it. Fix: write the bytes a decode step reads.",
+        example: "{\"model\": {\"hidden\": 2560, \"vocab\": 128256, \"bytes_per_token\": 1}}";
+    WallTimeImplausible = "wall-time-implausible", Consistency, Deny,
+        summary: "measurement.wall_ms is not a time the timed runs could have taken.",
+        explain: "wall_ms is the wall time of all timed runs, prefill and decode; it must be finite and at \
+                  most twice what the slowest sample's decode and the prefill imply, plus 5 seconds. Fix: time the \
+                  runs with a monotonic clock.",
+        example: "{\"measurement\": {\"decode_tokens\": 64, \"samples_tokens_per_second\": [20.0], \"wall_ms\": 1e300}}";
     ModelHashMismatch = "model-hash-mismatch", Consistency, Deny,
         summary: "model.sha256 is missing or differs from the model file given with --model.",
         explain: "A receipt binds itself to the exact model it ran. Fix: benchmark the model you mean, or \

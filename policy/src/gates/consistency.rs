@@ -54,6 +54,7 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
         ));
     }
     kernel_stats(receipt, findings);
+    bytes_per_token(receipt, findings);
     calibration(receipt, findings);
     if let Some(expected) = &config.model_sha256 {
         model_hash(receipt, expected, findings);
@@ -164,6 +165,7 @@ fn samples(receipt: &Receipt, findings: &mut Vec<Finding>) {
             ),
         ));
     }
+    wall_time(m, samples, findings);
     if let (Some(tokens), Some(wall_ms)) = (m.decode_tokens, m.wall_ms) {
         let decode_ms: f64 = samples.iter().map(|s| tokens as f64 / s * 1000.0).sum();
         if decode_ms > wall_ms * 1.01 + 1.0 {
@@ -176,6 +178,63 @@ fn samples(receipt: &Receipt, findings: &mut Vec<Finding>) {
                 "time the runs with a monotonic clock and write the rates that clock gives",
             ));
         }
+    }
+}
+
+/// The upper bound on wall_ms (the lower one is `rate-exceeds-wall-time`): the
+/// slowest sample's decode for every run, the prompt at the prefill rate (else at
+/// the slowest decode rate), twice over, plus 5 s for what lies between runs.
+fn wall_time(m: &crate::receipt::Measurement, samples: &[f64], findings: &mut Vec<Finding>) {
+    let Some(wall_ms) = m.wall_ms else {
+        return;
+    };
+    let slowest = samples.iter().copied().fold(f64::INFINITY, f64::min);
+    let decode = m.decode_tokens.unwrap_or(0) as f64;
+    let prompt = m.prompt_tokens.unwrap_or(0) as f64;
+    let prefill = m
+        .prefill_tokens_per_second
+        .filter(|r| *r > 0.0)
+        .unwrap_or(slowest);
+    let per_run_ms = (decode / slowest + prompt / prefill.min(slowest)) * 1000.0;
+    let bound = 2.0 * per_run_ms * samples.len() as f64 + 5000.0;
+    if !wall_ms.is_finite() || (m.decode_tokens.is_some() && wall_ms > bound) {
+        findings.push(Finding::new(
+            Code::WallTimeImplausible,
+            "/measurement/wall_ms",
+            format!(
+                "wall_ms is {wall_ms} but {} runs at the samples' rates take at most about {bound:.0} ms",
+                samples.len()
+            ),
+            "write the wall time of the timed runs, measured with a monotonic clock",
+        ));
+    }
+}
+
+/// A decode step reads the output projection (hidden × vocab, ≥ 1 bit each) and
+/// at least 1/256 of the parameters at 1 bit (a mixture of experts reads few).
+fn bytes_per_token(receipt: &Receipt, findings: &mut Vec<Finding>) {
+    let Some(model) = &receipt.model else {
+        return;
+    };
+    let Some(bpt) = model.bytes_per_token else {
+        return;
+    };
+    let head = model
+        .hidden
+        .zip(model.vocab)
+        .map(|(h, v)| h.saturating_mul(v) / 8);
+    let params = model.params.map(|p| p / 256 / 8);
+    if let Some(floor) = head.into_iter().chain(params).max()
+        && bpt < floor
+    {
+        findings.push(Finding::new(
+            Code::BytesPerTokenImplausible,
+            "/model/bytes_per_token",
+            format!(
+                "bytes_per_token is {bpt} but a decode step of this model reads at least {floor} bytes"
+            ),
+            "write the bytes one decode step reads (weights read per token plus the KV cache)",
+        ));
     }
 }
 

@@ -35,6 +35,7 @@ pub fn check(
             }
         }
         SchemaVersion::V1_1 => {
+            evidence(receipt, findings);
             for (key, present) in [
                 ("build", receipt.build.is_some()),
                 ("host", receipt.host.is_some()),
@@ -112,6 +113,47 @@ pub fn parse_age(s: &str) -> Option<Duration> {
     };
     let seconds = n.checked_mul(seconds_per_unit)?;
     (n > 0 && seconds <= MAX_AGE_SECONDS).then(|| Duration::seconds(seconds))
+}
+
+/// What a v1.1 receipt promises beyond presence: build and host that say
+/// something, timed samples and per-kernel counts, so that the consistency gates
+/// have something to check (without them each would skip silently).
+fn evidence(receipt: &Receipt, findings: &mut Vec<Finding>) {
+    let mut missing = |pointer: &str, what: &str| {
+        findings.push(Finding::new(
+            Code::EvidenceMissing,
+            pointer,
+            format!("{what}: a 1.1.0 receipt carries the evidence it is checked against"),
+            "write it as bitnet-engine bench does, or declare schema_version 1.0.0",
+        ))
+    };
+    if receipt
+        .build
+        .as_ref()
+        .is_some_and(|b| *b == Default::default())
+    {
+        missing("/build", "build is empty");
+    }
+    if receipt
+        .host
+        .as_ref()
+        .is_some_and(|h| *h == Default::default())
+    {
+        missing("/host", "host is empty");
+    }
+    let samples = receipt
+        .measurement
+        .as_ref()
+        .and_then(|m| m.samples_tokens_per_second.as_ref());
+    if samples.is_none() {
+        missing(
+            "/measurement",
+            "measurement.samples_tokens_per_second is missing",
+        );
+    }
+    if receipt.kernel_stats.as_ref().is_none_or(Vec::is_empty) {
+        missing("/kernel_stats", "kernel_stats is missing or empty");
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Honesty gates: does the receipt show that real, quantized kernels ran on the
 //! backend it names? Kernel ids are classified by prefix (DESIGN §3).
 
-use super::{Code, GateConfig};
+use super::{Code, GateConfig, identifiers};
 use crate::receipt::Receipt;
 use crate::verdict::Finding;
 use std::collections::HashSet;
@@ -41,6 +41,22 @@ fn is_gpu_backend(backend: &str) -> bool {
 }
 
 pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>) {
+    identifiers::check(receipt, findings);
+    for (key, value) in identifiers::mock_flags(receipt) {
+        findings.push(Finding::new(
+            Code::MockEnvironment,
+            format!(
+                "/environment/{}",
+                crate::receipt::parse::escape_pointer_segment(&key)
+            ),
+            format!(
+                "environment.{} is \"{}\": the run may have taken a mock path",
+                identifiers::shown(&key),
+                identifiers::shown(&value)
+            ),
+            "benchmark without the mock switch",
+        ));
+    }
     if receipt.compute_path != "real" {
         findings.push(Finding::new(
             Code::ComputePathNotReal,
@@ -88,9 +104,12 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
         })
     });
     per_kernel(findings, kernels, Code::MockKernel, |id| {
-        id.to_ascii_lowercase().contains("mock").then(|| {
+        identifiers::suspicious_word(id).map(|word| {
             (
-                format!("kernel \"{id}\" is a mock: the run computed nothing real"),
+                format!(
+                    "kernel \"{}\" says \"{word}\": the run computed nothing real",
+                    identifiers::shown(id)
+                ),
                 "benchmark with the real kernels",
             )
         })

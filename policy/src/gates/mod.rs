@@ -6,6 +6,7 @@ mod codes;
 pub mod consistency;
 pub mod environment;
 pub mod honesty;
+pub mod identifiers;
 pub mod structure;
 
 pub use codes::{Code, Family, explain};

@@ -71,11 +71,60 @@ pub fn parse(bytes: &[u8]) -> Result<Report, String> {
     serde_json::from_value(value).map_err(|e| format!("does not match the report model: {e}"))
 }
 
-/// The report as pretty JSON, newline-terminated.
+/// The report as pretty JSON, newline-terminated, fitted to the schema's caps
+/// (a string longer than its `maxLength` ends in a marker, a list longer than its
+/// `maxItems` is cut), so a report this tool writes is never one it refuses to read.
 pub fn to_json(report: &Report) -> String {
-    let mut text = serde_json::to_string_pretty(report).expect("a report serializes");
+    let mut value = serde_json::to_value(report).expect("a report serializes");
+    let schema: Value =
+        serde_json::from_str(REPORT_SCHEMA).expect("embedded report schema is valid JSON");
+    fit(&mut value, &schema, &schema);
+    let mut text = serde_json::to_string_pretty(&value).expect("a report serializes");
     text.push('\n');
     text
+}
+
+/// Ends a string cut to fit its schema cap.
+pub const TRUNCATED: &str = "… [truncated]";
+
+fn fit(value: &mut Value, node: &Value, root: &Value) {
+    let node = match node.get("$ref").and_then(Value::as_str) {
+        Some(pointer) => root
+            .pointer(pointer.trim_start_matches('#'))
+            .unwrap_or(node),
+        None => node,
+    };
+    match value {
+        Value::String(s) => {
+            if let Some(max) = node.get("maxLength").and_then(Value::as_u64) {
+                let max = max as usize;
+                if s.chars().count() > max {
+                    let keep = max.saturating_sub(TRUNCATED.chars().count());
+                    *s = s.chars().take(keep).chain(TRUNCATED.chars()).collect();
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(max) = node.get("maxItems").and_then(Value::as_u64) {
+                items.truncate(max as usize);
+            }
+            if let Some(item) = node.get("items") {
+                for v in items {
+                    fit(v, item, root);
+                }
+            }
+        }
+        Value::Object(map) => {
+            if let Some(props) = node.get("properties") {
+                for (k, v) in map.iter_mut() {
+                    if let Some(sub) = props.get(k) {
+                        fit(v, sub, root);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -114,5 +163,16 @@ mod tests {
         v["pull_request_number"] = 7.into();
         let err = parse(v.to_string().as_bytes()).unwrap_err();
         assert!(err.contains("pull_request_number"), "{err}");
+    }
+
+    #[test]
+    fn an_overlong_string_is_cut_to_the_schema_and_reads_back() {
+        let mut r = report();
+        r.notes.push("x".repeat(5000));
+        let text = to_json(&r);
+        let back = parse(text.as_bytes()).expect("a written report is always readable");
+        let note = back.notes.last().unwrap();
+        assert!(note.ends_with(TRUNCATED), "{note}");
+        assert_eq!(note.chars().count(), 4096);
     }
 }
