@@ -314,6 +314,48 @@ fn the_implicit_policy_is_never_silently_replaced_or_read_from_outside() {
     }
 }
 
+/// In the action, the `policy` input names a file in the checked-out code: a
+/// link from there to the runner's files is refused before it is read.
+#[test]
+fn the_action_never_reads_a_policy_linked_out_of_the_workspace() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("ci")).unwrap();
+    std::os::unix::fs::symlink("/proc/self/environ", d.join("ci/p.toml")).unwrap();
+    write(d, "x.json", &honest());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_policy-check"));
+    child
+        .arg("action")
+        .current_dir(d)
+        .env("RECEIPT_CANARY", "canary-4f1d9a")
+        .env("INPUT_MODE", "verify")
+        .env("INPUT_RECEIPTS", "x.json")
+        .env("INPUT_POLICY", "ci/p.toml");
+    let out = child.output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("resolves outside"), "{text}");
+    assert!(!text.contains("canary-4f1d9a"), "{text}");
+}
+
+/// A policy line echoed under a syntax error never carries an escape sequence.
+#[test]
+fn a_policy_error_echoes_its_line_without_control_characters() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("p.toml"),
+        "version = 1
+max_age = \"\u{1b}]8;;http://evil\u{7}x\"\nbad = \u{1b}[2J\n",
+    )
+    .unwrap();
+    write(d, "x.json", &honest());
+    let (code, out) = run_in(d, &["check", "--policy", "p.toml", "x.json"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+}
+
 /// Numbers a user types are parsed with checked arithmetic: too large is a usage
 /// error, never an overflow panic.
 #[test]

@@ -65,13 +65,26 @@ pub fn run_action() -> i32 {
     code
 }
 
+/// The policy input, read only from inside the workspace: the file at that path
+/// comes from the checked-out code, and a link from there to the runner's files
+/// (`/proc/self/environ` holds the token) must not be read, let alone echoed.
+fn workspace_policy(inputs: &Inputs) -> Result<crate::envelope::Policy, i32> {
+    if let Some(p) = &inputs.policy
+        && let Err(e) = crate::input::resolve_within(Path::new("."), p)
+    {
+        eprintln!("error: input `policy` {}: {e}; {}", p.display(), e.fix());
+        return Err(EXIT_USAGE);
+    }
+    load_policy(inputs.policy.as_deref()).map_err(|rendered| {
+        eprint!("{rendered}");
+        EXIT_USAGE
+    })
+}
+
 fn judge_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
-    let policy = match load_policy(inputs.policy.as_deref()) {
+    let policy = match workspace_policy(inputs) {
         Ok(p) => p,
-        Err(rendered) => {
-            eprint!("{rendered}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let (commit, base) = commit_of(event);
     let base = inputs.base.clone().or(base);
@@ -180,12 +193,9 @@ fn publish_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
         return EXIT_USAGE;
     };
     // The base branch's policy (this job's checkout) judges the artifact again.
-    let policy = match load_policy(inputs.policy.as_deref()) {
+    let policy = match workspace_policy(inputs) {
         Ok(p) => p,
-        Err(e) => {
-            eprint!("{e}");
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let report = match load_reports(path, &policy) {
         Ok(r) => r,

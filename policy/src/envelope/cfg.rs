@@ -87,7 +87,7 @@ impl fmt::Display for PolicyError {
             let number = self.location.line.to_string();
             let pad = " ".repeat(number.len());
             writeln!(f, "{pad} |")?;
-            writeln!(f, "{number} | {text}")?;
+            writeln!(f, "{number} | {}", shown_line(text))?;
             writeln!(
                 f,
                 "{pad} | {}{}",
@@ -100,6 +100,24 @@ impl fmt::Display for PolicyError {
         }
         writeln!(f, "  = help: {}", self.help)
     }
+}
+
+/// A policy line as echoed under an error: control characters written out (the
+/// file may be hostile: no escape sequence reaches the terminal), at most 200
+/// characters.
+fn shown_line(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(200)
+        .flat_map(|c| match c.is_control() {
+            true => c.escape_default().collect::<Vec<_>>(),
+            false => vec![c],
+        })
+        .collect();
+    if text.chars().count() > 200 {
+        out.push('…');
+    }
+    out
 }
 
 /// Render a list of errors, one after another, with a count at the end.
