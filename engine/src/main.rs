@@ -360,7 +360,7 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let text = serde_json::to_string_pretty(&value)? + "\n";
-    std::fs::write(&receipt_path, text)
+    write_replacing(&receipt_path, text.as_bytes())
         .with_context(|| format!("writing {}", receipt_path.display()))?;
     eprintln!(
         "[bitnet-engine] {:.2} tok/s (median of {runs}), roofline fraction {:.3}, receipt {}",
@@ -626,4 +626,27 @@ fn cmd_crosscheck(raw: &[String]) -> Result<()> {
         );
     }
     print_stdout(&text)
+}
+
+/// Write a file whole or not at all: a new temporary file beside it, then a
+/// rename over the old one. A symlink at the path is replaced, never followed, and
+/// a run killed mid-write leaves the previous receipt, not half of a new one.
+fn write_replacing(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }

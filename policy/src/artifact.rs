@@ -17,30 +17,50 @@ use crate::verdict::{Level, Status};
 use crate::verify::VerifyOptions;
 use std::path::{Component, Path, PathBuf};
 
-/// Read a report.json and judge it again with `policy`, its receipts looked up
-/// beside it.
-pub fn load(path: &Path, max_bytes: u64, policy: &Policy) -> Result<Report, String> {
+/// Where the receipts a report names are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// Only beside the report: an artifact (`publish`), which must carry them.
+    Beside,
+    /// Beside the report, then under the working directory (`report` on one's own run).
+    BesideThenHere,
+}
+
+/// Read a report.json and judge it again with `policy`.
+pub fn load(
+    path: &Path,
+    max_bytes: u64,
+    policy: &Policy,
+    lookup: Lookup,
+) -> Result<Report, String> {
     let mut report = crate::report::load::load(path, max_bytes)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    let mut roots = vec![dir];
+    if lookup == Lookup::BesideThenHere {
+        roots.push(Path::new("."));
+    }
     let options = VerifyOptions {
         gates: policy.gate_config(Default::default()),
         ..Default::default()
     };
-    rejudge(&mut report, dir, policy, &options);
+    rejudge(&mut report, &roots, policy, &options);
     Ok(report)
 }
 
-/// Judge `report` again; `dir` is the folder the artifact was downloaded to (the
-/// receipts are looked up there). Returns the notes to add to the report.
-pub fn rejudge(report: &mut Report, dir: &Path, policy: &Policy, options: &VerifyOptions) {
+/// Judge `report` again; its receipts are looked up under `roots` in turn (the
+/// folder the artifact was downloaded to first).
+pub fn rejudge(report: &mut Report, roots: &[&Path], policy: &Policy, options: &VerifyOptions) {
     let mut rechecked = 0usize;
     for entry in &mut report.receipts {
         let shown = entry.path.clone();
-        let replaced = match locate(dir, &entry.path) {
-            Some(rel) => match input::read_within(dir, &rel, options.max_bytes) {
+        let found = roots
+            .iter()
+            .find_map(|root| locate(root, &entry.path).map(|rel| (*root, rel)));
+        let replaced = match found {
+            Some((dir, rel)) => match input::read_within(dir, &rel, options.max_bytes) {
                 Ok(bytes) => {
                     rechecked += 1;
                     ReceiptEntry::from(&check::check_bytes(shown, &bytes, policy, options))

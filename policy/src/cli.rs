@@ -727,7 +727,8 @@ fn commands_command(args: CommandsArgs) -> Result<i32, String> {
 
 fn report_command(args: &ReportArgs) -> Result<i32, String> {
     let policy = load_policy(args.policy.as_deref())?;
-    let loaded = crate::artifact::load(&args.report, args.max_size, &policy)?;
+    let lookup = crate::artifact::Lookup::BesideThenHere;
+    let loaded = crate::artifact::load(&args.report, args.max_size, &policy, lookup)?;
     let text = match args.format {
         ReportFormat::Text => report::text::text(&loaded, stdout_style()),
         ReportFormat::Markdown => report::markdown::markdown(

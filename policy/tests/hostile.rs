@@ -446,6 +446,46 @@ fn a_forged_report_verdict_is_not_trusted() {
     assert!(out.contains("does not carry this receipt"), "{out}");
 }
 
+/// A report the tool writes is one it reads back: a 1,100-character model path
+/// is cut to the schema's cap with a marker, not written whole and then refused.
+#[test]
+fn an_overlong_receipt_string_still_makes_a_readable_report() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let mut long = honest();
+    long["model"]["path"] = "m/".repeat(550).into();
+    write(d, "long.json", &long);
+    let out = Command::new(env!("CARGO_BIN_EXE_policy-check"))
+        .args([
+            "run",
+            "--model",
+            "synthetic:tiny",
+            "--tokens",
+            "16",
+            "--runs",
+            "1",
+        ])
+        .args([
+            "--receipts",
+            "long.json",
+            "--no-claims",
+            "--output-dir",
+            "out",
+        ])
+        .current_dir(d)
+        .env("BITNET_ENGINE", common::bitnet_engine())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(d.join("out/report.json").is_file(), "{text}");
+    let (code, out) = run_in(
+        d,
+        &["report", "--report", "out/report.json", "--format", "json"],
+    );
+    assert_ne!(code, 2, "{out}");
+    assert!(out.contains("… [truncated]"), "{out}");
+}
+
 /// The engine refuses a pipe or a device as its model instead of blocking on it.
 #[test]
 fn the_engine_refuses_a_fifo_or_device_model() {

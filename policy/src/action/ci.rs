@@ -268,7 +268,10 @@ fn load_reports(path: &Path, policy: &crate::envelope::Policy) -> Result<Report,
     files.sort();
     let reports = files
         .iter()
-        .map(|f| crate::artifact::load(f, load::DEFAULT_MAX_REPORT_BYTES, policy))
+        .map(|f| {
+            let lookup = crate::artifact::Lookup::Beside;
+            crate::artifact::load(f, load::DEFAULT_MAX_REPORT_BYTES, policy, lookup)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Report::merge(reports)
 }
