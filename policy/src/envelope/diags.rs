@@ -155,7 +155,7 @@ envelope_codes! {
         summary: "A production envelope judged a run that decoded fewer than 16 tokens.",
         explain: "A rate from a handful of tokens is mostly timer and warm-up noise, and a 1-token run \
                   measures no decode at all; production numbers come from at least 16 decoded tokens per \
-                  timed run. Fix: run with --tokens 16 or more (the built-in engine's default is 64).";
+                  timed run. Fix: run with --tokens 16 or more (bitnet-engine bench decodes 128 by default).";
     MvpEnvelope = "mvp-envelope", WARN,
         summary: "The receipt was judged by an MVP or experimental envelope: not for production.",
         explain: "Envelopes with status mvp or experimental turn their findings into warnings and label \
