@@ -16,18 +16,15 @@ use time::format_description::well_known::Rfc3339;
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// Run policy-check in `dir`; fails the test on a hang past the deadline or a panic.
-fn run_in(dir: &Path, args: &[&str]) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_policy-check"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("RECEIPT_CANARY", "canary-4f1d9a")
+/// Run a command to its end; fails the test if it runs past the deadline (a
+/// hang). Returns its exit code and stdout followed by stderr.
+fn bounded(mut command: Command) -> (Option<i32>, String) {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("policy-check starts");
+        .expect("the command starts");
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -35,7 +32,7 @@ fn run_in(dir: &Path, args: &[&str]) -> (i32, String) {
         }
         if start.elapsed() > DEADLINE {
             let _ = child.kill();
-            panic!("policy-check {args:?} hung for {DEADLINE:?}");
+            panic!("{command:?} hung for {DEADLINE:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -52,12 +49,25 @@ fn run_in(dir: &Path, args: &[&str]) -> (i32, String) {
         .unwrap()
         .read_to_string(&mut out)
         .unwrap();
+    (status.code(), out)
+}
+
+/// Run policy-check in `dir`; fails the test on a hang, a panic, or a leak of
+/// the environment.
+fn run_in(dir: &Path, args: &[&str]) -> (i32, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_policy-check"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("RECEIPT_CANARY", "canary-4f1d9a");
+    let (code, out) = bounded(command);
     assert!(!out.contains("panicked"), "{args:?}: {out}");
     assert!(
         !out.contains("canary-4f1d9a"),
         "{args:?} printed the environment: {out}"
     );
-    (status.code().expect("exited, not killed"), out)
+    (code.expect("exited, not killed"), out)
 }
 
 fn recent() -> String {
@@ -493,32 +503,12 @@ fn the_engine_refuses_a_fifo_or_device_model() {
     let fifo = dir.path().join("model.gguf");
     mkfifo(&fifo);
     for model in [fifo.to_str().unwrap(), "/dev/zero"] {
-        let mut child = Command::new(common::bitnet_engine())
+        let mut command = Command::new(common::bitnet_engine());
+        command
             .args(["bench", "--model", model, "--tokens", "16", "--receipt"])
-            .arg(dir.path().join("r.json"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if start.elapsed() > DEADLINE {
-                let _ = child.kill();
-                panic!("bitnet-engine hung on {model}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        assert_eq!(status.code(), Some(1), "{model}: {err}"); // a bad model (docs/engine.md)
+            .arg(dir.path().join("r.json"));
+        let (code, err) = bounded(command);
+        assert_eq!(code, Some(1), "{model}: {err}"); // a bad model (docs/engine.md)
         assert!(err.contains("not a regular file"), "{model}: {err}");
     }
 }
