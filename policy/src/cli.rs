@@ -4,6 +4,7 @@
 use crate::envelope::{self, EnvelopeCode, Policy};
 use crate::gates::{self, Code, GateConfig, ModelHash};
 use crate::receipt::{SchemaVersion, schema};
+use crate::report::escape::{lines, plain};
 use crate::report::{self, Style};
 use crate::verify::{self, VerifyOptions};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -338,7 +339,7 @@ pub fn run(cli: Cli) -> i32 {
                 0
             }
             Err(rendered) => {
-                eprint!("{rendered}");
+                eprint!("{}", lines(&rendered));
                 EXIT_USAGE
             }
         },
@@ -390,8 +391,9 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
+/// Messages name files, refs and values from the command line: escaped.
 fn usage_error(message: &str) -> i32 {
-    eprintln!("error: {message}");
+    eprintln!("error: {}", lines(message));
     EXIT_USAGE
 }
 
@@ -453,7 +455,7 @@ fn policy_init(path: &Path, force: bool) -> Result<(), String> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     eprintln!(
         "wrote {}; edit it, then run `policy-check policy show` to see the effective policy",
-        path.display()
+        plain(&path.display().to_string())
     );
     Ok(())
 }
@@ -474,7 +476,7 @@ fn check_command(args: CheckArgs) -> Result<i32, String> {
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
         Err(rendered) => {
-            eprint!("{rendered}");
+            eprint!("{}", lines(&rendered));
             return Ok(EXIT_USAGE);
         }
     };
@@ -499,7 +501,7 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
         Err(rendered) => {
-            eprint!("{rendered}");
+            eprint!("{}", lines(&rendered));
             return Ok(EXIT_USAGE);
         }
     };
@@ -562,7 +564,7 @@ fn snippet_command(args: &SnippetArgs) -> i32 {
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
         Err(rendered) => {
-            eprint!("{rendered}");
+            eprint!("{}", lines(&rendered));
             return EXIT_USAGE;
         }
     };
@@ -572,7 +574,7 @@ fn snippet_command(args: &SnippetArgs) -> i32 {
         Ok(s) => {
             print!("{}", s.markdown);
             for p in &s.problems {
-                eprintln!("error: {p}");
+                eprintln!("error: {}", lines(p));
             }
             i32::from(!s.problems.is_empty())
         }
@@ -597,7 +599,7 @@ fn fix_claims(
         ));
     }
     let plan = fix::plan(verdicts, backer, cite, |p| std::fs::read(root.join(p)).ok());
-    let lines: usize = plan.edits.values().map(Vec::len).sum();
+    let count: usize = plan.edits.values().map(Vec::len).sum();
     if write {
         for (path, edits) in &plan.edits {
             let full = root.join(path);
@@ -605,23 +607,24 @@ fn fix_claims(
             let fixed = fix::apply(&bytes, edits).map_err(|e| format!("{path}: {e}"))?;
             std::fs::write(&full, fixed).map_err(|e| format!("{path}: cannot write: {e}"))?;
             for e in edits {
-                println!("{path}:{}: cited {cite}", e.line);
+                println!("{}:{}: cited {}", plain(path), e.line, plain(cite));
             }
         }
     } else {
         print!("{}", fix::patch(&plan));
     }
     for why in &plan.left {
-        eprintln!("not fixed: {why}");
+        eprintln!("not fixed: {}", plain(why));
     }
     eprintln!(
-        "{lines} line{} {} {cite}; {} claim{} left as {}",
-        if lines == 1 { "" } else { "s" },
-        match (write, lines == 1) {
+        "{count} line{} {} {}; {} claim{} left as {}",
+        if count == 1 { "" } else { "s" },
+        match (write, count == 1) {
             (true, true) => "now cites",
             (true, false) => "now cite",
             (false, _) => "would cite",
         },
+        plain(cite),
         plan.left.len(),
         if plan.left.len() == 1 { "" } else { "s" },
         if plan.left.len() == 1 {
@@ -662,14 +665,14 @@ fn commands_command(args: CommandsArgs) -> Result<i32, String> {
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
         Err(rendered) => {
-            eprint!("{rendered}");
+            eprint!("{}", lines(&rendered));
             return Ok(EXIT_USAGE);
         }
     };
     if policy.commands.rules.is_empty() {
         eprintln!(
             "note: the policy ({}) has no [[commands.rule]]; nothing to check (docs/claims.md, \"Command conventions\")",
-            policy.origin.path
+            plain(&policy.origin.path)
         );
     }
     // Commands live in the same docs as claims: [claims] include/exclude pick the files.

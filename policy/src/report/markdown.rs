@@ -2,6 +2,10 @@
 //! table of receipts, then what failed (expanded), then what passed (folded).
 //! Output always fits the target's size limit; what does not fit is counted in
 //! an honest "N more" line that says where the rest is.
+//!
+//! Every string from the report is data: it goes in through [`text`] (prose)
+//! or [`code`] (names, paths, ids), so it makes no mention, link, image,
+//! emphasis, HTML, heading or table break; links are ours, built by [`link`].
 
 use super::model::{ClaimEntry, Report};
 use crate::verdict::{Level, Status};
@@ -49,7 +53,7 @@ pub fn markdown(report: &Report, target: Target) -> String {
     }
 
     if let Some(gate) = &report.release_gate {
-        let _ = writeln!(out, "\n### Release gate: {}\n", gate.status);
+        let _ = writeln!(out, "\n### Release gate: {}\n", text(&gate.status));
         out.push_str("| | Item | What was checked |\n|---|---|---|\n");
         for item in &gate.items {
             let mut cell = item
@@ -66,7 +70,7 @@ pub fn markdown(report: &Report, target: Target) -> String {
                 "skip" => "➖",
                 _ => "❌",
             };
-            let _ = writeln!(out, "| {icon} | {} | {cell} |", item.name);
+            let _ = writeln!(out, "| {icon} | {} | {cell} |", text(&item.name));
         }
     }
 
@@ -145,7 +149,7 @@ pub fn markdown(report: &Report, target: Target) -> String {
         let _ = writeln!(
             out,
             "\n<details><summary>Claims that pass: {}</summary>\n",
-            counts.join(", ")
+            text(&counts.join(", "))
         );
         claim_table(&mut out, limit, &fine, report, target, false);
         out.push_str("\n</details>\n");
@@ -171,12 +175,16 @@ fn headline(out: &mut String, report: &Report) {
     if parts.is_empty() {
         parts.push("nothing to judge".into());
     }
-    let _ = write!(out, "**{}**", parts.join(" · "));
+    let _ = write!(out, "**{}**", text(&parts.join(" · ")));
     if let Some(c) = &report.commit {
         let _ = write!(out, " · commit {}", code(short(&c.sha)));
     }
     if let Some(run) = &report.run {
-        let _ = write!(out, " · [run {}]({})", run.run_id, run.url());
+        let _ = write!(
+            out,
+            " · {}",
+            link(&text(&format!("run {}", run.run_id)), &run.url())
+        );
     }
     out.push('\n');
 }
@@ -234,12 +242,12 @@ fn footer(out: &mut String, report: &Report) {
     let _ = writeln!(
         out,
         "\n<sub>{} {} · policy {} (sha256 {}) · exit code {} · generated {}</sub>",
-        report.tool.name,
-        report.tool.version,
+        text(&report.tool.name),
+        text(&report.tool.version),
         code(&report.policy.path),
         code(short(&report.policy.sha256)),
         report.exit_code,
-        report.generated_at
+        text(&report.generated_at)
     );
 }
 
@@ -264,7 +272,7 @@ fn claim_table(
             claim_icon(c.level),
             place_link(report, &c.path, c.line),
             code(&c.text),
-            c.outcome,
+            text(&c.outcome),
         );
     });
     more(out, claims.len() - shown, "claims", target);
@@ -303,15 +311,40 @@ fn more(out: &mut String, hidden: usize, what: &str, target: Target) {
 fn place_link(report: &Report, path: &str, line: u32) -> String {
     let label = format!("{}:{line}", text(path));
     match (&report.run, &report.commit) {
-        (Some(run), Some(commit)) => format!(
-            "[{label}]({}/{}/blob/{}/{}#L{line})",
-            run.server_url.trim_end_matches('/'),
-            run.repository,
-            commit.sha,
-            url_path(path)
+        (Some(run), Some(commit)) => link(
+            &label,
+            &format!(
+                "{}/{}/blob/{}/{}#L{line}",
+                run.server_url.trim_end_matches('/'),
+                run.repository,
+                url_path(&commit.sha),
+                url_path(path)
+            ),
         ),
         _ => label,
     }
+}
+
+/// `[label](url)` for a label already escaped; the label alone when the URL is
+/// not http(s). Bytes that could end the destination (space, `(`, `)`, `<`,
+/// `>`, `|`, backslash, quotes, non-ASCII) are percent-encoded.
+fn link(label: &str, url: &str) -> String {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return label.to_string();
+    }
+    let mut dest = String::with_capacity(url.len());
+    for b in url.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => dest.push(b as char),
+            b'-' | b'.' | b'_' | b'~' | b':' | b'/' | b'?' | b'#' | b'=' | b'&' | b'%' | b'+'
+            | b',' | b';' | b'@' | b'!' | b'$' | b'*' => dest.push(b as char),
+            _ => {
+                let _ = write!(dest, "%{b:02X}");
+            }
+        }
+    }
+    format!("[{label}]({dest})")
 }
 
 fn envelope_cell(r: &super::model::ReceiptEntry) -> String {
@@ -434,26 +467,60 @@ pub(crate) fn num(x: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// Text safe inside a table cell: no line breaks, no pipes, no raw HTML.
+/// Breaks what GitHub links inside text (`@user`, `@org/team`, `#123`,
+/// `http://`, `www.`) without a visible change; GitHub does not strip it.
+const WORD_JOINER: char = '\u{2060}';
+
+/// Prose that reads as it is, safe anywhere inline and inside a table cell:
+/// markdown punctuation backslash-escaped, HTML and entities written as
+/// entities, no line break, and no live mention, reference or autolink.
+/// Control, bidi and zero-width characters are shown as `\u{…}` escapes.
 pub(crate) fn text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '|' => out.push_str("\\|"),
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut rest = s;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '\r' => {}
-            '\n' => out.push(' '),
-            c => out.push(c),
+            '\r' | '\n' => out.push(' '),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '~' | '|' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '@' | '#' => {
+                out.push(c);
+                out.push(WORD_JOINER);
+            }
+            ':' if rest.starts_with("//") => {
+                out.push(':');
+                out.push(WORD_JOINER);
+            }
+            'w' | 'W' if rest.get(..3).is_some_and(|r| r.eq_ignore_ascii_case("ww.")) => {
+                out.push_str(&s[s.len() - rest.len() - 1..][..3]);
+                out.push(WORD_JOINER);
+                rest = &rest[2..];
+            }
+            c => super::escape::push_char(&mut out, c),
         }
     }
     out
 }
 
-/// Inline code that survives backticks and pipes in its content.
+/// Inline code that survives backticks and pipes in its content. Nothing in a
+/// code span is a link, mention or HTML; line breaks become spaces and
+/// control, bidi and zero-width characters `\u{…}` escapes.
 pub(crate) fn code(s: &str) -> String {
-    let s = s.replace(['\n', '\r'], " ").replace('|', "\\|");
+    let mut escaped = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' => escaped.push(' '),
+            '|' => escaped.push_str("\\|"),
+            c => super::escape::push_char(&mut escaped, c),
+        }
+    }
+    let s = escaped;
     let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
     let pad = if s.starts_with('`') || s.ends_with('`') {
