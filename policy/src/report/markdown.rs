@@ -563,6 +563,202 @@ mod tests {
         assert_eq!(text("<b>a|b</b>\nc"), "&lt;b&gt;a\\|b&lt;/b&gt; c");
     }
 
+    /// Strings a receipt, doc or file name could carry to make the comment do
+    /// something: mentions, references, links, images, HTML, emphasis,
+    /// headings, table breaks, terminal escapes, bidi overrides.
+    pub(crate) const HOSTILE: &[&str] = &[
+        "ok\n::error::x",
+        "\x1b]8;;http://evil\x07click\x1b]8;;\x07",
+        "\x1b[2J",
+        "@octocat",
+        "cc @org/team and @octocat.",
+        "fixes #12 and octo/demo#3",
+        "[x](http://evil)",
+        "![i](http://evil/i.png)",
+        "<img src=x onerror=alert(1)>",
+        "&lt;b&gt; &#64;octocat",
+        "**bold** __bold__ *em* _em_ ~~gone~~",
+        "a | b || c",
+        "`code` ``x``",
+        "docs/we]ird[na(me).md",
+        "<http://evil> https://evil.example/x www.evil.example WWW.EVIL.EXAMPLE",
+        "mail me@evil.example",
+        "# heading\n## heading\n- item\n> quote\n---",
+        "mock\u{202e}lenrek \u{2066}x\u{2069} zero\u{200b}width",
+        "$x^2$ and \\| escaped pipe",
+        "[^1] footnote <!-- comment -->",
+    ];
+
+    /// Every inline event pulldown-cmark sees in `md` (GFM tables on).
+    fn events(md: &str) -> Vec<pulldown_cmark::Event<'_>> {
+        let mut options = pulldown_cmark::Options::empty();
+        options.insert(pulldown_cmark::Options::ENABLE_TABLES);
+        options.insert(pulldown_cmark::Options::ENABLE_STRIKETHROUGH);
+        options.insert(pulldown_cmark::Options::ENABLE_FOOTNOTES);
+        options.insert(pulldown_cmark::Options::ENABLE_MATH);
+        pulldown_cmark::Parser::new_ext(md, options).collect()
+    }
+
+    /// What GitHub would link or notify from text: a mention, an issue
+    /// reference, a bare URL, a www. link, an email.
+    pub(crate) fn live_on_github(md: &str) -> Option<String> {
+        let bytes = md.as_bytes();
+        for (i, w) in bytes.windows(2).enumerate() {
+            if (w[0] == b'@' || w[0] == b'#') && w[1].is_ascii_alphanumeric() {
+                return Some(md[i..].chars().take(20).collect());
+            }
+        }
+        let lower = md.to_ascii_lowercase();
+        ["://", "www."]
+            .iter()
+            .find(|p| lower.contains(*p))
+            .map(|p| format!("{p} in {md}"))
+    }
+
+    #[test]
+    fn hostile_text_renders_as_plain_text_only() {
+        use pulldown_cmark::{Event, Tag, TagEnd};
+        for s in HOSTILE {
+            let md = format!("Why: {}", text(s));
+            assert!(!md.contains('\n') && !md.contains('\x1b'), "{md}");
+            assert_eq!(live_on_github(&md), None, "{s:?} → {md}");
+            for e in events(&md) {
+                assert!(
+                    matches!(
+                        e,
+                        Event::Text(_)
+                            | Event::Start(Tag::Paragraph)
+                            | Event::End(TagEnd::Paragraph)
+                    ),
+                    "{s:?} → {md} gave {e:?}"
+                );
+            }
+            let shown: String = events(&md)
+                .into_iter()
+                .filter_map(|e| match e {
+                    Event::Text(t) => Some(t.into_string()),
+                    _ => None,
+                })
+                .collect::<String>()
+                .replace(WORD_JOINER, "");
+            // The reader sees the value (line breaks as spaces, hidden
+            // characters as escapes), not its markup.
+            let expected = super::super::escape::plain(&s.replace(['\n', '\r'], " "))
+                .replace("\\u{3a}", ":")
+                .replace("##\\u{5b}", "##[");
+            assert_eq!(shown, format!("Why: {expected}"), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_code_is_one_code_span() {
+        use pulldown_cmark::Event;
+        for s in HOSTILE {
+            let md = format!("x {} y", code(s));
+            assert!(!md.contains('\n') && !md.contains('\x1b'), "{md}");
+            let spans = events(&md)
+                .into_iter()
+                .filter(|e| !matches!(e, Event::Start(_) | Event::End(_) | Event::Text(_)))
+                .collect::<Vec<_>>();
+            assert!(
+                matches!(spans.as_slice(), [Event::Code(_)]),
+                "{s:?} → {md} gave {spans:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_cells_keep_the_table_whole() {
+        use pulldown_cmark::{Event, Tag};
+        for s in HOSTILE {
+            let md = format!(
+                "| a | b | c |\n|---|---|---|\n| {} | {} | {} |\n",
+                text(s),
+                code(s),
+                place_link(&linked(), s, 3)
+            );
+            let cells = events(&md)
+                .iter()
+                .filter(|e| matches!(e, Event::Start(Tag::TableCell)))
+                .count();
+            assert_eq!(cells, 6, "{s:?} broke the table:\n{md}");
+            for e in events(&md) {
+                assert!(
+                    !matches!(
+                        e,
+                        Event::Html(_)
+                            | Event::InlineHtml(_)
+                            | Event::Start(Tag::Image { .. })
+                            | Event::Start(Tag::Emphasis)
+                            | Event::Start(Tag::Strong)
+                            | Event::Start(Tag::Heading { .. })
+                    ),
+                    "{s:?} → {md} gave {e:?}"
+                );
+            }
+        }
+    }
+
+    /// A report that knows its run and commit, so claims link to their lines.
+    fn linked() -> Report {
+        let mut r = Report::new(
+            &[],
+            &[],
+            &crate::envelope::Origin {
+                path: "ci/p.toml".into(),
+                sha256: "0".repeat(64),
+                defaults_sha256: None,
+            },
+            "2026-01-01T00:00:00Z".into(),
+        );
+        r.commit = Some(super::super::model::Commit {
+            sha: "a".repeat(40),
+            base: None,
+            pull_request: None,
+        });
+        r.run = Some(super::super::model::RunRef {
+            server_url: "https://github.com".into(),
+            repository: "octo/demo".into(),
+            run_id: "1".into(),
+            run_attempt: None,
+            event: None,
+            job: None,
+        });
+        r
+    }
+
+    #[test]
+    fn place_links_escape_their_label_and_encode_their_path() {
+        let md = place_link(&linked(), "docs/a](http://evil) [b.md", 7);
+        assert_eq!(
+            md,
+            format!(
+                "[docs/a\\]\\(http:{WORD_JOINER}//evil\\) \\[b.md:7](https://github.com/octo/demo/blob/{}/docs/a%5D%28http%3A//evil%29%20%5Bb.md#L7)",
+                "a".repeat(40)
+            )
+        );
+        let links: Vec<_> = events(&md)
+            .into_iter()
+            .filter_map(|e| match e {
+                pulldown_cmark::Event::Start(pulldown_cmark::Tag::Link { dest_url, .. }) => {
+                    Some(dest_url.into_string())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(links.len(), 1, "{md}");
+        assert!(links[0].starts_with("https://github.com/octo/demo/blob/"));
+        // A server URL from a report that is not http(s) gives no link.
+        let mut r = linked();
+        r.run.as_mut().unwrap().server_url = "javascript:alert(1)//".into();
+        assert_eq!(place_link(&r, "a.md", 1), "a.md:1");
+        r.run.as_mut().unwrap().server_url = "https://x.example/a) [y](z".into();
+        assert!(
+            place_link(&r, "a.md", 1)
+                .starts_with("[a.md:1](https://x.example/a%29%20%5By%5D%28z/octo/demo/")
+        );
+    }
+
     #[test]
     fn paths_are_percent_encoded_in_links() {
         assert_eq!(url_path("docs/my file#1.md"), "docs/my%20file%231.md");
