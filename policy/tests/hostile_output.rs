@@ -427,3 +427,77 @@ fn claims_text_and_markdown_escape_doc_names() {
         );
     }
 }
+
+#[cfg(feature = "github")]
+#[allow(dead_code)]
+#[path = "github/fake.rs"]
+mod fake;
+
+/// `policy-check publish` on GitHub (GITHUB_ACTIONS=true) with a fork's hostile
+/// artifact: the report's text is fenced by `::stop-commands::<token>`, our
+/// annotations come after the fence, and the comment has no live mention.
+#[cfg(feature = "github")]
+#[test]
+fn publish_fences_the_artifacts_text_and_annotates_after_the_fence() {
+    let dir = tempfile::tempdir().unwrap();
+    write_report(dir.path());
+    let head = "a".repeat(40);
+    let event = json!({
+        "workflow_run": {
+            "head_sha": head,
+            "event": "pull_request",
+            "head_repository": {"full_name": "someone/fork"},
+            "repository": {"full_name": fake::REPO}
+        },
+        "repository": {"full_name": fake::REPO}
+    });
+    let event_path = dir.path().join("event.json");
+    std::fs::write(&event_path, event.to_string()).unwrap();
+    let fake = fake::Fake::start();
+    fake.state().pulls.push((9, head.clone()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_policy-check"))
+        .args(["publish", "--report", "report.json"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", "workflow_run")
+        .env("GITHUB_EVENT_PATH", &event_path)
+        .env("GITHUB_API_URL", fake.server.uri())
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", fake::REPO)
+        .env("GITHUB_RUN_ID", "78")
+        .env("GITHUB_TOKEN", "test-token")
+        .env("GITHUB_STEP_SUMMARY", dir.path().join("summary.md"))
+        .env("GITHUB_OUTPUT", dir.path().join("outputs.txt"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+
+    let lines: Vec<&str> = stdout.lines().collect();
+    let token = lines[0]
+        .strip_prefix("::stop-commands::")
+        .unwrap_or_else(|| panic!("the log opens with the fence:\n{stdout}"));
+    assert!(token.len() >= 32, "{token}");
+    let end = lines
+        .iter()
+        .position(|l| *l == format!("::{token}::"))
+        .expect("the fence is closed");
+    let fenced = lines[1..end].join("\n");
+    assert!(fenced.contains("x\\n::error::injected"), "the report's text: {fenced}");
+    assert_log_safe("fenced text", &fenced, &[]);
+    let after = lines[end + 1..].join("\n");
+    assert_log_safe("after the fence", &after, &["::error file=", "::warning file="]);
+    assert!(after.starts_with("::error file="), "annotations after the fence: {after}");
+    assert_log_safe("stderr", &stderr, &[]);
+
+    let comment = fake.state().comments[0].body.clone();
+    assert_markdown_safe(
+        comment
+            .split_once('\n')
+            .map_or(comment.as_str(), |(_, rest)| rest),
+    );
+    assert_markdown_safe(&std::fs::read_to_string(dir.path().join("summary.md")).unwrap());
+}
