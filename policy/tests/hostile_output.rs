@@ -486,11 +486,21 @@ fn publish_fences_the_artifacts_text_and_annotates_after_the_fence() {
         .position(|l| *l == format!("::{token}::"))
         .expect("the fence is closed");
     let fenced = lines[1..end].join("\n");
-    assert!(fenced.contains("x\\n::error::injected"), "the report's text: {fenced}");
+    assert!(
+        fenced.contains("x\\n::error::injected"),
+        "the report's text: {fenced}"
+    );
     assert_log_safe("fenced text", &fenced, &[]);
     let after = lines[end + 1..].join("\n");
-    assert_log_safe("after the fence", &after, &["::error file=", "::warning file="]);
-    assert!(after.starts_with("::error file="), "annotations after the fence: {after}");
+    assert_log_safe(
+        "after the fence",
+        &after,
+        &["::error file=", "::warning file="],
+    );
+    assert!(
+        after.starts_with("::error file="),
+        "annotations after the fence: {after}"
+    );
     assert_log_safe("stderr", &stderr, &[]);
 
     let comment = fake.state().comments[0].body.clone();

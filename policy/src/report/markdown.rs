@@ -309,7 +309,10 @@ fn more(out: &mut String, hidden: usize, what: &str, target: Target) {
 
 /// A link to the file and line at the judged commit, when the report knows where.
 fn place_link(report: &Report, path: &str, line: u32) -> String {
-    let label = format!("{}:{line}", text(path));
+    let label = format!(
+        "{}:{line}",
+        text(path).replace('(', "\\(").replace(')', "\\)")
+    );
     match (&report.run, &report.commit) {
         (Some(run), Some(commit)) => link(
             &label,
@@ -472,12 +475,14 @@ pub(crate) fn num(x: f64) -> String {
 const WORD_JOINER: char = '\u{2060}';
 
 /// Prose that reads as it is, safe anywhere inline and inside a table cell:
-/// markdown punctuation backslash-escaped, HTML and entities written as
+/// markdown punctuation that could open emphasis, code, a link, strikethrough,
+/// math or a table cell backslash-escaped, HTML and entities written as
 /// entities, no line break, and no live mention, reference or autolink.
 /// Control, bidi and zero-width characters are shown as `\u{…}` escapes.
 pub(crate) fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     let mut rest = s;
+    let mut prev = None;
     while let Some(c) = rest.chars().next() {
         rest = &rest[c.len_utf8()..];
         match c {
@@ -485,7 +490,15 @@ pub(crate) fn text(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '\r' | '\n' => out.push(' '),
-            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '!' | '~' | '|' | '$' => {
+            // `_` between letters or digits never emphasises: left as it is,
+            // so names like tokens_per_second read plainly in the source too.
+            '_' if prev.is_some_and(char::is_alphanumeric)
+                && rest.chars().next().is_some_and(char::is_alphanumeric) =>
+            {
+                out.push('_')
+            }
+            // With `[` and `]` escaped, `(`, `)` and `!` make no link or image.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '~' | '|' | '$' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -504,6 +517,7 @@ pub(crate) fn text(s: &str) -> String {
             }
             c => super::escape::push_char(&mut out, c),
         }
+        prev = Some(c);
     }
     out
 }
@@ -561,6 +575,14 @@ mod tests {
     #[test]
     fn cell_text_has_no_html_or_breaks() {
         assert_eq!(text("<b>a|b</b>\nc"), "&lt;b&gt;a\\|b&lt;/b&gt; c");
+    }
+
+    #[test]
+    fn underscores_are_escaped_only_where_they_could_emphasise() {
+        assert_eq!(
+            text("tokens_per_second _em_ a_ _b __x__ (confirm_runs)"),
+            "tokens_per_second \\_em\\_ a\\_ \\_b \\_\\_x\\_\\_ (confirm_runs)"
+        );
     }
 
     /// Strings a receipt, doc or file name could carry to make the comment do
