@@ -183,7 +183,7 @@ pub fn verify_json(results: &[ReceiptResult]) -> String {
         counts: status_counts(&results.iter().map(|r| r.status).collect::<Vec<_>>()),
         receipts: results,
     };
-    let mut text = serde_json::to_string_pretty(&doc).expect("results serialize");
+    let mut text = escape::json_pretty(&doc).expect("results serialize");
     text.push('\n');
     text
 }

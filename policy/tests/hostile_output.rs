@@ -3,7 +3,8 @@
 //! overrides, mentions, links, images, HTML and table breaks, run through every
 //! command and output format. The log never gets a raw escape or a line that
 //! runs a workflow command we did not write; markdown never gets a live
-//! mention, link, image or HTML from data; JSON and SARIF keep the data exact.
+//! mention, link, image or HTML from data; JSON and SARIF keep the data exact,
+//! with hidden characters as `\uXXXX` escapes.
 
 mod common;
 
@@ -114,8 +115,8 @@ fn check_and_verify_json_keep_the_strings_exact() {
     for cmd in ["check", "verify"] {
         let (_, out, _) = common::policy_check_in(dir.path(), &[cmd, "--format", "json", &name]);
         assert!(
-            !out.contains('\u{1b}') && !out.contains('\r'),
-            "{cmd}: {out}"
+            !out.chars().any(hidden),
+            "{cmd}: a raw hidden character in {out}"
         );
         let doc: Value = serde_json::from_str(&out).unwrap();
         let list = if cmd == "check" {
@@ -236,10 +237,7 @@ fn report_sarif_and_json_keep_the_data_exact_and_escaped_as_json() {
     let dir = tempfile::tempdir().unwrap();
     write_report(dir.path());
     let sarif = report(dir.path(), "sarif");
-    assert!(
-        !sarif.contains('\u{1b}') && !sarif.contains('\r'),
-        "{sarif}"
-    );
+    assert!(!sarif.chars().any(hidden), "{sarif}");
     let doc: Value = serde_json::from_str(&sarif).unwrap();
     let results = doc["runs"][0]["results"].as_array().unwrap();
     assert!(
@@ -249,6 +247,7 @@ fn report_sarif_and_json_keep_the_data_exact_and_escaped_as_json() {
         "the message is the data itself, JSON-escaped: {sarif}"
     );
     let json = report(dir.path(), "json");
+    assert!(!json.chars().any(hidden), "{json}");
     let back: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(back["receipts"][0]["path"], PAYLOAD);
 }
@@ -392,6 +391,23 @@ fn claims_text_and_markdown_escape_doc_names() {
         out.contains("r\\n::error::x\\r::warning::y \\u{1b}[2J"),
         "{out}"
     );
+
+    let (_, json, _) = common::policy_check_in(
+        dir.path(),
+        &[
+            "claims",
+            "--filter",
+            "all",
+            "--include",
+            "*.md",
+            "--format",
+            "json",
+            &name,
+        ],
+    );
+    assert!(!json.chars().any(hidden), "{json}");
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["claims"][0]["path"], name.as_str(), "{json}");
 
     let (code, md, err) = common::policy_check_in(
         dir.path(),

@@ -172,7 +172,7 @@ fn list_command(a: ListArgs, policy: &Policy) -> Result<i32, Refusal> {
     match a.format {
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&s).expect("the store serializes")
+            crate::report::escape::json_pretty(&s).expect("the store serializes")
         ),
         Format::Text => {
             if !s.exists {
@@ -269,7 +269,7 @@ fn compare_command(a: CompareArgs, policy: &Policy) -> Result<i32, Refusal> {
     match a.format {
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&c).expect("a comparison serializes")
+            crate::report::escape::json_pretty(&c).expect("a comparison serializes")
         ),
         Format::Text => println!("{}: {}", c.status, plain(&c.message)),
     }

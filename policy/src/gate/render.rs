@@ -92,7 +92,7 @@ fn mark(s: ItemStatus, style: Style) -> String {
 }
 
 pub fn json(r: &GateResult) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_else(|e| {
+    let mut s = crate::report::escape::json_pretty(r).unwrap_or_else(|e| {
         // Serializing plain strings and numbers cannot fail; say so if it ever does.
         format!(
             "{{\"format\":\"{}\",\"status\":\"error\",\"error\":\"{e}\"}}",

@@ -133,7 +133,7 @@ pub fn check_json(verdicts: &[Verdict], origin: &Origin) -> String {
         counts: super::status_counts(&verdicts.iter().map(|v| v.status).collect::<Vec<_>>()),
         verdicts,
     };
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
+    let mut text = super::escape::json_pretty(&doc).unwrap_or_else(|e| {
         format!("{{\"format\": \"{CHECK_JSON_FORMAT}\", \"error\": \"cannot serialize: {e}\"}}")
     });
     text.push('\n');

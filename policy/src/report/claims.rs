@@ -125,6 +125,6 @@ pub fn write_claims_json(
         warnings,
         claims: verdicts,
     };
-    serde_json::to_writer(&mut *out, &doc)?;
+    super::escape::write_json(&mut *out, &doc)?;
     out.write_all(b"\n")
 }

@@ -65,7 +65,7 @@ pub fn commands_json(checked: &Checked) -> String {
         warnings: &checked.warnings,
         findings: &checked.findings,
     };
-    let mut s = serde_json::to_string_pretty(&doc).expect("findings serialize");
+    let mut s = super::escape::json_pretty(&doc).expect("findings serialize");
     s.push('\n');
     s
 }

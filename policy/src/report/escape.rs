@@ -17,9 +17,16 @@
 //!   syntax, recognised anywhere in a line).
 //!
 //! The escapes are for the eye, not reversible: a backslash is left as it is.
+//!
+//! JSON keeps the data exact: [`json_pretty`] and [`write_json`] write what
+//! serde_json writes, with the hidden characters it leaves raw (DEL, C1, bidi,
+//! zero-width) as `\uXXXX` escapes, the same string to any JSON reader.
 
+use serde::Serialize;
+use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 use std::borrow::Cow;
 use std::fmt::Write;
+use std::io;
 
 /// One value on one line, safe for a terminal and the Actions log.
 pub fn plain(s: &str) -> Cow<'_, str> {
@@ -113,6 +120,85 @@ pub(crate) fn push_char(out: &mut String, c: char) {
     }
 }
 
+/// Pretty JSON of `value` with no hidden character raw.
+pub fn json_pretty<T: Serialize + ?Sized>(value: &T) -> serde_json::Result<String> {
+    let mut out = Vec::with_capacity(1024);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, Guarded(PrettyFormatter::new()));
+    value.serialize(&mut ser)?;
+    // serde_json writes UTF-8, and the escapes added are ASCII.
+    Ok(String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into()))
+}
+
+/// Compact JSON of `value` streamed to `out`, with no hidden character raw.
+pub fn write_json<W: io::Write, T: Serialize + ?Sized>(
+    out: W,
+    value: &T,
+) -> serde_json::Result<()> {
+    value.serialize(&mut serde_json::Serializer::with_formatter(
+        out,
+        Guarded(CompactFormatter),
+    ))
+}
+
+/// A serde_json formatter that escapes hidden characters in strings and
+/// otherwise writes as the one it wraps.
+struct Guarded<F>(F);
+
+impl<F: Formatter> Formatter for Guarded<F> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if hidden(c) {
+                w.write_all(&fragment.as_bytes()[start..i])?;
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    write!(w, "\\u{unit:04x}")?;
+                }
+                start = i + c.len_utf8();
+            }
+        }
+        w.write_all(&fragment.as_bytes()[start..])
+    }
+    fn begin_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +276,39 @@ mod tests {
         assert_eq!(plain("a\u{2066}b\u{2069}"), "a\\u{2066}b\\u{2069}");
         assert_eq!(plain("\u{feff}x\u{2028}y"), "\\u{feff}x\\u{2028}y");
         assert_eq!(plain("a\u{200d}b"), "a\\u{200d}b");
+    }
+
+    #[test]
+    fn json_keeps_the_data_and_writes_hidden_characters_as_escapes() {
+        let value = serde_json::json!({
+            "path": "a\u{1b}[2J\u{9b}31m\u{7f}\u{202e}b\u{2028}\u{200b}—é",
+            "list": ["x", 1]
+        });
+        let text = json_pretty(&value).unwrap();
+        assert!(!text.chars().any(|c| hidden(c) && c != '\n'), "{text}");
+        assert!(
+            text.contains(r"a\u001b[2J\u009b31m\u007f\u202eb\u2028\u200b—é"),
+            "{text}"
+        );
+        assert_eq!(text, {
+            let plain = serde_json::to_string_pretty(&value).unwrap();
+            plain
+                .replace('\u{9b}', r"\u009b")
+                .replace('\u{7f}', r"\u007f")
+                .replace('\u{202e}', r"\u202e")
+                .replace('\u{2028}', r"\u2028")
+                .replace('\u{200b}', r"\u200b")
+        });
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
+        let mut compact = Vec::new();
+        write_json(&mut compact, &value).unwrap();
+        let compact = String::from_utf8(compact).unwrap();
+        assert!(!compact.contains('\n') && !compact.chars().any(hidden));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&compact).unwrap(),
+            value
+        );
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub fn parse(bytes: &[u8]) -> Result<Report, String> {
 
 /// The report as pretty JSON, newline-terminated.
 pub fn to_json(report: &Report) -> String {
-    let mut text = serde_json::to_string_pretty(report).expect("a report serializes");
+    let mut text = super::escape::json_pretty(report).expect("a report serializes");
     text.push('\n');
     text
 }
