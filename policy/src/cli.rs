@@ -5,6 +5,7 @@ use crate::envelope::{self, EnvelopeCode, Policy};
 use crate::gates::{self, Code, GateConfig, ModelHash};
 use crate::input::{self, Existing, WriteError};
 use crate::receipt::{SchemaVersion, schema};
+use crate::report::escape::{lines, plain};
 use crate::report::{self, Style};
 use crate::verify::{self, VerifyOptions};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -345,7 +346,7 @@ pub fn run(cli: Cli) -> i32 {
                 0
             }
             Err(rendered) => {
-                eprint!("{rendered}");
+                eprint!("{}", lines(&rendered));
                 EXIT_USAGE
             }
         },
@@ -397,8 +398,9 @@ pub fn run(cli: Cli) -> i32 {
     }
 }
 
+/// Messages name files, refs and values from the command line: escaped.
 fn usage_error(message: &str) -> i32 {
-    eprintln!("error: {message}");
+    eprintln!("error: {}", lines(message));
     EXIT_USAGE
 }
 
@@ -479,7 +481,7 @@ fn policy_init(path: &Path, force: bool) -> Result<(), String> {
     )?;
     eprintln!(
         "wrote {}; edit it, then run `policy-check policy show` to see the effective policy",
-        path.display()
+        plain(&path.display().to_string())
     );
     Ok(())
 }
@@ -500,7 +502,7 @@ fn check_command(args: CheckArgs) -> Result<i32, String> {
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
         Err(rendered) => {
-            eprint!("{rendered}");
+            eprint!("{}", lines(&rendered));
             return Ok(EXIT_USAGE);
         }
     };
@@ -525,7 +527,7 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
         Err(rendered) => {
-            eprint!("{rendered}");
+            eprint!("{}", lines(&rendered));
             return Ok(EXIT_USAGE);
         }
     };
@@ -588,7 +590,7 @@ fn snippet_command(args: &SnippetArgs) -> i32 {
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
         Err(rendered) => {
-            eprint!("{rendered}");
+            eprint!("{}", lines(&rendered));
             return EXIT_USAGE;
         }
     };
@@ -598,7 +600,7 @@ fn snippet_command(args: &SnippetArgs) -> i32 {
         Ok(s) => {
             print!("{}", s.markdown);
             for p in &s.problems {
-                eprintln!("error: {p}");
+                eprintln!("error: {}", lines(p));
             }
             i32::from(!s.problems.is_empty())
         }
@@ -624,7 +626,7 @@ fn fix_claims(
     }
     let read = |p: &str| input::read_within(root, Path::new(p), input::MAX_DOC_BYTES);
     let plan = fix::plan(verdicts, backer, cite, |p| read(p).ok());
-    let lines: usize = plan.edits.values().map(Vec::len).sum();
+    let count: usize = plan.edits.values().map(Vec::len).sum();
     if write {
         for (path, edits) in &plan.edits {
             let bytes = read(path).map_err(|e| format!("{path}: {e}; {}", e.fix()))?;
@@ -634,23 +636,24 @@ fn fix_claims(
             input::write_atomic(&root.join(path), &fixed, Existing::Replace)
                 .map_err(|e| format!("{path}: cannot write: {e}"))?;
             for e in edits {
-                println!("{path}:{}: cited {cite}", e.line);
+                println!("{}:{}: cited {}", plain(path), e.line, plain(cite));
             }
         }
     } else {
         print!("{}", fix::patch(&plan));
     }
     for why in &plan.left {
-        eprintln!("not fixed: {why}");
+        eprintln!("not fixed: {}", plain(why));
     }
     eprintln!(
-        "{lines} line{} {} {cite}; {} claim{} left as {}",
-        if lines == 1 { "" } else { "s" },
-        match (write, lines == 1) {
+        "{count} line{} {} {}; {} claim{} left as {}",
+        if count == 1 { "" } else { "s" },
+        match (write, count == 1) {
             (true, true) => "now cites",
             (true, false) => "now cite",
             (false, _) => "would cite",
         },
+        plain(cite),
         plan.left.len(),
         if plan.left.len() == 1 { "" } else { "s" },
         if plan.left.len() == 1 {
@@ -691,14 +694,14 @@ fn commands_command(args: CommandsArgs) -> Result<i32, String> {
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
         Err(rendered) => {
-            eprint!("{rendered}");
+            eprint!("{}", lines(&rendered));
             return Ok(EXIT_USAGE);
         }
     };
     if policy.commands.rules.is_empty() {
         eprintln!(
             "note: the policy ({}) has no [[commands.rule]]; nothing to check (docs/claims.md, \"Command conventions\")",
-            policy.origin.path
+            plain(&policy.origin.path)
         );
     }
     // Commands live in the same docs as claims: [claims] include/exclude pick the files.

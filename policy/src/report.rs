@@ -6,6 +6,7 @@ pub mod audit;
 pub mod check;
 pub mod claims;
 pub mod commands;
+pub mod escape;
 pub mod load;
 pub mod markdown;
 pub mod model;
@@ -16,6 +17,7 @@ pub use model::Report;
 
 use crate::verdict::{Level, Status};
 use crate::verify::{ReceiptResult, overall};
+use escape::plain;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -61,9 +63,9 @@ impl Style {
 pub fn verify_text(results: &[ReceiptResult], style: Style) -> String {
     let mut out = String::new();
     for r in results {
-        let mut headline = format!("{} {}", style.status(r.status), r.path);
+        let mut headline = format!("{} {}", style.status(r.status), plain(&r.path));
         if let (Some(v), Some(b), Some(t)) = (&r.schema_version, &r.backend, r.tokens_per_second) {
-            let _ = write!(headline, "  (v{v}, {b}, {t} tok/s)");
+            let _ = write!(headline, "  (v{}, {}, {t} tok/s)", plain(v), plain(b));
         }
         let _ = writeln!(out, "{headline}");
         if let Some(e) = &r.error {
@@ -104,11 +106,11 @@ const ALL_STATUSES: [Status; 6] = [
 /// Counts for the text summary: statuses that occurred, plus pass and fail always.
 /// An input that could not be read, indented under its headline.
 pub(crate) fn input_error_lines(out: &mut String, e: &crate::verify::InputError) {
-    let _ = writeln!(out, "      {}", e.message);
-    let _ = writeln!(out, "      fix: {}", e.fix);
+    let _ = writeln!(out, "      {}", plain(&e.message));
+    let _ = writeln!(out, "      fix: {}", plain(&e.fix));
 }
 
-/// One finding: level, code, place and message, then the fix.
+/// One finding: level, code, place and message, then the fix, each value escaped.
 pub(crate) fn finding_lines(
     out: &mut String,
     style: Style,
@@ -121,10 +123,16 @@ pub(crate) fn finding_lines(
     let place = if pointer.is_empty() {
         String::new()
     } else {
-        format!(" at {pointer}")
+        format!(" at {}", plain(pointer))
     };
-    let _ = writeln!(out, "  {} {code}{place}: {message}", style.level(level));
-    let _ = writeln!(out, "       fix: {fix}");
+    let _ = writeln!(
+        out,
+        "  {} {}{place}: {}",
+        style.level(level),
+        plain(code),
+        plain(message)
+    );
+    let _ = writeln!(out, "       fix: {}", plain(fix));
 }
 
 /// "3 receipts: 1 pass, 2 fail → fail (exit 1)": statuses that occurred, plus
@@ -175,7 +183,7 @@ pub fn verify_json(results: &[ReceiptResult]) -> String {
         counts: status_counts(&results.iter().map(|r| r.status).collect::<Vec<_>>()),
         receipts: results,
     };
-    let mut text = serde_json::to_string_pretty(&doc).expect("results serialize");
+    let mut text = escape::json_pretty(&doc).expect("results serialize");
     text.push('\n');
     text
 }

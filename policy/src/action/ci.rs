@@ -2,6 +2,11 @@
 //! Action. The report is written (report.json, the job summary, the log's
 //! annotations, the step's outputs) before anything is sent to GitHub, so a
 //! failed comment or check run never loses the result.
+//!
+//! The log is hostile ground: every value is escaped (`report::escape`), and on
+//! GitHub the text of the report is also fenced by `::stop-commands::` so a
+//! missed value still cannot run a workflow command; our own annotations are
+//! written after the fence closes, since nothing runs inside it.
 
 use super::inputs::{Inputs, Mode};
 use super::{input_errors, outputs, pipeline};
@@ -10,6 +15,7 @@ use crate::diff::Range;
 use crate::gate;
 use crate::github::{self, Context, Event, Outcome, Publication};
 use crate::report::annotations::{self, CHECK_RUN_CAP};
+use crate::report::escape::{lines, plain};
 use crate::report::markdown::{self, Target};
 use crate::report::model::{Commit, Report, RunRef};
 use crate::report::{self, load};
@@ -39,7 +45,7 @@ pub fn run_action() -> i32 {
     {
         eprintln!(
             "error: cannot enter GITHUB_WORKSPACE {}: {e}",
-            Path::new(&ws).display()
+            plain(&Path::new(&ws).display().to_string())
         );
         return EXIT_USAGE;
     }
@@ -47,7 +53,7 @@ pub fn run_action() -> i32 {
         Some(_) => match Event::from_env() {
             Ok(e) => Some(e),
             Err(e) => {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", lines(&e.to_string()));
                 return EXIT_USAGE;
             }
         },
@@ -72,11 +78,17 @@ fn workspace_policy(inputs: &Inputs) -> Result<crate::envelope::Policy, i32> {
     if let Some(p) = &inputs.policy
         && let Err(e) = crate::input::resolve_within(Path::new("."), p)
     {
-        eprintln!("error: input `policy` {}: {e}; {}", p.display(), e.fix());
+        let shown = p.display().to_string();
+        eprintln!(
+            "error: input `policy` {}: {}; {}",
+            plain(&shown),
+            plain(&e.to_string()),
+            e.fix()
+        );
         return Err(EXIT_USAGE);
     }
     load_policy(inputs.policy.as_deref()).map_err(|rendered| {
-        eprint!("{rendered}");
+        eprint!("{}", lines(&rendered));
         EXIT_USAGE
     })
 }
@@ -113,7 +125,7 @@ fn judge_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
     let report = match pipeline::judge(&plan) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", lines(&e));
             // The reader of the job summary must see why there is no verdict.
             let _ = github::write_step_summary(&format!(
                 "## ⛔ receipt-action could not judge this run\n\n{}\n",
@@ -150,9 +162,9 @@ fn judge_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
 fn release_mode(inputs: &Inputs) -> i32 {
     let request = gate::ReleaseRequest::from_inputs(inputs, Path::new("."));
     let result = gate::release(&request);
-    eprint!("{}", gate::render::text(&result, stdout_style()));
+    eprint!("{}", fenced(gate::render::text(&result, stdout_style())));
     if let Some(e) = &result.error {
-        eprintln!("error: {} ({})", e.message, e.fix);
+        eprintln!("error: {} ({})", lines(&e.message), plain(&e.fix));
         return result.exit_code;
     }
     // The gate ran without error, so it loaded a policy and judged its receipts.
@@ -200,7 +212,7 @@ fn publish_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
     let report = match load_reports(path, &policy) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", lines(&e));
             return EXIT_USAGE;
         }
     };
@@ -221,8 +233,9 @@ fn publish_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
     let reported = report.commit.as_ref().map(|c| c.sha.as_str());
     if reported != Some(head.as_str()) {
         eprintln!(
-            "error: refusing to publish: the report judged commit {} but the event's head is {head}; the artifact does not belong to this run",
-            reported.unwrap_or("(none)")
+            "error: refusing to publish: the report judged commit {} but the event's head is {}; the artifact does not belong to this run",
+            plain(reported.unwrap_or("(none)")),
+            plain(&head)
         );
         return EXIT_USAGE;
     }
@@ -236,13 +249,20 @@ fn publish_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
         {
             Ok(found) => found,
             Err(e) => {
-                eprintln!("warning: cannot find the pull request of {head}: {e}");
+                eprintln!(
+                    "warning: cannot find the pull request of {}: {}",
+                    plain(&head),
+                    plain(&e)
+                );
                 return publish_failed(inputs, &report);
             }
         },
     };
     if pr.is_none() {
-        eprintln!("note: no open pull request has head {head}; publishing the check run only");
+        eprintln!(
+            "note: no open pull request has head {}; publishing the check run only",
+            plain(&head)
+        );
     }
     match publish(inputs, &report, pr) {
         Some(code) => code,
@@ -302,20 +322,41 @@ fn collect(dir: &Path, files: &mut Vec<PathBuf>, depth: usize) -> Result<(), Str
 fn record(report: &Report, inputs: &Inputs, receipt: Option<&Path>) -> Result<(), i32> {
     let report_path = inputs.output_dir.join("report.json");
     if let Err(e) = pipeline::write_atomic(&report_path, &load::to_json(report)) {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", lines(&e));
         return Err(EXIT_USAGE);
     }
-    print!("{}", report::text::text(report, stdout_style()));
-    if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+    print!("{}", fenced(report::text::text(report, stdout_style())));
+    // After the fence: inside it the runner would not make annotations.
+    if on_github() {
         print!("{}", annotations::workflow_commands(report));
     }
     if let Err(e) = github::write_step_summary(&markdown::markdown(report, Target::Summary)) {
-        eprintln!("warning: cannot write the job summary: {e}");
+        eprintln!(
+            "warning: cannot write the job summary: {}",
+            plain(&e.to_string())
+        );
     }
     if let Err(e) = github::write_outputs(&outputs(report, receipt, &report_path)) {
-        eprintln!("warning: cannot write the step's outputs: {e}");
+        eprintln!(
+            "warning: cannot write the step's outputs: {}",
+            plain(&e.to_string())
+        );
     }
     Ok(())
+}
+
+/// Running as a step of a GitHub Actions job, where the log runs workflow commands.
+fn on_github() -> bool {
+    std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true")
+}
+
+/// Text for the log: fenced by `::stop-commands::` on GitHub, as it is elsewhere.
+fn fenced(text: String) -> String {
+    if on_github() {
+        annotations::stop_commands(&text)
+    } else {
+        text
+    }
 }
 
 fn context(inputs: &Inputs) -> Result<Context, String> {
@@ -334,7 +375,7 @@ fn publish(inputs: &Inputs, report: &Report, pr: Option<u64>) -> Option<i32> {
     let ctx = match context(inputs) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("warning: not publishing: {e}");
+            eprintln!("warning: not publishing: {}", plain(&e));
             return publish_failed(inputs, report).into();
         }
     };
@@ -361,7 +402,9 @@ fn publish(inputs: &Inputs, report: &Report, pr: Option<u64>) -> Option<i32> {
             Outcome::Unchanged(id) => {
                 eprintln!("[receipt-action] {what} {id} unchanged; not rewritten")
             }
-            Outcome::Skipped(why) => eprintln!("[receipt-action] {what} skipped: {why}"),
+            Outcome::Skipped(why) => {
+                eprintln!("[receipt-action] {what} skipped: {}", plain(why))
+            }
             Outcome::Failed(e) => {
                 failed = true;
                 println!(
@@ -519,7 +562,7 @@ pub fn publish_command(args: PublishArgs) -> i32 {
     let event = match Event::from_env() {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", lines(&e.to_string()));
             return EXIT_USAGE;
         }
     };

@@ -211,7 +211,7 @@ fn run(mut cmd: Command, what: &str) -> Result<(), MeasureError> {
     let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
     for line in BufReader::new(reader).split(b'\n').map_while(Result::ok) {
         let line = String::from_utf8_lossy(&line).into_owned();
-        eprintln!("  {line}");
+        eprintln!("  {}", crate::report::escape::plain(&line));
         if tail.len() == TAIL_LINES {
             tail.pop_front();
         }

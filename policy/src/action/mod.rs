@@ -13,6 +13,7 @@ pub mod ci;
 
 use crate::cli::{EXIT_USAGE, load_policy, stdout_style};
 use crate::diff::{self, Range};
+use crate::report::escape::{lines, plain};
 use crate::report::{self, Report};
 use inputs::Inputs;
 use std::collections::HashMap;
@@ -85,7 +86,7 @@ pub fn run_local(args: RunArgs) -> i32 {
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
         Err(rendered) => {
-            eprint!("{rendered}");
+            eprint!("{}", lines(&rendered));
             return EXIT_USAGE;
         }
     };
@@ -115,20 +116,20 @@ pub fn run_local(args: RunArgs) -> i32 {
     let report = match pipeline::judge(&plan) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", lines(&e));
             return EXIT_USAGE;
         }
     };
     let path = inputs.output_dir.join("report.json");
     if let Err(e) = pipeline::write_atomic(&path, &report::load::to_json(&report)) {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", lines(&e));
         return EXIT_USAGE;
     }
     print!("{}", report::text::text(&report, stdout_style()));
     eprintln!(
         "report: {} (render it with `policy-check report --report {} --format markdown`); took {:.1} s",
-        path.display(),
-        path.display(),
+        plain(&path.display().to_string()),
+        plain(&path.display().to_string()),
         started.elapsed().as_secs_f64()
     );
     report.exit_code
@@ -136,7 +137,7 @@ pub fn run_local(args: RunArgs) -> i32 {
 
 fn input_errors(errors: &[String]) -> i32 {
     for e in errors {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", lines(e));
     }
     eprintln!("see docs/action.md for every input and its values");
     EXIT_USAGE

@@ -184,7 +184,7 @@ fn scan_claims(
     };
     let found = audit::find(&request, &config)?;
     for w in &found.warnings {
-        eprintln!("warning: {w}");
+        eprintln!("warning: {}", crate::report::escape::plain(w));
     }
     let backer = Backer::new(plan.policy, &plan.root, plan.policy.claims.levels.clone());
     Ok(audit::judge(found.items, &backer))

@@ -6,6 +6,7 @@ use crate::cli::{EXIT_USAGE, Format};
 use crate::envelope::Policy;
 use crate::gates::GateConfig;
 use crate::input::{Existing, WriteError};
+use crate::report::escape::{lines, plain};
 use crate::verdict::Status;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -94,7 +95,7 @@ pub fn run(action: BaselineAction) -> i32 {
     let policy = match crate::cli::load_policy(common.policy.as_deref()) {
         Ok(p) => p,
         Err(rendered) => {
-            eprint!("{rendered}");
+            eprint!("{}", lines(&rendered));
             return EXIT_USAGE;
         }
     };
@@ -107,7 +108,7 @@ pub fn run(action: BaselineAction) -> i32 {
     match result {
         Ok(code) => code,
         Err(r) => {
-            eprintln!("error: {r}");
+            eprintln!("error: {}\n  fix: {}", plain(&r.message), plain(&r.fix));
             r.exit
         }
     }
@@ -136,28 +137,36 @@ fn record_command(a: RecordArgs, policy: &Policy) -> Result<i32, Refusal> {
     let b = &done.baseline;
     println!(
         "recorded {} ({}, {} tok/s, {}, verdict {})",
-        done.path.display(),
-        b.envelope.as_deref().unwrap_or("-"),
+        plain(&done.path.display().to_string()),
+        plain(b.envelope.as_deref().unwrap_or("-")),
         b.tokens_per_second.map_or("-".into(), rate),
-        b.host_class.as_deref().unwrap_or("-"),
+        plain(b.host_class.as_deref().unwrap_or("-")),
         b.verdict
     );
     if let Some(old) = done.archived {
-        println!("kept the replaced baseline as {}", old.display());
+        println!(
+            "kept the replaced baseline as {}",
+            plain(&old.display().to_string())
+        );
     }
     Ok(0)
 }
 
 fn print_problems(s: &store::Store) {
     for p in &s.problems {
-        eprintln!("error: {p}");
+        eprintln!(
+            "error: {}: {}\n  fix: {}",
+            plain(&p.path),
+            plain(&p.message),
+            plain(&p.fix)
+        );
     }
     if !s.problems.is_empty() {
         eprintln!(
             "{} problem{} in {}",
             s.problems.len(),
             if s.problems.len() == 1 { "" } else { "s" },
-            s.dir
+            plain(&s.dir)
         );
     }
 }
@@ -167,18 +176,18 @@ fn list_command(a: ListArgs, policy: &Policy) -> Result<i32, Refusal> {
     match a.format {
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&s).expect("the store serializes")
+            crate::report::escape::json_pretty(&s).expect("the store serializes")
         ),
         Format::Text => {
             if !s.exists {
                 println!(
                     "no baselines folder at {}; `policy-check baseline record <receipt>` creates it",
-                    s.dir
+                    plain(&s.dir)
                 );
             } else if s.baselines.is_empty() {
                 println!(
                     "no baselines in {}; `policy-check baseline record <receipt>` adds one",
-                    s.dir
+                    plain(&s.dir)
                 );
             } else {
                 let rows: Vec<[String; 6]> = s
@@ -187,10 +196,10 @@ fn list_command(a: ListArgs, policy: &Policy) -> Result<i32, Refusal> {
                     .map(|b| {
                         [
                             format_date(b.date),
-                            b.name.clone(),
-                            b.envelope.clone().unwrap_or_else(|| "-".into()),
+                            plain(&b.name).into_owned(),
+                            plain(b.envelope.as_deref().unwrap_or("-")).into_owned(),
                             b.tokens_per_second.map_or("-".into(), rate),
-                            b.host_class.clone().unwrap_or_else(|| "-".into()),
+                            plain(b.host_class.as_deref().unwrap_or("-")).into_owned(),
                             b.verdict.to_string(),
                         ]
                     })
@@ -264,9 +273,9 @@ fn compare_command(a: CompareArgs, policy: &Policy) -> Result<i32, Refusal> {
     match a.format {
         Format::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&c).expect("a comparison serializes")
+            crate::report::escape::json_pretty(&c).expect("a comparison serializes")
         ),
-        Format::Text => println!("{}: {}", c.status, c.message),
+        Format::Text => println!("{}: {}", c.status, plain(&c.message)),
     }
     Ok(c.status.exit_code())
 }
@@ -320,6 +329,6 @@ fn chart_command(a: ChartArgs, policy: &Policy) -> Result<i32, Refusal> {
             "check --out",
         ),
     })?;
-    println!("wrote {}", a.out.display());
+    println!("wrote {}", plain(&a.out.display().to_string()));
     Ok(0)
 }

@@ -73,7 +73,7 @@ pub fn run(args: GateArgs) -> i32 {
         Ok(i) => i,
         Err(errors) => {
             for e in errors {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", crate::report::escape::plain(&e.to_string()));
             }
             eprintln!(
                 "  fix: the fresh run takes --model, --tokens (1 to 4096), --runs (1 to 100) and --threads (1 to 1024)"

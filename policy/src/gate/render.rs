@@ -1,8 +1,10 @@
 //! The checklist as text (one block per item: status, details, fix) and as
-//! JSON (`policy-check/gate/1`, the `GateResult` as it is).
+//! JSON (`policy-check/gate/1`, the `GateResult` as it is). Refs, paths and
+//! details carry data (tag names, file names, receipt strings): escaped.
 
 use super::{GateResult, ItemStatus};
 use crate::report::Style;
+use crate::report::escape::{lines, plain};
 use std::fmt::Write;
 
 pub fn text(r: &GateResult, style: Style) -> String {
@@ -10,32 +12,37 @@ pub fn text(r: &GateResult, style: Style) -> String {
     let commit = r
         .commit
         .as_deref()
-        .map(|c| format!(" at {}", &c[..c.len().min(12)]))
+        .map(|c| format!(" at {}", plain(crate::report::markdown::short(c))))
         .unwrap_or_default();
     let tag = r
         .tag
         .as_deref()
-        .map(|t| format!(" {t}"))
+        .map(|t| format!(" {}", plain(t)))
         .unwrap_or_default();
     let policy = r
         .policy
         .as_ref()
-        .map(|p| format!(" (policy {})", p.path))
+        .map(|p| format!(" (policy {})", plain(&p.path)))
         .unwrap_or_default();
     let _ = writeln!(out, "release gate{tag}{commit}{policy}");
     if let Some(e) = &r.error {
-        let _ = writeln!(out, "error: {}\n  fix: {}", e.message, e.fix);
+        let _ = writeln!(
+            out,
+            "error: {}\n  fix: {}",
+            lines(&e.message),
+            plain(&e.fix)
+        );
     }
     for item in &r.items {
         let _ = writeln!(out, "[{}] {}", mark(item.status, style), item.name);
         for line in &item.detail {
             for (i, l) in line.lines().enumerate() {
                 let indent = if i == 0 { "    " } else { "      " };
-                let _ = writeln!(out, "{indent}{l}");
+                let _ = writeln!(out, "{indent}{}", plain(l));
             }
         }
         if let Some(fix) = &item.fix {
-            let _ = writeln!(out, "    fix: {fix}");
+            let _ = writeln!(out, "    fix: {}", plain(fix));
         }
     }
     let failed = r
@@ -85,7 +92,7 @@ fn mark(s: ItemStatus, style: Style) -> String {
 }
 
 pub fn json(r: &GateResult) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_else(|e| {
+    let mut s = crate::report::escape::json_pretty(r).unwrap_or_else(|e| {
         // Serializing plain strings and numbers cannot fail; say so if it ever does.
         format!(
             "{{\"format\":\"{}\",\"status\":\"error\",\"error\":\"{e}\"}}",

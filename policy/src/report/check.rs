@@ -2,6 +2,7 @@
 //! verdicts and decide nothing.
 
 use super::Style;
+use super::escape::plain;
 use crate::check::{Verdict, overall};
 use crate::envelope::Origin;
 use crate::verdict::{Level, Status};
@@ -24,11 +25,11 @@ fn num(x: f64) -> String {
 pub fn check_text(verdicts: &[Verdict], origin: &Origin, style: Style) -> String {
     let mut out = String::new();
     for v in verdicts {
-        let mut line = format!("{} {}", style.status(v.status), v.path);
+        let mut line = format!("{} {}", style.status(v.status), plain(&v.path));
         if let Some(e) = &v.envelope {
-            let _ = write!(line, "  envelope {} ({})", e.id, e.status.as_str());
+            let _ = write!(line, "  envelope {} ({})", plain(&e.id), e.status.as_str());
             if let Some(label) = e.label {
-                let _ = write!(line, " [{label}]");
+                let _ = write!(line, " [{}]", plain(label));
             }
         }
         let _ = writeln!(out, "{line}");
@@ -66,12 +67,17 @@ pub fn check_text(verdicts: &[Verdict], origin: &Origin, style: Style) -> String
                 &mut out, style, f.level, f.code, &f.pointer, &f.message, &f.fix,
             );
             if let Some(rule) = &f.rule {
-                let _ = writeln!(out, "       rule: {rule}");
+                let _ = writeln!(out, "       rule: {}", plain(rule));
             }
         }
     }
     let statuses: Vec<Status> = verdicts.iter().map(|v| v.status).collect();
-    let _ = writeln!(out, "\npolicy: {} (sha256 {})", origin.path, origin.sha256);
+    let _ = writeln!(
+        out,
+        "\npolicy: {} (sha256 {})",
+        plain(&origin.path),
+        origin.sha256
+    );
     let _ = writeln!(out, "{}", super::summary_line(&statuses, overall(verdicts)));
     out
 }
@@ -127,7 +133,7 @@ pub fn check_json(verdicts: &[Verdict], origin: &Origin) -> String {
         counts: super::status_counts(&verdicts.iter().map(|v| v.status).collect::<Vec<_>>()),
         verdicts,
     };
-    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|e| {
+    let mut text = super::escape::json_pretty(&doc).unwrap_or_else(|e| {
         format!("{{\"format\": \"{CHECK_JSON_FORMAT}\", \"error\": \"cannot serialize: {e}\"}}")
     });
     text.push('\n');

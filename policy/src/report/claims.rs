@@ -2,6 +2,7 @@
 //! result and reason, then counts per file and per result.
 
 use super::Style;
+use super::escape::plain;
 use crate::claims::backing::{ClaimVerdict, Outcome};
 use crate::verdict::Level;
 use serde::Serialize;
@@ -39,7 +40,7 @@ fn counts(verdicts: &[ClaimVerdict]) -> BTreeMap<&'static str, usize> {
 pub fn claims_text(verdicts: &[ClaimVerdict], warnings: &[String], style: Style) -> String {
     let mut out = String::new();
     for w in warnings {
-        let _ = writeln!(out, "warning: {w}");
+        let _ = writeln!(out, "warning: {}", plain(w));
     }
     for v in verdicts {
         let c = &v.claim;
@@ -52,18 +53,18 @@ pub fn claims_text(verdicts: &[ClaimVerdict], warnings: &[String], style: Style)
         let _ = writeln!(
             out,
             "{}:{}:{}: {label} {} ({}, {}): {}",
-            c.path,
+            plain(&c.path),
             c.line,
             c.column,
-            c.text,
+            plain(&c.text),
             c.quantity.kind.as_str(),
             c.block.as_str(),
-            v.message
+            plain(&v.message)
         );
         if let Some(s) = &v.suggestion
             && v.level != Level::Allow
         {
-            let _ = writeln!(out, "    fix: {s}");
+            let _ = writeln!(out, "    fix: {}", plain(s));
         }
     }
     let mut per_file: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
@@ -78,7 +79,7 @@ pub fn claims_text(verdicts: &[ClaimVerdict], warnings: &[String], style: Style)
         let _ = writeln!(out);
         for (file, counts) in &per_file {
             let parts: Vec<String> = counts.iter().map(|(o, n)| format!("{n} {o}")).collect();
-            let _ = writeln!(out, "  {file}: {}", parts.join(", "));
+            let _ = writeln!(out, "  {}: {}", plain(file), parts.join(", "));
         }
     }
     let parts: Vec<String> = counts(verdicts)
@@ -124,6 +125,6 @@ pub fn write_claims_json(
         warnings,
         claims: verdicts,
     };
-    serde_json::to_writer(&mut *out, &doc)?;
+    super::escape::write_json(&mut *out, &doc)?;
     out.write_all(b"\n")
 }

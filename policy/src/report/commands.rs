@@ -1,6 +1,7 @@
 //! Text and JSON for `policy-check commands`: each command that breaks a
 //! convention with its place, what is wrong and the expected form, then a count.
 
+use super::escape::plain;
 use crate::commands::Checked;
 use serde::Serialize;
 use std::fmt::Write;
@@ -16,21 +17,21 @@ pub fn exit_code(checked: &Checked) -> i32 {
 pub fn commands_text(checked: &Checked) -> String {
     let mut out = String::new();
     for w in &checked.warnings {
-        let _ = writeln!(out, "warning: {w}");
+        let _ = writeln!(out, "warning: {}", plain(w));
     }
     for f in &checked.findings {
         let _ = writeln!(
             out,
             "{}:{}: {}: {}",
-            f.path,
+            plain(&f.path),
             f.line,
-            f.rules.join(", "),
-            f.command
+            plain(&f.rules.join(", ")),
+            plain(&f.command)
         );
         for p in &f.problems {
-            let _ = writeln!(out, "    {p}");
+            let _ = writeln!(out, "    {}", plain(p));
         }
-        let _ = writeln!(out, "    expected: {}", f.expected);
+        let _ = writeln!(out, "    expected: {}", plain(&f.expected));
     }
     let code = exit_code(checked);
     let _ = writeln!(
@@ -64,7 +65,7 @@ pub fn commands_json(checked: &Checked) -> String {
         warnings: &checked.warnings,
         findings: &checked.findings,
     };
-    let mut s = serde_json::to_string_pretty(&doc).expect("findings serialize");
+    let mut s = super::escape::json_pretty(&doc).expect("findings serialize");
     s.push('\n');
     s
 }

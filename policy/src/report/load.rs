@@ -79,7 +79,7 @@ pub fn to_json(report: &Report) -> String {
     let schema: Value =
         serde_json::from_str(REPORT_SCHEMA).expect("embedded report schema is valid JSON");
     fit(&mut value, &schema, &schema);
-    let mut text = serde_json::to_string_pretty(&value).expect("a report serializes");
+    let mut text = super::escape::json_pretty(&value).expect("a report serializes");
     text.push('\n');
     text
 }

@@ -2,6 +2,10 @@
 //! table of receipts, then what failed (expanded), then what passed (folded).
 //! Output always fits the target's size limit; what does not fit is counted in
 //! an honest "N more" line that says where the rest is.
+//!
+//! Every string from the report is data: it goes in through [`text`] (prose)
+//! or [`code`] (names, paths, ids), so it makes no mention, link, image,
+//! emphasis, HTML, heading or table break; links are ours, built by [`link`].
 
 use super::model::{ClaimEntry, Report};
 use crate::verdict::{Level, Status};
@@ -49,7 +53,7 @@ pub fn markdown(report: &Report, target: Target) -> String {
     }
 
     if let Some(gate) = &report.release_gate {
-        let _ = writeln!(out, "\n### Release gate: {}\n", gate.status);
+        let _ = writeln!(out, "\n### Release gate: {}\n", text(&gate.status));
         out.push_str("| | Item | What was checked |\n|---|---|---|\n");
         for item in &gate.items {
             let mut cell = item
@@ -66,7 +70,7 @@ pub fn markdown(report: &Report, target: Target) -> String {
                 "skip" => "➖",
                 _ => "❌",
             };
-            let _ = writeln!(out, "| {icon} | {} | {cell} |", item.name);
+            let _ = writeln!(out, "| {icon} | {} | {cell} |", text(&item.name));
         }
     }
 
@@ -145,7 +149,7 @@ pub fn markdown(report: &Report, target: Target) -> String {
         let _ = writeln!(
             out,
             "\n<details><summary>Claims that pass: {}</summary>\n",
-            counts.join(", ")
+            text(&counts.join(", "))
         );
         claim_table(&mut out, limit, &fine, report, target, false);
         out.push_str("\n</details>\n");
@@ -171,12 +175,16 @@ fn headline(out: &mut String, report: &Report) {
     if parts.is_empty() {
         parts.push("nothing to judge".into());
     }
-    let _ = write!(out, "**{}**", parts.join(" · "));
+    let _ = write!(out, "**{}**", text(&parts.join(" · ")));
     if let Some(c) = &report.commit {
         let _ = write!(out, " · commit {}", code(short(&c.sha)));
     }
     if let Some(run) = &report.run {
-        let _ = write!(out, " · [run {}]({})", run.run_id, run.url());
+        let _ = write!(
+            out,
+            " · {}",
+            link(&text(&format!("run {}", run.run_id)), &run.url())
+        );
     }
     out.push('\n');
 }
@@ -234,12 +242,12 @@ fn footer(out: &mut String, report: &Report) {
     let _ = writeln!(
         out,
         "\n<sub>{} {} · policy {} (sha256 {}) · exit code {} · generated {}</sub>",
-        report.tool.name,
-        report.tool.version,
+        text(&report.tool.name),
+        text(&report.tool.version),
         code(&report.policy.path),
         code(short(&report.policy.sha256)),
         report.exit_code,
-        report.generated_at
+        text(&report.generated_at)
     );
 }
 
@@ -264,7 +272,7 @@ fn claim_table(
             claim_icon(c.level),
             place_link(report, &c.path, c.line),
             code(&c.text),
-            c.outcome,
+            text(&c.outcome),
         );
     });
     more(out, claims.len() - shown, "claims", target);
@@ -301,17 +309,45 @@ fn more(out: &mut String, hidden: usize, what: &str, target: Target) {
 
 /// A link to the file and line at the judged commit, when the report knows where.
 fn place_link(report: &Report, path: &str, line: u32) -> String {
-    let label = format!("{}:{line}", text(path));
+    let label = format!(
+        "{}:{line}",
+        text(path).replace('(', "\\(").replace(')', "\\)")
+    );
     match (&report.run, &report.commit) {
-        (Some(run), Some(commit)) => format!(
-            "[{label}]({}/{}/blob/{}/{}#L{line})",
-            run.server_url.trim_end_matches('/'),
-            run.repository,
-            commit.sha,
-            url_path(path)
+        (Some(run), Some(commit)) => link(
+            &label,
+            &format!(
+                "{}/{}/blob/{}/{}#L{line}",
+                run.server_url.trim_end_matches('/'),
+                run.repository,
+                url_path(&commit.sha),
+                url_path(path)
+            ),
         ),
         _ => label,
     }
+}
+
+/// `[label](url)` for a label already escaped; the label alone when the URL is
+/// not http(s). Bytes that could end the destination (space, `(`, `)`, `<`,
+/// `>`, `|`, backslash, quotes, non-ASCII) are percent-encoded.
+fn link(label: &str, url: &str) -> String {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://")) {
+        return label.to_string();
+    }
+    let mut dest = String::with_capacity(url.len());
+    for b in url.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => dest.push(b as char),
+            b'-' | b'.' | b'_' | b'~' | b':' | b'/' | b'?' | b'#' | b'=' | b'&' | b'%' | b'+'
+            | b',' | b';' | b'@' | b'!' | b'$' | b'*' => dest.push(b as char),
+            _ => {
+                let _ = write!(dest, "%{b:02X}");
+            }
+        }
+    }
+    format!("[{label}]({dest})")
 }
 
 fn envelope_cell(r: &super::model::ReceiptEntry) -> String {
@@ -434,26 +470,71 @@ pub(crate) fn num(x: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// Text safe inside a table cell: no line breaks, no pipes, no raw HTML.
+/// Breaks what GitHub links inside text (`@user`, `@org/team`, `#123`,
+/// `http://`, `www.`) without a visible change; GitHub does not strip it.
+const WORD_JOINER: char = '\u{2060}';
+
+/// Prose that reads as it is, safe anywhere inline and inside a table cell:
+/// markdown punctuation that could open emphasis, code, a link, strikethrough,
+/// math or a table cell backslash-escaped, HTML and entities written as
+/// entities, no line break, and no live mention, reference or autolink.
+/// Control, bidi and zero-width characters are shown as `\u{…}` escapes.
 pub(crate) fn text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '|' => out.push_str("\\|"),
+    let mut out = String::with_capacity(s.len() + 8);
+    let mut rest = s;
+    let mut prev = None;
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
-            '\r' => {}
-            '\n' => out.push(' '),
-            c => out.push(c),
+            '\r' | '\n' => out.push(' '),
+            // `_` between letters or digits never emphasises: left as it is,
+            // so names like tokens_per_second read plainly in the source too.
+            '_' if prev.is_some_and(char::is_alphanumeric)
+                && rest.chars().next().is_some_and(char::is_alphanumeric) =>
+            {
+                out.push('_')
+            }
+            // With `[` and `]` escaped, `(`, `)` and `!` make no link or image.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '~' | '|' | '$' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '@' | '#' => {
+                out.push(c);
+                out.push(WORD_JOINER);
+            }
+            ':' if rest.starts_with("//") => {
+                out.push(':');
+                out.push(WORD_JOINER);
+            }
+            'w' | 'W' if rest.get(..3).is_some_and(|r| r.eq_ignore_ascii_case("ww.")) => {
+                out.push_str(&s[s.len() - rest.len() - 1..][..3]);
+                out.push(WORD_JOINER);
+                rest = &rest[2..];
+            }
+            c => super::escape::push_char(&mut out, c),
         }
+        prev = Some(c);
     }
     out
 }
 
-/// Inline code that survives backticks and pipes in its content.
+/// Inline code that survives backticks and pipes in its content. Nothing in a
+/// code span is a link, mention or HTML; line breaks become spaces and
+/// control, bidi and zero-width characters `\u{…}` escapes.
 pub(crate) fn code(s: &str) -> String {
-    let s = s.replace(['\n', '\r'], " ").replace('|', "\\|");
+    let mut escaped = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' => escaped.push(' '),
+            '|' => escaped.push_str("\\|"),
+            c => super::escape::push_char(&mut escaped, c),
+        }
+    }
+    let s = escaped;
     let longest = s.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let fence = "`".repeat(longest + 1);
     let pad = if s.starts_with('`') || s.ends_with('`') {
@@ -494,6 +575,210 @@ mod tests {
     #[test]
     fn cell_text_has_no_html_or_breaks() {
         assert_eq!(text("<b>a|b</b>\nc"), "&lt;b&gt;a\\|b&lt;/b&gt; c");
+    }
+
+    #[test]
+    fn underscores_are_escaped_only_where_they_could_emphasise() {
+        assert_eq!(
+            text("tokens_per_second _em_ a_ _b __x__ (confirm_runs)"),
+            "tokens_per_second \\_em\\_ a\\_ \\_b \\_\\_x\\_\\_ (confirm_runs)"
+        );
+    }
+
+    /// Strings a receipt, doc or file name could carry to make the comment do
+    /// something: mentions, references, links, images, HTML, emphasis,
+    /// headings, table breaks, terminal escapes, bidi overrides.
+    pub(crate) const HOSTILE: &[&str] = &[
+        "ok\n::error::x",
+        "\x1b]8;;http://evil\x07click\x1b]8;;\x07",
+        "\x1b[2J",
+        "@octocat",
+        "cc @org/team and @octocat.",
+        "fixes #12 and octo/demo#3",
+        "[x](http://evil)",
+        "![i](http://evil/i.png)",
+        "<img src=x onerror=alert(1)>",
+        "&lt;b&gt; &#64;octocat",
+        "**bold** __bold__ *em* _em_ ~~gone~~",
+        "a | b || c",
+        "`code` ``x``",
+        "docs/we]ird[na(me).md",
+        "<http://evil> https://evil.example/x www.evil.example WWW.EVIL.EXAMPLE",
+        "mail me@evil.example",
+        "# heading\n## heading\n- item\n> quote\n---",
+        "mock\u{202e}lenrek \u{2066}x\u{2069} zero\u{200b}width",
+        "$x^2$ and \\| escaped pipe",
+        "[^1] footnote <!-- comment -->",
+    ];
+
+    /// Every inline event pulldown-cmark sees in `md` (GFM tables on).
+    fn events(md: &str) -> Vec<pulldown_cmark::Event<'_>> {
+        let mut options = pulldown_cmark::Options::empty();
+        options.insert(pulldown_cmark::Options::ENABLE_TABLES);
+        options.insert(pulldown_cmark::Options::ENABLE_STRIKETHROUGH);
+        options.insert(pulldown_cmark::Options::ENABLE_FOOTNOTES);
+        options.insert(pulldown_cmark::Options::ENABLE_MATH);
+        pulldown_cmark::Parser::new_ext(md, options).collect()
+    }
+
+    /// What GitHub would link or notify from text: a mention, an issue
+    /// reference, a bare URL, a www. link, an email.
+    pub(crate) fn live_on_github(md: &str) -> Option<String> {
+        let bytes = md.as_bytes();
+        for (i, w) in bytes.windows(2).enumerate() {
+            if (w[0] == b'@' || w[0] == b'#') && w[1].is_ascii_alphanumeric() {
+                return Some(md[i..].chars().take(20).collect());
+            }
+        }
+        let lower = md.to_ascii_lowercase();
+        ["://", "www."]
+            .iter()
+            .find(|p| lower.contains(*p))
+            .map(|p| format!("{p} in {md}"))
+    }
+
+    #[test]
+    fn hostile_text_renders_as_plain_text_only() {
+        use pulldown_cmark::{Event, Tag, TagEnd};
+        for s in HOSTILE {
+            let md = format!("Why: {}", text(s));
+            assert!(!md.contains('\n') && !md.contains('\x1b'), "{md}");
+            assert_eq!(live_on_github(&md), None, "{s:?} → {md}");
+            for e in events(&md) {
+                assert!(
+                    matches!(
+                        e,
+                        Event::Text(_)
+                            | Event::Start(Tag::Paragraph)
+                            | Event::End(TagEnd::Paragraph)
+                    ),
+                    "{s:?} → {md} gave {e:?}"
+                );
+            }
+            let shown: String = events(&md)
+                .into_iter()
+                .filter_map(|e| match e {
+                    Event::Text(t) => Some(t.into_string()),
+                    _ => None,
+                })
+                .collect::<String>()
+                .replace(WORD_JOINER, "");
+            // The reader sees the value (line breaks as spaces, hidden
+            // characters as escapes), not its markup.
+            let expected = super::super::escape::plain(&s.replace(['\n', '\r'], " "))
+                .replace("\\u{3a}", ":")
+                .replace("##\\u{5b}", "##[");
+            assert_eq!(shown, format!("Why: {expected}"), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn hostile_code_is_one_code_span() {
+        use pulldown_cmark::Event;
+        for s in HOSTILE {
+            let md = format!("x {} y", code(s));
+            assert!(!md.contains('\n') && !md.contains('\x1b'), "{md}");
+            let spans = events(&md)
+                .into_iter()
+                .filter(|e| !matches!(e, Event::Start(_) | Event::End(_) | Event::Text(_)))
+                .collect::<Vec<_>>();
+            assert!(
+                matches!(spans.as_slice(), [Event::Code(_)]),
+                "{s:?} → {md} gave {spans:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_cells_keep_the_table_whole() {
+        use pulldown_cmark::{Event, Tag};
+        for s in HOSTILE {
+            let md = format!(
+                "| a | b | c |\n|---|---|---|\n| {} | {} | {} |\n",
+                text(s),
+                code(s),
+                place_link(&linked(), s, 3)
+            );
+            let cells = events(&md)
+                .iter()
+                .filter(|e| matches!(e, Event::Start(Tag::TableCell)))
+                .count();
+            assert_eq!(cells, 6, "{s:?} broke the table:\n{md}");
+            for e in events(&md) {
+                assert!(
+                    !matches!(
+                        e,
+                        Event::Html(_)
+                            | Event::InlineHtml(_)
+                            | Event::Start(Tag::Image { .. })
+                            | Event::Start(Tag::Emphasis)
+                            | Event::Start(Tag::Strong)
+                            | Event::Start(Tag::Heading { .. })
+                    ),
+                    "{s:?} → {md} gave {e:?}"
+                );
+            }
+        }
+    }
+
+    /// A report that knows its run and commit, so claims link to their lines.
+    fn linked() -> Report {
+        let mut r = Report::new(
+            &[],
+            &[],
+            &crate::envelope::Origin {
+                path: "ci/p.toml".into(),
+                sha256: "0".repeat(64),
+                defaults_sha256: None,
+            },
+            "2026-01-01T00:00:00Z".into(),
+        );
+        r.commit = Some(super::super::model::Commit {
+            sha: "a".repeat(40),
+            base: None,
+            pull_request: None,
+        });
+        r.run = Some(super::super::model::RunRef {
+            server_url: "https://github.com".into(),
+            repository: "octo/demo".into(),
+            run_id: "1".into(),
+            run_attempt: None,
+            event: None,
+            job: None,
+        });
+        r
+    }
+
+    #[test]
+    fn place_links_escape_their_label_and_encode_their_path() {
+        let md = place_link(&linked(), "docs/a](http://evil) [b.md", 7);
+        assert_eq!(
+            md,
+            format!(
+                "[docs/a\\]\\(http:{WORD_JOINER}//evil\\) \\[b.md:7](https://github.com/octo/demo/blob/{}/docs/a%5D%28http%3A//evil%29%20%5Bb.md#L7)",
+                "a".repeat(40)
+            )
+        );
+        let links: Vec<_> = events(&md)
+            .into_iter()
+            .filter_map(|e| match e {
+                pulldown_cmark::Event::Start(pulldown_cmark::Tag::Link { dest_url, .. }) => {
+                    Some(dest_url.into_string())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(links.len(), 1, "{md}");
+        assert!(links[0].starts_with("https://github.com/octo/demo/blob/"));
+        // A server URL from a report that is not http(s) gives no link.
+        let mut r = linked();
+        r.run.as_mut().unwrap().server_url = "javascript:alert(1)//".into();
+        assert_eq!(place_link(&r, "a.md", 1), "a.md:1");
+        r.run.as_mut().unwrap().server_url = "https://x.example/a) [y](z".into();
+        assert!(
+            place_link(&r, "a.md", 1)
+                .starts_with("[a.md:1](https://x.example/a%29%20%5By%5D%28z/octo/demo/")
+        );
     }
 
     #[test]

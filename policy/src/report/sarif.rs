@@ -82,7 +82,7 @@ pub fn sarif(report: &Report) -> String {
         }]);
     }
     let doc = json!({ "$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run] });
-    let mut text = serde_json::to_string_pretty(&doc).expect("SARIF serializes");
+    let mut text = super::escape::json_pretty(&doc).expect("SARIF serializes");
     text.push('\n');
     text
 }

@@ -1,7 +1,9 @@
 //! A report for a terminal: each receipt with its envelope, rate and findings,
 //! each claim that needs attention, then one verdict line with the exit code.
+//! Every string from the report is data and is printed through `plain`.
 
 use super::Style;
+use super::escape::plain;
 use super::markdown::{num, short};
 use super::model::Report;
 use crate::verdict::Level;
@@ -14,16 +16,16 @@ pub fn text(report: &Report, style: Style) -> String {
             out,
             "{} against base {}: {}\n",
             style.status(c.status),
-            c.base,
-            c.message
+            plain(&c.base),
+            plain(&c.message)
         );
     }
     for r in &report.receipts {
-        let mut line = format!("{} {}", style.status(r.status), r.path);
+        let mut line = format!("{} {}", style.status(r.status), plain(&r.path));
         if let Some(e) = &r.envelope {
-            let _ = write!(line, "  envelope {} ({})", e.id, e.status);
+            let _ = write!(line, "  envelope {} ({})", plain(&e.id), plain(&e.status));
             if let Some(label) = &e.label {
-                let _ = write!(line, " [{label}]");
+                let _ = write!(line, " [{}]", plain(label));
             }
         }
         let _ = writeln!(out, "{line}");
@@ -37,7 +39,7 @@ pub fn text(report: &Report, style: Style) -> String {
                 x.samples,
                 num(x.band[0]),
                 num(x.band[1]),
-                x.outcome,
+                plain(&x.outcome),
                 if x.reference { " (reference only)" } else { "" }
             );
         }
@@ -51,7 +53,7 @@ pub fn text(report: &Report, style: Style) -> String {
                     num(x.interval[1]),
                     num(x.roofline_tokens_per_second),
                     super::markdown::fraction_bounds(x),
-                    x.outcome
+                    plain(&x.outcome)
                 );
             }
             (None, Some(f)) => {
@@ -60,7 +62,7 @@ pub fn text(report: &Report, style: Style) -> String {
             (None, None) => {}
         }
         if let Some(e) = &r.error {
-            let _ = writeln!(out, "      {e}");
+            let _ = writeln!(out, "      {}", plain(e));
         }
         for f in r.findings.iter().filter(|f| f.level != Level::Allow) {
             super::finding_lines(
@@ -76,27 +78,27 @@ pub fn text(report: &Report, style: Style) -> String {
         let _ = writeln!(
             out,
             "{}:{}:{}: {} {} {}",
-            c.path,
+            plain(&c.path),
             c.line,
             c.column,
             style.level(c.level),
-            c.outcome,
-            c.text
+            plain(&c.outcome),
+            plain(&c.text)
         );
-        let _ = writeln!(out, "       {}", c.message);
+        let _ = writeln!(out, "       {}", plain(&c.message));
         if let Some(s) = &c.suggestion {
-            let _ = writeln!(out, "       fix: {s}");
+            let _ = writeln!(out, "       fix: {}", plain(s));
         }
     }
     for note in &report.notes {
-        let _ = writeln!(out, "note: {note}");
+        let _ = writeln!(out, "note: {}", plain(note));
     }
     let parts = report.count_phrases(false);
     let _ = writeln!(
         out,
         "\npolicy: {} (sha256 {})",
-        report.policy.path,
-        short(&report.policy.sha256)
+        plain(&report.policy.path),
+        plain(short(&report.policy.sha256))
     );
     let _ = writeln!(
         out,
@@ -104,7 +106,7 @@ pub fn text(report: &Report, style: Style) -> String {
         if parts.is_empty() {
             "nothing judged".to_string()
         } else {
-            parts.join(", ")
+            plain(&parts.join(", ")).into_owned()
         },
         style.paint(
             match report.exit_code {
