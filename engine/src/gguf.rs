@@ -220,7 +220,23 @@ impl GgufFile {
         // SAFETY: the map is read-only; a file changed underneath us while mapped is
         // outside what this tool supports (as for every mmap-based model loader).
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        let map = Arc::new(map);
+        Self::from_map(path, Arc::new(map))
+    }
+
+    /// Reads a GGUF held in memory (copied into an anonymous map, so tensors borrow
+    /// from it as from a file); `path` only names it in errors. The fuzz targets and
+    /// tests read hostile bytes through this without a file.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let io = |source| EngineError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut map = memmap2::MmapMut::map_anon(bytes.len()).map_err(io)?;
+        map.copy_from_slice(bytes);
+        Self::from_map(path, Arc::new(map.make_read_only().map_err(io)?))
+    }
+
+    fn from_map(path: &Path, map: Arc<memmap2::Mmap>) -> Result<Self> {
         let mut c = Cursor {
             data: &map,
             pos: 0,
@@ -514,7 +530,11 @@ pub fn config(g: &GgufFile) -> Result<Config> {
 
 /// Maps a BitNet b1.58 GGUF onto the decoder.
 pub fn load_model(path: &Path) -> Result<Model> {
-    let g = GgufFile::open(path)?;
+    model_from(GgufFile::open(path)?)
+}
+
+/// Maps an opened GGUF onto the decoder (the model borrows the file's map).
+pub fn model_from(g: GgufFile) -> Result<Model> {
     let c = config(&g)?;
     let t36 = g.type36_format()?;
     let find = |name: &str| {
@@ -655,7 +675,7 @@ pub fn load_model(path: &Path) -> Result<Model> {
         output_norm: norm("output_norm.weight", c.hidden)?,
         format: format.unwrap_or(Format::I2s),
         source: ModelSource::Gguf {
-            path: path.to_path_buf(),
+            path: g.path.clone(),
         },
         config: c,
         embedding,
@@ -665,12 +685,16 @@ pub fn load_model(path: &Path) -> Result<Model> {
 
 /// Human-readable summary: metadata, tensors, and the decoder config derived from them.
 pub fn inspect(path: &Path) -> Result<String> {
-    let g = GgufFile::open(path)?;
+    Ok(describe(GgufFile::open(path)?))
+}
+
+/// The summary `inspect` prints, for a file already read.
+pub fn describe(g: GgufFile) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "file: {}\nGGUF version {}, {} metadata keys, {} tensors, alignment {}, {} bytes",
-        path.display(),
+        g.path.display(),
         g.version,
         g.metadata.len(),
         g.tensors.len(),
@@ -720,7 +744,7 @@ pub fn inspect(path: &Path) -> Result<String> {
                 c.norm_eps,
                 c.activation.name()
             );
-            match load_model(path) {
+            match model_from(g) {
                 Ok(m) => {
                     let _ = writeln!(
                         s,
@@ -741,7 +765,7 @@ pub fn inspect(path: &Path) -> Result<String> {
             let _ = writeln!(s, "\nno decoder config: {e}");
         }
     }
-    Ok(s)
+    s
 }
 
 /// A tensor to write: name, dims (ne0 first), ggml type, and its bytes in pieces.

@@ -1,0 +1,124 @@
+1//! `policy-check check`: for each receipt, exactly the gates of `verify` (with
+//! the policy's `[receipt]` settings), then the envelope that matches it; one
+//! verdict per receipt, in input order, each carrying the policy's sha256.
+
+use crate::envelope::{
+    self, EnvelopeFinding, EnvelopeRef, Policy, RateJudgement, RooflineJudgement,
+};
+use crate::gates::{self, structure};
+use crate::receipt::Receipt;
+use crate::verdict::{Finding, Level, Status};
+use crate::verify::{self, Input, InputError, Loaded, VerifyOptions};
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::Path;
+
+/// Where a finding came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Gate,
+    Envelope,
+}
+
+/// A gate or envelope finding, in one shape for every renderer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckFinding {
+    pub code: &'static str,
+    pub source: Source,
+    pub level: Level,
+    pub pointer: String,
+    pub message: String,
+    pub fix: String,
+    /// The policy rule behind an envelope finding ("file:line:column").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+impl From<Finding> for CheckFinding {
+    fn from(f: Finding) -> Self {
+        CheckFinding {
+            code: f.code.as_str(),
+            source: Source::Gate,
+            level: f.level,
+            pointer: f.pointer,
+            message: f.message,
+            fix: f.fix,
+            rule: None,
+        }
+    }
+}
+
+impl From<EnvelopeFinding> for CheckFinding {
+    fn from(f: EnvelopeFinding) -> Self {
+        CheckFinding {
+            code: f.code.as_str(),
+            source: Source::Envelope,
+            level: f.level,
+            pointer: f.pointer,
+            message: f.message,
+            fix: f.fix,
+            rule: f.rule.map(|l| l.to_string()),
+        }
+    }
+}
+
+/// The verdict on one receipt.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub path: String,
+    pub status: Status,
+    /// sha256 of the policy file that judged it.
+    pub policy_sha256: String,
+    pub schema_version: Option<String>,
+    pub backend: Option<String>,
+    pub tokens_per_second: Option<f64>,
+    /// The envelope that judged it; absent when none matched or gates stopped it.
+    pub envelope: Option<EnvelopeRef>,
+    pub rate: Option<RateJudgement>,
+    /// The hardware-normalised judgement, when the receipt was calibrated and
+    /// its envelope has a roofline_fraction rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roofline: Option<RooflineJudgement>,
+    /// The receipt's model (path or preset name), for reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// The kernels the receipt says ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kernels: Vec<String>,
+    /// Measured rate over the bandwidth roofline, when the receipt was calibrated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roofline_fraction: Option<f64>,
+    pub findings: Vec<CheckFinding>,
+    pub error: Option<InputError>,
+}
+
+/// Check every input in parallel; verdicts keep the input order.
+pub fn check(inputs: &[Input], policy: &Policy, options: &VerifyOptions) -> Vec<Verdict> {
+    inputs
+        .par_iter()
+        .map(|input| match input {
+            Input::File(path) => check_file(path, policy, options),
+            Input::Unmatched { pattern, why } => input_error(
+                pattern.clone(),
+                policy,
+                why.clone(),
+                "check the path or pattern (quote globs so policy-check expands them)",
+            ),
+        })
+        .collect()
+}
+
+fn input_error(path: String, policy: &Policy, message: String, fix: &str) -> Verdict {
+    Verdict {
+        path,
+        status: Status::Error,
+        policy_sha256: policy.origin.sha256.clone(),
+        schema_version: None,
+        backend: None,
+        tokens_per_second: None,
+        envelope: None,
+        rate: None,
+        roofline: None,
+        model: None,
+        kerne
