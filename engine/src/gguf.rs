@@ -403,9 +403,17 @@ fn tensor_bytes(
             Ok(())
         }
     };
+    // Float sizes are checked: a declared element count can be near u64::MAX.
+    let floats = |bytes: u64| {
+        n.checked_mul(bytes).ok_or_else(|| EngineError::Malformed {
+            path: path.to_path_buf(),
+            offset: 0,
+            detail: format!("tensor '{name}' has {n} elements, more bytes than a file can hold"),
+        })
+    };
     match type_id {
-        GGML_F32 => Ok(n * 4),
-        GGML_F16 => Ok(n * 2),
+        GGML_F32 => floats(4),
+        GGML_F16 => floats(2),
         GGML_TQ2_0 => {
             aligned("tq2_0", 256)?;
             Ok(n / 256 * 66)

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use bitnet_engine::formats::{EmbeddingType, Format};
-use bitnet_engine::gguf::load_model;
+use bitnet_engine::gguf::{GgufFile, load_model};
 use bitnet_engine::model::{Model, RunState, forward};
 use bitnet_engine::{Dispatcher, EngineError, SimdLevel, synthetic};
 use common::{Kv, Tensor, kv_config, model_tensors, temp_path, write_gguf};
@@ -339,6 +339,35 @@ fn nan_block_scale_in_tq2_is_refused() {
         matches!(e, EngineError::BadScale { .. }) && e.to_string().contains("block 0"),
         "{e}"
     );
+}
+
+/// Found by the `gguf` fuzz target: a float tensor whose byte size overflows u64
+/// was an arithmetic panic while reading the tensor table.
+#[test]
+fn a_float_tensor_too_large_to_address_is_an_error() {
+    let path = Path::new("huge.gguf");
+    let read = |bytes: &[u8]| match GgufFile::from_bytes(path, bytes) {
+        Ok(_) => panic!("read a tensor larger than any file"),
+        Err(e) => e,
+    };
+    for (type_id, dims) in [(0, vec![1u64 << 62]), (1, vec![1 << 31, 1 << 32])] {
+        let tensors = [Tensor {
+            name: "t".into(),
+            dims,
+            type_id,
+            data: Vec::new(),
+        }];
+        let e = read(&write_gguf(3, &[], &tensors));
+        assert!(
+            matches!(e, EngineError::Malformed { .. })
+                && e.to_string().contains("huge.gguf")
+                && e.to_string().contains("tensor 't'"),
+            "{e}"
+        );
+    }
+    // The fuzzer's own input (kept in its seed corpus).
+    let found = include_bytes!("../../fuzz/seeds/gguf/regression-float-size-overflow.gguf");
+    assert!(matches!(read(found), EngineError::Malformed { .. }));
 }
 
 #[test]
