@@ -646,7 +646,8 @@ pub fn model_from(g: GgufFile) -> Result<Model> {
         hidden: c.hidden,
         data: g.bytes(embd),
     };
-    let mut layers = Vec::with_capacity(c.layers);
+    // Not sized by block_count: the file's metadata may claim billions of layers.
+    let mut layers = Vec::new();
     let mut format = None;
     for l in 0..c.layers {
         let n = |s: &str| format!("blk.{l}.{s}.weight");
