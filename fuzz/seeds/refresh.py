@@ -56,8 +56,8 @@ def claims_seeds():
     # The target reads the first byte as the syntax: '0' markdown, '1' Rust, '2' plain.
     for doc in docs():
         for i, piece in enumerate(chunks(doc.read_text())):
-            # No .md name: `claims --filter all` would scan the seeds as this repository's docs.
-            write("claims", f"{doc.stem}-{i}.markdown-seed", "0" + piece)
+            # Neither README* nor *.md: `claims --filter all` would scan them as our docs.
+            write("claims", f"{doc.stem.lower()}-{i}.markdown-seed", "0" + piece)
     for rs in ["policy/src/lib.rs", "policy/src/check.rs", "engine/src/lib.rs"]:
         write("claims", pathlib.Path(rs).stem + ".rs-seed", "1" + (ROOT / rs).read_text()[:CHUNK])
     write("claims", "readme.txt-seed", "2" + chunks((ROOT / "README.md").read_text())[0])
