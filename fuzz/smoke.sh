@@ -25,6 +25,9 @@ fi
 # rustc accepts them with RUSTC_BOOTSTRAP=1.
 export RUSTC_BOOTSTRAP=1
 
+echo "== cargo fmt --check (fuzz/ is outside the workspace that .ci/run formats)"
+cargo fmt --check
+
 echo "== cargo fuzz build ${flags[*]}"
 cargo fuzz build "${flags[@]}"
 
