@@ -34,6 +34,8 @@ cargo fuzz build "${flags[@]}"
 # A fresh corpus each time: the seeds plus what this run finds, then thrown away.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The claims target writes its throwaway repository under TMPDIR: here, $work.
+export TMPDIR="$work"
 failed=()
 for target in $(cargo fuzz list); do
     mkdir -p "$work/$target"
