@@ -230,7 +230,23 @@ impl GgufFile {
         // SAFETY: the map is read-only; a file changed underneath us while mapped is
         // outside what this tool supports (as for every mmap-based model loader).
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        let map = Arc::new(map);
+        Self::from_map(path, Arc::new(map))
+    }
+
+    /// Reads a GGUF held in memory (copied into an anonymous map, so tensors borrow
+    /// from it as from a file); `path` only names it in errors. The fuzz targets and
+    /// tests read hostile bytes through this without a file.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let io = |source| EngineError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut map = memmap2::MmapMut::map_anon(bytes.len()).map_err(io)?;
+        map.copy_from_slice(bytes);
+        Self::from_map(path, Arc::new(map.make_read_only().map_err(io)?))
+    }
+
+    fn from_map(path: &Path, map: Arc<memmap2::Mmap>) -> Result<Self> {
         let mut c = Cursor {
             data: &map,
             pos: 0,
@@ -397,9 +413,17 @@ fn tensor_bytes(
             Ok(())
         }
     };
+    // Float sizes are checked: a declared element count can be near u64::MAX.
+    let floats = |bytes: u64| {
+        n.checked_mul(bytes).ok_or_else(|| EngineError::Malformed {
+            path: path.to_path_buf(),
+            offset: 0,
+            detail: format!("tensor '{name}' has {n} elements, more bytes than a file can hold"),
+        })
+    };
     match type_id {
-        GGML_F32 => Ok(n * 4),
-        GGML_F16 => Ok(n * 2),
+        GGML_F32 => floats(4),
+        GGML_F16 => floats(2),
         GGML_TQ2_0 => {
             aligned("tq2_0", 256)?;
             Ok(n / 256 * 66)
@@ -524,7 +548,11 @@ pub fn config(g: &GgufFile) -> Result<Config> {
 
 /// Maps a BitNet b1.58 GGUF onto the decoder.
 pub fn load_model(path: &Path) -> Result<Model> {
-    let g = GgufFile::open(path)?;
+    model_from(GgufFile::open(path)?)
+}
+
+/// Maps an opened GGUF onto the decoder (the model borrows the file's map).
+pub fn model_from(g: GgufFile) -> Result<Model> {
     let c = config(&g)?;
     let t36 = g.type36_format()?;
     let find = |name: &str| {
@@ -628,7 +656,8 @@ pub fn load_model(path: &Path) -> Result<Model> {
         hidden: c.hidden,
         data: g.bytes(embd),
     };
-    let mut layers = Vec::with_capacity(c.layers);
+    // Not sized by block_count: the file's metadata may claim billions of layers.
+    let mut layers = Vec::new();
     let mut format = None;
     for l in 0..c.layers {
         let n = |s: &str| format!("blk.{l}.{s}.weight");
@@ -665,7 +694,7 @@ pub fn load_model(path: &Path) -> Result<Model> {
         output_norm: norm("output_norm.weight", c.hidden)?,
         format: format.unwrap_or(Format::I2s),
         source: ModelSource::Gguf {
-            path: path.to_path_buf(),
+            path: g.path.clone(),
         },
         config: c,
         embedding,
@@ -675,12 +704,16 @@ pub fn load_model(path: &Path) -> Result<Model> {
 
 /// Human-readable summary: metadata, tensors, and the decoder config derived from them.
 pub fn inspect(path: &Path) -> Result<String> {
-    let g = GgufFile::open(path)?;
+    Ok(describe(GgufFile::open(path)?))
+}
+
+/// The summary `inspect` prints, for a file already read.
+pub fn describe(g: GgufFile) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "file: {}\nGGUF version {}, {} metadata keys, {} tensors, alignment {}, {} bytes",
-        path.display(),
+        g.path.display(),
         g.version,
         g.metadata.len(),
         g.tensors.len(),
@@ -730,7 +763,7 @@ pub fn inspect(path: &Path) -> Result<String> {
                 c.norm_eps,
                 c.activation.name()
             );
-            match load_model(path) {
+            match model_from(g) {
                 Ok(m) => {
                     let _ = writeln!(
                         s,
@@ -751,7 +784,7 @@ pub fn inspect(path: &Path) -> Result<String> {
             let _ = writeln!(s, "\nno decoder config: {e}");
         }
     }
-    Ok(s)
+    s
 }
 
 /// A tensor to write: name, dims (ne0 first), ggml type, and its bytes in pieces.

@@ -69,6 +69,12 @@ impl Config {
         if self.context == 0 {
             return fail("context length is 0".into());
         }
+        // q_dim and kv_dim are used unchecked from here on.
+        for (what, n) in [("heads", self.heads), ("kv_heads", self.kv_heads)] {
+            if n.checked_mul(self.head_dim).is_none() {
+                return fail(format!("{what} {n} × head_dim {} overflows", self.head_dim));
+            }
+        }
         Ok(())
     }
 }

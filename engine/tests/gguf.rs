@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use bitnet_engine::formats::{EmbeddingType, Format};
-use bitnet_engine::gguf::load_model;
+use bitnet_engine::gguf::{GgufFile, load_model, model_from};
 use bitnet_engine::model::{Model, RunState, forward};
 use bitnet_engine::{Dispatcher, EngineError, SimdLevel, synthetic};
 use common::{Kv, Tensor, kv_config, model_tensors, temp_path, write_gguf};
@@ -339,6 +339,64 @@ fn nan_block_scale_in_tq2_is_refused() {
         matches!(e, EngineError::BadScale { .. }) && e.to_string().contains("block 0"),
         "{e}"
     );
+}
+
+/// Found by the `gguf` fuzz target: a float tensor whose byte size overflows u64
+/// was an arithmetic panic while reading the tensor table.
+#[test]
+fn a_float_tensor_too_large_to_address_is_an_error() {
+    let path = Path::new("huge.gguf");
+    let read = |bytes: &[u8]| match GgufFile::from_bytes(path, bytes) {
+        Ok(_) => panic!("read a tensor larger than any file"),
+        Err(e) => e,
+    };
+    for (type_id, dims) in [(0, vec![1u64 << 62]), (1, vec![1 << 31, 1 << 32])] {
+        let tensors = [Tensor {
+            name: "t".into(),
+            dims,
+            type_id,
+            data: Vec::new(),
+        }];
+        let e = read(&write_gguf(3, &[], &tensors));
+        assert!(
+            matches!(e, EngineError::Malformed { .. })
+                && e.to_string().contains("huge.gguf")
+                && e.to_string().contains("tensor 't'"),
+            "{e}"
+        );
+    }
+    // The fuzzer's own input (kept in its seed corpus).
+    let found = include_bytes!("../../fuzz/seeds/gguf/regression-float-size-overflow.gguf");
+    assert!(matches!(read(found), EngineError::Malformed { .. }));
+}
+
+/// Found by the `gguf` fuzz target: the layer list was sized by the file's
+/// block_count before any layer's tensors were found, so a huge count aborted on
+/// allocation; and heads × head_dim could overflow.
+#[test]
+fn a_huge_block_count_or_head_count_is_an_error() {
+    let e = load_err(
+        "huge-block-count",
+        |k, _| {
+            let count = k.iter_mut().find(|(k, _)| k.ends_with(".block_count"));
+            count.unwrap().1 = Kv::U32(u32::MAX);
+        },
+        |_| {},
+    );
+    assert!(
+        matches!(&e, EngineError::MissingTensor { tensor, .. } if tensor.starts_with("blk.2.")),
+        "{e}"
+    );
+    let found = include_bytes!("../../fuzz/seeds/gguf/regression-block-count-capacity.gguf");
+    let file = GgufFile::from_bytes(Path::new("found.gguf"), found)
+        .ok()
+        .unwrap();
+    assert!(model_from(file).is_err());
+
+    let mut c = synthetic::preset("tiny").unwrap();
+    (c.heads, c.kv_heads) = (usize::MAX, 1);
+    let e = c.validate().unwrap_err();
+    assert!(e.to_string().contains("overflows"), "{e}");
 }
 
 #[test]

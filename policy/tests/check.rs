@@ -791,3 +791,47 @@ fn policy_schema_is_valid_and_accepts_the_shipped_policies() {
         assert!(!validator.is_valid(&doc), "{bad}");
     }
 }
+
+/// Found by the `policy` fuzz target: `policy show` printed strings with Rust's
+/// escapes (`\u{8}`) and regexes in '…' whatever they held, so a policy whose id,
+/// glob or regex held a control character, a quote or DEL did not load back.
+#[test]
+fn policy_show_reloads_strings_with_quotes_and_control_characters() {
+    use receipt_policy::envelope::Policy;
+    use receipt_policy::envelope::cfg::render_errors;
+    let load = |name: &str, text: &str| {
+        Policy::from_text(name, text).unwrap_or_else(|e| panic!("{}\n{text}", render_errors(&e)))
+    };
+    let body = |s: &str| {
+        s.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.split("  # ").next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let text = r#"version = 1
+use_defaults = false
+
+[[envelope]]
+id = "cpu"
+description = "a\b\"\u007F' tab\there"
+when = { backend = "cpu\u0001" }
+kernels = { require = ["i2s_\u0008*"] }
+
+[claims]
+include = ["docs/\"q\"\u0007.md"]
+patterns = [{ regex = "it's \\d+ fps\n", kind = "throughput" }]
+
+[[commands.rule]]
+id = "r\b"
+match = "^cargo 'x'\u007F"
+unless = "a'b"
+require = ["--x\u0002"]
+forbid = ["^y'$"]
+"#;
+    let found = include_str!("../../fuzz/seeds/policy/regression-show-escapes.toml");
+    for text in [text, found] {
+        let shown = load("p.toml", text).to_toml();
+        let again = load("shown.toml", &shown).to_toml();
+        assert_eq!(body(&shown), body(&again));
+    }
+}

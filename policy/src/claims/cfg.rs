@@ -15,8 +15,8 @@
 
 use super::Kind;
 use super::backing::Outcome;
-use crate::envelope::ConfigCode;
 use crate::envelope::cfg::{Source, Value, boolean, string, unknown_keys, wrong_type};
+use crate::envelope::{ConfigCode, quote, quote_regex};
 use crate::verdict::Level;
 use regex::Regex;
 use std::collections::HashMap;
@@ -94,12 +94,7 @@ impl ClaimsSettings {
 
     /// The `[claims]` table as `policy show` prints it (empty when nothing is set).
     pub fn to_toml(&self) -> String {
-        let quoted = |v: &[String]| {
-            v.iter()
-                .map(|s| format!("{s:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let quoted = |v: &[String]| v.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ");
         let mut lines = Vec::new();
         if let Some(v) = &self.include {
             lines.push(format!("include = [{}]", quoted(v)));
@@ -124,8 +119,8 @@ impl ClaimsSettings {
                 .iter()
                 .map(|p| {
                     format!(
-                        "{{ regex = '{}', kind = \"{}\" }}",
-                        p.regex.as_str(),
+                        "{{ regex = {}, kind = \"{}\" }}",
+                        quote_regex(p.regex.as_str()),
                         p.kind.as_str()
                     )
                 })

@@ -16,8 +16,8 @@
 //! require_env = ["BITNET_DETERMINISTIC=1", "BITNET_SEED=42", "BITNET_STRICT_MODE=1"]
 //! ```
 
-use crate::envelope::ConfigCode;
 use crate::envelope::cfg::{Source, Value, string, unknown_keys, wrong_type};
+use crate::envelope::{ConfigCode, quote, quote_regex};
 use regex::Regex;
 use toml::de::{DeTable, DeValue};
 
@@ -63,30 +63,22 @@ impl CommandsSettings {
 
     /// The `[commands]` rules as `policy show` prints them (empty when there are none).
     pub fn to_toml(&self) -> String {
-        let quoted = |v: &[String]| {
-            v.iter()
-                .map(|s| format!("{s:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let quoted = |v: &[String]| v.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ");
         let mut out = String::new();
         for r in &self.rules {
             out.push_str("\n[[commands.rule]]\n");
-            out.push_str(&format!("id = {:?}\n", r.id));
-            out.push_str(&format!("match = '{}'\n", r.matches.as_str()));
+            out.push_str(&format!("id = {}\n", quote(&r.id)));
+            out.push_str(&format!("match = {}\n", quote_regex(r.matches.as_str())));
             if let Some(u) = &r.unless {
-                out.push_str(&format!("unless = '{}'\n", u.as_str()));
+                out.push_str(&format!("unless = {}\n", quote_regex(u.as_str())));
             }
             if !r.require.is_empty() {
                 let require: Vec<String> = r.require.iter().map(|alts| alts.join("|")).collect();
                 out.push_str(&format!("require = [{}]\n", quoted(&require)));
             }
             if !r.forbid.is_empty() {
-                let forbid: Vec<String> = r
-                    .forbid
-                    .iter()
-                    .map(|f| format!("'{}'", f.as_str()))
-                    .collect();
+                let forbid: Vec<String> =
+                    r.forbid.iter().map(|f| quote_regex(f.as_str())).collect();
                 out.push_str(&format!("forbid = [{}]\n", forbid.join(", ")));
             }
             if !r.require_env.is_empty() {

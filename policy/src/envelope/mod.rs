@@ -539,9 +539,35 @@ impl Policy {
     }
 }
 
-fn quote(s: &str) -> String {
-    // A TOML basic string and a JSON string escape the same way for our values.
-    serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
+/// `s` as a TOML basic string: what `policy show` prints must load back, whatever
+/// a policy's strings hold (TOML allows no raw control character, DEL included).
+pub(crate) fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A regex as a TOML literal string (its backslashes stay readable) when it can
+/// be one, else as a basic string.
+pub(crate) fn quote_regex(s: &str) -> String {
+    if s.contains('\'') || s.chars().any(char::is_control) {
+        quote(s)
+    } else {
+        format!("'{s}'")
+    }
 }
 
 fn pattern_toml(p: &Pattern) -> String {
