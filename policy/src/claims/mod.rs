@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod cfg;
 pub mod fix;
 pub mod matcher;
+pub mod normalise;
 pub mod scan;
 pub mod suggest;
 

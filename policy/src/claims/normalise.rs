@@ -1,0 +1,228 @@
+//! Text as a reader sees it, for the claim matcher. Characters that render as
+//! nothing (zero-width space, non-joiner and joiner, word joiner, byte-order
+//! mark, soft hyphen) are dropped, so `1<ZWSP>15.2 tok/s` reads as the 115.2 a
+//! reader sees, not 15.2; no-break spaces (U+00A0, U+2007, U+202F) become spaces;
+//! emphasis and code-span markers touching a number (`**115.2**`, `` `55` ``) and
+//! inline HTML tags (`<b>55</b>`, `<span>55</span>`) are dropped. A claim found in
+//! the normalised text maps back to its byte offset in the original, so lines and
+//! columns stay those of the file. One pass, linear in the text.
+
+use std::borrow::Cow;
+
+/// The normalised text and the way back to the original's offsets.
+#[derive(Debug)]
+pub struct Normalised<'t> {
+    pub text: Cow<'t, str>,
+    /// At the start of each run copied unchanged: (offset in `text`, offset in
+    /// the original), ascending in both. Empty when nothing changed.
+    runs: Vec<(usize, usize)>,
+}
+
+impl Normalised<'_> {
+    /// The original offset of a character that starts at `at` in the normalised
+    /// text (past anything dropped just before it: a claim starts at its number,
+    /// not at the `**` around it).
+    pub fn original(&self, at: usize) -> usize {
+        let i = self.runs.partition_point(|&(n, _)| n <= at);
+        match i.checked_sub(1).map(|i| self.runs[i]) {
+            Some((n, o)) => o + (at - n),
+            None => at,
+        }
+    }
+
+    /// The original offset where text ending at `at` ends (before anything
+    /// dropped just after it).
+    pub fn original_end(&self, at: usize) -> usize {
+        let i = self.runs.partition_point(|&(n, _)| n < at);
+        match i.checked_sub(1).map(|i| self.runs[i]) {
+            Some((n, o)) => o + (at - n),
+            None => at,
+        }
+    }
+}
+
+/// Inline HTML elements whose tags a reader does not see; a `<br>` or `<td>`
+/// separates what is around it, and `<sup>`/`<sub>` change what a number means
+/// (10<sup>3</sup>), so those stay.
+const INLINE_TAGS: &[&str] = &[
+    "a", "abbr", "b", "big", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins",
+    "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "time", "tt", "u", "var",
+];
+
+pub fn normalise(text: &str) -> Normalised<'_> {
+    let b = text.as_bytes();
+    let mut out = String::new();
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut copied = 0; // original offset up to which `out` holds the text
+    let mut i = 0;
+    while i < b.len() {
+        let (len, edit) = edit_at(text, i);
+        let Some(replacement) = edit else {
+            i += len;
+            continue;
+        };
+        if runs.is_empty() {
+            out.reserve(text.len());
+            runs.push((0, 0));
+        }
+        out.push_str(&text[copied..i]);
+        if !replacement.is_empty() {
+            push_run(&mut runs, out.len(), i);
+            out.push_str(replacement);
+        }
+        i += len;
+        copied = i;
+        push_run(&mut runs, out.len(), i);
+    }
+    if runs.is_empty() {
+        return Normalised {
+            text: Cow::Borrowed(text),
+            runs,
+        };
+    }
+    out.push_str(&text[copied..]);
+    Normalised {
+        text: Cow::Owned(out),
+        runs,
+    }
+}
+
+fn push_run(runs: &mut Vec<(usize, usize)>, normalised: usize, original: usize) {
+    match runs.last_mut() {
+        Some(last) if last.0 == normalised => *last = (normalised, original),
+        _ => runs.push((normalised, original)),
+    }
+}
+
+/// What to do with the text at byte `i`: how many bytes it looks at, and what
+/// replaces them (`None`: they stay).
+fn edit_at(text: &str, i: usize) -> (usize, Option<&'static str>) {
+    let b = text.as_bytes();
+    if let c @ (b'*' | b'_' | b'`') = b[i] {
+        // A delimiter run is judged whole.
+        let len = b[i..].iter().take_while(|&&x| x == c).count();
+        let before = text[..i].chars().next_back();
+        let after = text[i + len..].chars().next();
+        let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+        let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        let touches_number = if c == b'_' {
+            // `_` never emphasises inside a word (x86_64, v1_2)
+            digit(before) && !word(after) || digit(after) && !word(before)
+        } else {
+            digit(before) || digit(after)
+        };
+        return (len, touches_number.then_some(""));
+    }
+    match invisible_or_tag(b, i) {
+        Some((len, replacement)) => (len, Some(replacement)),
+        None => (1, None),
+    }
+}
+
+fn invisible_or_tag(b: &[u8], i: usize) -> Option<(usize, &'static str)> {
+    let next = |k: usize| b.get(i + k).copied();
+    match b[i] {
+        // U+00A0 no-break space; U+00AD soft hyphen
+        0xC2 => match next(1)? {
+            0xA0 => Some((2, " ")),
+            0xAD => Some((2, "")),
+            _ => None,
+        },
+        0xE2 => match (next(1)?, next(2)?) {
+            // U+200B zero-width space, U+200C non-joiner, U+200D joiner
+            (0x80, 0x8B..=0x8D) => Some((3, "")),
+            // U+2007 figure space, U+202F narrow no-break space
+            (0x80, 0x87 | 0xAF) => Some((3, " ")),
+            // U+2060 word joiner
+            (0x81, 0xA0) => Some((3, "")),
+            _ => None,
+        },
+        // U+FEFF byte-order mark / zero-width no-break space
+        0xEF if next(1)? == 0xBB && next(2)? == 0xBF => Some((3, "")),
+        b'<' => inline_tag(&b[i..]).map(|len| (len, "")),
+        _ => None,
+    }
+}
+
+/// The length of an inline HTML tag at the start of `b` (`<b>`, `</span>`,
+/// `<span class="x">`). Stops at the next `<`, `>` or line break, so a run of
+/// unclosed `<span` costs one look each, not a scan to the end of the text.
+fn inline_tag(b: &[u8]) -> Option<usize> {
+    let name_start = if b.get(1) == Some(&b'/') { 2 } else { 1 };
+    let name_len = b[name_start..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    let name = &b[name_start..name_start + name_len];
+    if !INLINE_TAGS
+        .iter()
+        .any(|t| t.as_bytes().eq_ignore_ascii_case(name))
+    {
+        return None;
+    }
+    let rest = &b[name_start + name_len..];
+    match rest.first()? {
+        b'>' => Some(name_start + name_len + 1),
+        b' ' | b'\t' if name_start == 1 => {
+            let close = rest.iter().position(|&c| matches!(c, b'<' | b'>' | b'\n'))?;
+            (rest[close] == b'>').then_some(name_start + name_len + close + 1)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        normalise(s).text.into_owned()
+    }
+
+    #[test]
+    fn invisible_characters_are_dropped_and_no_break_spaces_are_spaces() {
+        assert_eq!(norm("1\u{200B}15.2 tok/s"), "115.2 tok/s");
+        for c in ['\u{200C}', '\u{200D}', '\u{2060}', '\u{FEFF}', '\u{AD}'] {
+            assert_eq!(norm(&format!("1{c}5 tok/s")), "15 tok/s", "{:?}", c);
+        }
+        for c in ['\u{A0}', '\u{202F}', '\u{2007}'] {
+            assert_eq!(norm(&format!("115.2{c}tok/s")), "115.2 tok/s", "{:?}", c);
+        }
+        // other non-ASCII text is kept as it is
+        assert_eq!(norm("≈ 15 tok/s – café ×"), "≈ 15 tok/s – café ×");
+    }
+
+    #[test]
+    fn markers_touching_a_number_are_dropped_and_others_kept() {
+        assert_eq!(norm("**115.2** tok/s"), "115.2 tok/s");
+        assert_eq!(norm("*115.2* tok/s"), "115.2 tok/s");
+        assert_eq!(norm("__115.2__ tok/s"), "115.2 tok/s");
+        assert_eq!(norm("`115.2` tok/s"), "115.2 tok/s");
+        assert_eq!(norm("1**15.2** tok/s"), "115.2 tok/s");
+        assert_eq!(norm("x86_64 and __init__ a__5"), "x86_64 and __init__ a__5");
+        assert_eq!(norm("**bold** * list"), "**bold** * list");
+        assert_eq!(norm("<span>55</span> tok/s"), "55 tok/s");
+        assert_eq!(norm("<b>55</b> <STRONG class=\"x\">5</STRONG>"), "55 5");
+        assert_eq!(norm("<br>10<sup>3</sup> <10 tok/s <span"), "<br>10<sup>3</sup> <10 tok/s <span");
+        assert_eq!(norm("<!-- receipt: a.json -->"), "<!-- receipt: a.json -->");
+    }
+
+    #[test]
+    fn offsets_map_back_to_the_original() {
+        let s = "a **1\u{200B}15.2**\u{A0}tok/s <b>9</b> z";
+        let n = normalise(s);
+        assert_eq!(n.text, "a 115.2 tok/s 9 z");
+        let at = |needle: &str| n.text.find(needle).unwrap();
+        assert_eq!(n.original(at("115.2")), s.find('1').unwrap());
+        assert_eq!(n.original(at("15.2")), s.find("15.2").unwrap());
+        assert_eq!(n.original(at(" tok/s")), s.find('\u{A0}').unwrap());
+        assert_eq!(n.original(at("tok/s")), s.find("tok/s").unwrap());
+        assert_eq!(n.original(at("9")), s.find('9').unwrap());
+        assert_eq!(n.original_end(at("115.2") + 5), s.find("**\u{A0}").unwrap());
+        assert_eq!(n.original(n.text.len()), s.len());
+        // unchanged text maps to itself
+        let plain = normalise("15 tok/s");
+        assert!(matches!(plain.text, Cow::Borrowed(_)));
+        assert_eq!(plain.original(3), 3);
+    }
+}
