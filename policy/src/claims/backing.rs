@@ -637,6 +637,16 @@ mod tests {
     }
 
     #[test]
+    fn citations_resolve_lexically_under_the_root_or_not_at_all() {
+        let under = |p: &str| under_root(Path::new(p)).map(|p| p.display().to_string());
+        assert_eq!(under("docs/../ci/./a.json").as_deref(), Some("ci/a.json"));
+        assert_eq!(under("docs/a/../../x.json").as_deref(), Some("x.json"));
+        assert_eq!(under("docs/../../x.json"), None);
+        assert_eq!(under("../x.json"), None);
+        assert_eq!(under("/tmp/x.json"), None);
+    }
+
+    #[test]
     fn support_rules() {
         assert!(supports(&q(10.0, 20.0, Qualifier::Exact), 15.0, 0.15));
         assert!(!supports(&q(10.0, 20.0, Qualifier::Exact), 21.0, 0.15));

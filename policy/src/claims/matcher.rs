@@ -357,11 +357,7 @@ impl<'t> LineWords<'t> {
 /// The kind of claim and the factor to the kind's base unit, or None when the
 /// unit is not about performance here. `has` says whether the claim's line (or
 /// table header) holds words of a kind.
-fn classify(
-    unit: &str,
-    mut has: impl FnMut(Words) -> bool,
-    after: &str,
-) -> Option<(Kind, f64)> {
+fn classify(unit: &str, mut has: impl FnMut(Words) -> bool, after: &str) -> Option<(Kind, f64)> {
     let u = unit.to_ascii_lowercase();
     let u: String = u.split_whitespace().collect::<Vec<_>>().join(" ");
     if u.starts_with("tok") || u == "t/s" {

@@ -1,9 +1,10 @@
 //! Text as a reader sees it, for the claim matcher. Characters that render as
 //! nothing (zero-width space, non-joiner and joiner, word joiner, byte-order
 //! mark, soft hyphen) are dropped, so `1<ZWSP>15.2 tok/s` reads as the 115.2 a
-//! reader sees, not 15.2; no-break spaces (U+00A0, U+2007, U+202F) become spaces;
-//! emphasis and code-span markers touching a number (`**115.2**`, `` `55` ``) and
-//! inline HTML tags (`<b>55</b>`, `<span>55</span>`) are dropped. A claim found in
+//! reader sees, not 15.2; no-break and other fixed-width spaces (U+00A0, U+2007,
+//! U+202F, …) become spaces, and so do their HTML references (`&nbsp;`,
+//! `&#8203;`); emphasis and code-span markers touching a number (`**115.2**`,
+//! `` `55` ``) and inline HTML tags (`<b>55</b>`, `<span>55</span>`) are dropped. A claim found in
 //! the normalised text maps back to its byte offset in the original, so lines and
 //! columns stay those of the file. One pass, linear in the text.
 
@@ -45,8 +46,8 @@ impl Normalised<'_> {
 /// separates what is around it, and `<sup>`/`<sub>` change what a number means
 /// (10<sup>3</sup>), so those stay.
 const INLINE_TAGS: &[&str] = &[
-    "a", "abbr", "b", "big", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins",
-    "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "time", "tt", "u", "var",
+    "a", "abbr", "b", "big", "cite", "code", "data", "del", "dfn", "em", "font", "i", "ins", "kbd",
+    "mark", "q", "s", "samp", "small", "span", "strong", "time", "tt", "u", "var",
 ];
 
 pub fn normalise(text: &str) -> Normalised<'_> {
@@ -113,35 +114,74 @@ fn edit_at(text: &str, i: usize) -> (usize, Option<&'static str>) {
         };
         return (len, touches_number.then_some(""));
     }
-    match invisible_or_tag(b, i) {
-        Some((len, replacement)) => (len, Some(replacement)),
-        None => (1, None),
+    match b[i] {
+        b'<' => match inline_tag(&b[i..]) {
+            Some(len) => (len, Some("")),
+            None => (1, None),
+        },
+        b'&' => match entity(&b[i..]) {
+            Some((len, c)) => (len, seen_as(c)),
+            None => (1, None),
+        },
+        c if c.is_ascii() => (1, None),
+        _ => {
+            // `i` is always at a character's start: every step is whole characters.
+            match text.get(i..).and_then(|t| t.chars().next()) {
+                Some(c) => (c.len_utf8(), seen_as(c)),
+                None => (1, None),
+            }
+        }
     }
 }
 
-fn invisible_or_tag(b: &[u8], i: usize) -> Option<(usize, &'static str)> {
-    let next = |k: usize| b.get(i + k).copied();
-    match b[i] {
-        // U+00A0 no-break space; U+00AD soft hyphen
-        0xC2 => match next(1)? {
-            0xA0 => Some((2, " ")),
-            0xAD => Some((2, "")),
-            _ => None,
-        },
-        0xE2 => match (next(1)?, next(2)?) {
-            // U+200B zero-width space, U+200C non-joiner, U+200D joiner
-            (0x80, 0x8B..=0x8D) => Some((3, "")),
-            // U+2007 figure space, U+202F narrow no-break space
-            (0x80, 0x87 | 0xAF) => Some((3, " ")),
-            // U+2060 word joiner
-            (0x81, 0xA0) => Some((3, "")),
-            _ => None,
-        },
-        // U+FEFF byte-order mark / zero-width no-break space
-        0xEF if next(1)? == 0xBB && next(2)? == 0xBF => Some((3, "")),
-        b'<' => inline_tag(&b[i..]).map(|len| (len, "")),
+/// What a reader sees of a character that is invisible or a space: nothing,
+/// or a space; `None` for any other character.
+fn seen_as(c: char) -> Option<&'static str> {
+    match c {
+        // soft hyphen, Mongolian vowel separator, zero-width space, non-joiner and
+        // joiner, word joiner and invisible operators, zero-width no-break space (BOM)
+        '\u{AD}' | '\u{180E}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' => {
+            Some("")
+        }
+        // no-break, figure, thin, hair and other fixed-width spaces
+        '\u{A0}' | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}' => Some(" "),
         _ => None,
     }
+}
+
+/// An HTML character reference at the start of `b` (`&nbsp;`, `&#8203;`,
+/// `&#x200B;`) for one of the characters `seen_as` knows: its length and the
+/// character.
+fn entity(b: &[u8]) -> Option<(usize, char)> {
+    const NAMED: &[(&str, char)] = &[
+        ("nbsp", '\u{A0}'),
+        ("NonBreakingSpace", '\u{A0}'),
+        ("shy", '\u{AD}'),
+        ("ensp", '\u{2002}'),
+        ("emsp", '\u{2003}'),
+        ("numsp", '\u{2007}'),
+        ("thinsp", '\u{2009}'),
+        ("ThinSpace", '\u{2009}'),
+        ("hairsp", '\u{200A}'),
+        ("ZeroWidthSpace", '\u{200B}'),
+        ("zwnj", '\u{200C}'),
+        ("zwj", '\u{200D}'),
+        ("NoBreak", '\u{2060}'),
+        ("MediumSpace", '\u{205F}'),
+    ];
+    let end = b.iter().take(34).position(|&c| c == b';')?;
+    let body = std::str::from_utf8(&b[1..end]).ok()?;
+    let c = match body.strip_prefix('#') {
+        Some(n) => {
+            let code = match n.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => n.parse().ok()?,
+            };
+            char::from_u32(code)?
+        }
+        None => NAMED.iter().find(|(name, _)| *name == body)?.1,
+    };
+    seen_as(c).map(|_| (end + 1, c))
 }
 
 /// The length of an inline HTML tag at the start of `b` (`<b>`, `</span>`,
@@ -164,7 +204,9 @@ fn inline_tag(b: &[u8]) -> Option<usize> {
     match rest.first()? {
         b'>' => Some(name_start + name_len + 1),
         b' ' | b'\t' if name_start == 1 => {
-            let close = rest.iter().position(|&c| matches!(c, b'<' | b'>' | b'\n'))?;
+            let close = rest
+                .iter()
+                .position(|&c| matches!(c, b'<' | b'>' | b'\n'))?;
             (rest[close] == b'>').then_some(name_start + name_len + close + 1)
         }
         _ => None,
@@ -188,6 +230,16 @@ mod tests {
         for c in ['\u{A0}', '\u{202F}', '\u{2007}'] {
             assert_eq!(norm(&format!("115.2{c}tok/s")), "115.2 tok/s", "{:?}", c);
         }
+        for e in ["&nbsp;", "&#160;", "&#xA0;", "&thinsp;", "&#8239;"] {
+            assert_eq!(norm(&format!("115.2{e}tok/s")), "115.2 tok/s", "{e}");
+        }
+        for e in ["&#8203;", "&#x200b;", "&ZeroWidthSpace;", "&shy;", "&zwj;"] {
+            assert_eq!(norm(&format!("1{e}15.2 tok/s")), "115.2 tok/s", "{e}");
+        }
+        assert_eq!(
+            norm("a &amp; b &#65; &#xFFFFFFFF; &"),
+            "a &amp; b &#65; &#xFFFFFFFF; &"
+        );
         // other non-ASCII text is kept as it is
         assert_eq!(norm("≈ 15 tok/s – café ×"), "≈ 15 tok/s – café ×");
     }
@@ -203,7 +255,10 @@ mod tests {
         assert_eq!(norm("**bold** * list"), "**bold** * list");
         assert_eq!(norm("<span>55</span> tok/s"), "55 tok/s");
         assert_eq!(norm("<b>55</b> <STRONG class=\"x\">5</STRONG>"), "55 5");
-        assert_eq!(norm("<br>10<sup>3</sup> <10 tok/s <span"), "<br>10<sup>3</sup> <10 tok/s <span");
+        assert_eq!(
+            norm("<br>10<sup>3</sup> <10 tok/s <span"),
+            "<br>10<sup>3</sup> <10 tok/s <span"
+        );
         assert_eq!(norm("<!-- receipt: a.json -->"), "<!-- receipt: a.json -->");
     }
 

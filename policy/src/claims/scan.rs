@@ -476,6 +476,29 @@ mod tests {
     }
 
     #[test]
+    fn a_long_line_of_claims_is_read_whole_with_its_columns() {
+        // Every claim kind that reads its line's words, 4,000 times on one line.
+        let piece = "decode 15.3 tok/s, 2.5x faster, p50 latency 70 ms, peak 1.8 GB; ";
+        let n = 4000;
+        let md = format!("# Perf\n\n{}\n", piece.repeat(n));
+        let claims = scan_text("a.md", &md, &ScanConfig::default());
+        assert_eq!(claims.len(), 4 * n);
+        let last = claims.last().unwrap();
+        let column = piece.len() * (n - 1) + piece.find("1.8").unwrap() + 1;
+        assert_eq!((last.line, last.column as usize), (3, column));
+        assert_eq!(last.text, "1.8 GB");
+    }
+
+    #[test]
+    fn columns_count_characters_of_the_original_line() {
+        // a zero-width space, an NBSP and emphasis before the claims
+        let md = "é\u{200B} **15** tok/s, 16\u{A0}tok/s\n";
+        let claims = scan_text("a.md", md, &ScanConfig::default());
+        let got: Vec<(u32, &str)> = claims.iter().map(|c| (c.column, c.text.as_str())).collect();
+        assert_eq!(got, vec![(6, "15 tok/s"), (18, "16 tok/s")]);
+    }
+
+    #[test]
     fn default_paths_and_code_block_switch() {
         let c = ScanConfig::default();
         assert!(c.includes("README.md") && c.includes("docs/perf/x.txt") && c.includes("a/b/c.md"));
