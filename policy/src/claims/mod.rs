@@ -130,7 +130,10 @@ mod tests {
             .collect();
         let read = citations(&many);
         assert_eq!(read.len(), MAX_CITATIONS);
-        assert_eq!(read.last().unwrap(), &format!("r{}.json", MAX_CITATIONS - 1));
+        assert_eq!(
+            read.last().unwrap(),
+            &format!("r{}.json", MAX_CITATIONS - 1)
+        );
         assert_eq!(
             ignore_reason("x <!-- receipt-ignore: quoted from the paper -->"),
             Some("quoted from the paper".into())
