@@ -50,6 +50,19 @@ const INLINE_TAGS: &[&str] = &[
     "mark", "q", "s", "samp", "small", "span", "strong", "time", "tt", "u", "var",
 ];
 
+/// The bytes an edit can start at: markers, `<` and `&`, and the UTF-8 lead
+/// bytes of the characters in `seen_as` (U+00xx, U+18xx, U+20xx, U+30xx, U+FEFF).
+const MAY_START_AN_EDIT: [bool; 256] = {
+    let mut table = [false; 256];
+    let bytes = [b'*', b'_', b'`', b'<', b'&', 0xC2, 0xE1, 0xE2, 0xE3, 0xEF];
+    let mut i = 0;
+    while i < bytes.len() {
+        table[bytes[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
+
 pub fn normalise(text: &str) -> Normalised<'_> {
     let b = text.as_bytes();
     let mut out = String::new();
@@ -57,6 +70,12 @@ pub fn normalise(text: &str) -> Normalised<'_> {
     let mut copied = 0; // original offset up to which `out` holds the text
     let mut i = 0;
     while i < b.len() {
+        // Most bytes can start no edit: skip to the next that can (always a
+        // character's start: ASCII, or the lead byte of a character `seen_as` knows).
+        match b[i..].iter().position(|&c| MAY_START_AN_EDIT[c as usize]) {
+            Some(k) => i += k,
+            None => break,
+        }
         let (len, edit) = edit_at(text, i);
         let Some(replacement) = edit else {
             i += len;
@@ -185,32 +204,77 @@ fn entity(b: &[u8]) -> Option<(usize, char)> {
 }
 
 /// The length of an inline HTML tag at the start of `b` (`<b>`, `</span>`,
-/// `<span class="x">`). Stops at the next `<`, `>` or line break, so a run of
-/// unclosed `<span` costs one look each, not a scan to the end of the text.
+/// `<span class="x" hidden>`), by CommonMark's grammar for raw HTML: a tag is
+/// dropped whole, so text that is not one (`<span 15 tok/s>`, shown as text) must
+/// stay. A tag is on one line and at most `MAX_TAG` bytes, which keeps the look
+/// from each `<` short (a run of unclosed `<b a="` costs no rescans).
 fn inline_tag(b: &[u8]) -> Option<usize> {
-    let name_start = if b.get(1) == Some(&b'/') { 2 } else { 1 };
-    let name_len = b[name_start..]
+    const MAX_TAG: usize = 512;
+    let b = &b[..b.len().min(MAX_TAG)];
+    let at = |i: usize| b.get(i).copied();
+    let spaces = |i: usize| {
+        b[i.min(b.len())..]
+            .iter()
+            .take_while(|&&c| c == b' ' || c == b'\t')
+            .count()
+    };
+    let closing = at(1) == Some(b'/');
+    let mut i = if closing { 2 } else { 1 };
+    let name_len = b[i..]
         .iter()
-        .take_while(|c| c.is_ascii_alphabetic())
+        .take_while(|c| c.is_ascii_alphanumeric())
         .count();
-    let name = &b[name_start..name_start + name_len];
+    let name = &b[i..i + name_len];
     if !INLINE_TAGS
         .iter()
         .any(|t| t.as_bytes().eq_ignore_ascii_case(name))
     {
         return None;
     }
-    let rest = &b[name_start + name_len..];
-    match rest.first()? {
-        b'>' => Some(name_start + name_len + 1),
-        b' ' | b'\t' if name_start == 1 => {
-            let close = rest
-                .iter()
-                .position(|&c| matches!(c, b'<' | b'>' | b'\n'))?;
-            (rest[close] == b'>').then_some(name_start + name_len + close + 1)
+    i += name_len;
+    // Attributes: a space, a name, and maybe `= value` (quoted or bare).
+    while !closing && spaces(i) > 0 {
+        let start = i + spaces(i);
+        if !at(start).is_some_and(|c| c.is_ascii_alphabetic() || c == b'_' || c == b':') {
+            break;
         }
-        _ => None,
+        i = start
+            + b[start..]
+                .iter()
+                .take_while(|&&c| {
+                    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b':' | b'-')
+                })
+                .count();
+        let equals = i + spaces(i);
+        if at(equals) != Some(b'=') {
+            continue;
+        }
+        let value = equals + 1 + spaces(equals + 1);
+        i = match at(value)? {
+            q @ (b'"' | b'\'') => {
+                let len = b[value + 1..].iter().position(|&c| c == q || c == b'\n')?;
+                if b[value + 1 + len] != q {
+                    return None;
+                }
+                value + len + 2
+            }
+            _ => {
+                let len = b[value..]
+                    .iter()
+                    .take_while(|&&c| !c.is_ascii_whitespace() && !b"\"'=<>`".contains(&c))
+                    .count();
+                if len == 0 {
+                    return None;
+                }
+                value + len
+            }
+        };
     }
+    i += spaces(i);
+    if !closing && at(i) == Some(b'/') {
+        i += 1;
+    }
+    (at(i) == Some(b'>')).then_some(i + 1)
 }
 
 #[cfg(test)]
@@ -260,6 +324,17 @@ mod tests {
             "<br>10<sup>3</sup> <10 tok/s <span"
         );
         assert_eq!(norm("<!-- receipt: a.json -->"), "<!-- receipt: a.json -->");
+        // tags by CommonMark's grammar; what is not one is text a reader sees
+        assert_eq!(norm("<b x=1 y='a b' z data-n = \"2\" />5</b>"), "5");
+        for text in [
+            "<span 15 tok/s>",
+            "<b x=>",
+            "<b x=\"5\n\">",
+            "<b\n>",
+            "<bogus>5",
+        ] {
+            assert_eq!(norm(text), text);
+        }
     }
 
     #[test]
