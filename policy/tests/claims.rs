@@ -353,3 +353,143 @@ fn binary_files_under_docs_are_skipped_quietly_and_bad_utf8_text_is_warned() {
             .contains("latin1.md: byte 3 is not UTF-8")
     );
 }
+
+/// (line, column, text, low) of each claim in the JSON output.
+fn placed(doc: &Value) -> Vec<(u64, u64, String, f64)> {
+    doc["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["line"].as_u64().unwrap(),
+                c["column"].as_u64().unwrap(),
+                c["text"].as_str().unwrap().to_string(),
+                c["quantity"]["low"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn invisible_characters_no_break_spaces_emphasis_and_inline_html_are_read_as_rendered() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    std::fs::create_dir_all(d.join("ci")).unwrap();
+    std::fs::write(
+        d.join("ci/r.json"),
+        receipt(15.2, time::Duration::hours(1)).to_string(),
+    )
+    .unwrap();
+    let doc = "Glued: 1\u{200B}15.2 tok/s <!-- receipt: ci/r.json -->\n\n\
+        Joined: 1\u{2060}5\u{AD}5\u{FEFF} tok/s\n\n\
+        Spaced: 115.2\u{A0}tok/s, 9\u{202F}tok/s and 8\u{2007}tok/s\n\n\
+        Strong: **115.2** tok/s\n\n\
+        Em: *115.2* tok/s\n\n\
+        Under: __115.2__ tok/s\n\n\
+        Code: `115.2` tok/s\n\n\
+        Span: <span>55</span> tok/s\n\n\
+        Bold: <b>55</b> tok/s and <strong class=\"x\">7</strong>&nbsp;tok/s\n\n\
+        Half: 1**15.2** tok/s\n\n\
+        Entities: 1&#8203;15.2&nbsp;tok/s\n";
+    std::fs::write(d.join("a.md"), doc).unwrap();
+    let (code, out) = policy_check(d, &["claims", "--filter", "all", "a.md"]);
+    assert_eq!(code, 1);
+    let want: Vec<(u64, u64, &str, f64)> = vec![
+        // read as the 115.2 a reader sees, so the 15.2 receipt contradicts it
+        (1, 8, "115.2 tok/s", 115.2),
+        (3, 9, "155 tok/s", 155.0),
+        (5, 9, "115.2 tok/s", 115.2),
+        (5, 22, "9 tok/s", 9.0),
+        (5, 34, "8 tok/s", 8.0),
+        (7, 11, "115.2 tok/s", 115.2),
+        (9, 6, "115.2 tok/s", 115.2),
+        (11, 10, "115.2 tok/s", 115.2),
+        (13, 8, "115.2 tok/s", 115.2),
+        (15, 13, "55 tok/s", 55.0),
+        (17, 10, "55 tok/s", 55.0),
+        (17, 45, "7 tok/s", 7.0),
+        (19, 7, "115.2 tok/s", 115.2),
+        (21, 11, "115.2 tok/s", 115.2),
+    ];
+    let got = placed(&out);
+    let got: Vec<(u64, u64, &str, f64)> = got
+        .iter()
+        .map(|(l, c, t, v)| (*l, *c, t.as_str(), *v))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(out["claims"][0]["outcome"], "contradicted");
+    assert!(
+        out["claims"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("measured 15.2 tok/s")
+    );
+}
+
+#[test]
+fn receipts_cited_from_outside_the_repository_back_nothing() {
+    let tmp = TempDir::new().unwrap();
+    let d = tmp.path().join("repo");
+    std::fs::create_dir_all(d.join("docs")).unwrap();
+    std::fs::create_dir_all(d.join("ci")).unwrap();
+    let good = receipt(15.2, time::Duration::hours(1)).to_string();
+    // a receipt that would back every claim below, one level above the repository
+    let outside = tmp.path().join("x.json");
+    std::fs::write(&outside, &good).unwrap();
+    std::fs::write(d.join("ci/r.json"), &good).unwrap();
+    std::os::unix::fs::symlink(&outside, d.join("ci/out.json")).unwrap();
+    std::os::unix::fs::symlink("r.json", d.join("ci/in.json")).unwrap();
+    std::os::unix::fs::symlink(tmp.path(), d.join("up")).unwrap();
+    let abs = outside.display().to_string();
+    let doc = format!(
+        "Dots: 15 tok/s <!-- receipt: ../../x.json -->\n\n\
+         Link: 15 tok/s ([receipt](../../x.json))\n\n\
+         Absolute: 15 tok/s <!-- receipt: {abs} -->\n\n\
+         Doubled: 15 tok/s <!-- receipt: /{abs} -->\n\n\
+         Symlink: 15 tok/s <!-- receipt: ../ci/out.json -->\n\n\
+         Through a linked directory: 15 tok/s <!-- receipt: /up/x.json -->\n\n\
+         Speed-up: 2x faster <!-- receipt: ../../x.json --> <!-- receipt: ../../x.json -->\n\n\
+         Inside: 15 tok/s <!-- receipt: ../ci/r.json -->\n\n\
+         Linked inside: 15 tok/s <!-- receipt: /ci/in.json -->\n\n\
+         Dotted inside: 15 tok/s <!-- receipt: ./../docs/../ci/r.json -->\n"
+    );
+    std::fs::write(d.join("docs/a.md"), doc).unwrap();
+    let (code, out) = policy_check(&d, &["claims", "--filter", "all", "docs/a.md"]);
+    assert_eq!(code, 1);
+    let results: Vec<(String, String)> = out["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["outcome"].as_str().unwrap().to_string(),
+                c["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(results.len(), 10, "{results:?}");
+    let outside_the_repo = "is outside the repository";
+    for i in [0, 1, 3, 4, 5, 6] {
+        let (outcome, message) = &results[i];
+        assert_eq!(outcome, "unbacked", "claim {i}: {message}");
+        assert!(message.contains(outside_the_repo), "claim {i}: {message}");
+        assert!(
+            out["claims"][i]["suggestion"]
+                .as_str()
+                .unwrap()
+                .contains("copy the receipt into the repository"),
+            "claim {i}"
+        );
+    }
+    // a path starting with / is read from the repository root, never from the machine
+    assert_eq!(results[2].0, "unbacked");
+    assert!(
+        results[2].1.contains("does not exist") && results[2].1.contains("repository root"),
+        "{}",
+        results[2].1
+    );
+    for i in [7, 8, 9] {
+        assert_eq!(results[i].0, "backed", "claim {i}: {}", results[i].1);
+    }
+}

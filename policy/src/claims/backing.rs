@@ -1,6 +1,8 @@
 //! Is a claim backed? The receipts it cites must exist, pass the gates, match an
 //! envelope, be fresh, and measure something that supports the number. Each
-//! cited receipt is checked once per run, however many claims cite it.
+//! cited receipt is checked once per run, however many claims cite it. A
+//! citation must resolve inside the repository: not absolute, no `..` above the
+//! root, no symlink leading out; a receipt from elsewhere backs nothing.
 
 use super::{Claim, Kind, Qualifier, Quantity};
 use crate::check;
@@ -11,7 +13,7 @@ use crate::verify::VerifyOptions;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
 
@@ -68,6 +70,8 @@ pub struct ClaimVerdict {
 enum Evidence {
     /// Missing, failing its gates, or matching no envelope.
     Unusable(String),
+    /// Resolving outside the repository (the message says so).
+    Outside(String),
     Usable {
         receipt: Box<Receipt>,
         envelope: String,
@@ -99,7 +103,34 @@ pub struct Backer<'p> {
     levels: HashMap<Outcome, Level>,
     /// `[claims] require_dated_baselines`: only `baselines/YYYY-MM-DD/` receipts back claims.
     dated_only: bool,
+    /// `root` with symlinks resolved: a cited file's real path must be under it.
+    real_root: PathBuf,
     cache: Mutex<HashMap<PathBuf, Arc<Evidence>>>,
+}
+
+/// Where a citation leads.
+enum Located {
+    File(PathBuf),
+    Missing,
+    /// Every reading that exists, or would, is outside the repository.
+    Outside,
+}
+
+/// A path relative to the repository root with `.` and `..` resolved lexically;
+/// `None` when it is absolute or climbs above the root.
+fn under_root(path: &Path) -> Option<PathBuf> {
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(s) => parts.push(s),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(parts.iter().collect())
 }
 
 impl<'p> Backer<'p> {
@@ -117,6 +148,7 @@ impl<'p> Backer<'p> {
             now,
             levels,
             dated_only: policy.claims.require_dated_baselines.unwrap_or(false),
+            real_root: root.canonicalize().unwrap_or_else(|_| root.to_path_buf()),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -222,6 +254,12 @@ impl<'p> Backer<'p> {
             Evidence::Unusable(why) => {
                 return candidate(Outcome::Unbacked, None, None, why.clone());
             }
+            Evidence::Outside(why) => {
+                return Candidate {
+                    suggestion: Some(OUTSIDE_FIX),
+                    ..candidate(Outcome::Unbacked, None, None, why.clone())
+                };
+            }
             Evidence::Usable {
                 receipt,
                 envelope,
@@ -295,28 +333,44 @@ impl<'p> Backer<'p> {
                 Some(UNDATED_FIX),
             );
         }
-        let rates: Vec<Option<(f64, String, Duration)>> = claim
+        let evidence: Vec<Arc<Evidence>> = claim
             .citations
             .iter()
-            .map(|c| match self.evidence(&claim.path, c).as_ref() {
+            .map(|c| self.evidence(&claim.path, c))
+            .collect();
+        let rates: Vec<Option<(f64, String, Duration)>> = evidence
+            .iter()
+            .map(|e| match e.as_ref() {
                 Evidence::Usable {
                     receipt,
                     envelope,
                     age,
                     ..
                 } => Some((receipt.tokens_per_second, envelope.clone(), *age)),
-                Evidence::Unusable(_) => None,
+                Evidence::Unusable(_) | Evidence::Outside(_) => None,
             })
             .collect();
         let [Some((fast, envelope, age_a)), Some((slow, _, age_b))] = rates.as_slice() else {
+            let outside = evidence.iter().find_map(|e| match e.as_ref() {
+                Evidence::Outside(why) => Some(why.clone()),
+                _ => None,
+            });
+            let (message, fix) = match outside {
+                Some(why) => (why, OUTSIDE_FIX),
+                None => (
+                    "a speed-up is backed by two usable receipts, the faster run cited first"
+                        .to_string(),
+                    "cite both runs: <!-- receipt: fast.json --> <!-- receipt: slow.json -->",
+                ),
+            };
             return self.verdict(
                 claim,
                 Outcome::Unbacked,
                 None,
                 None,
                 None,
-                "a speed-up is backed by two usable receipts, the faster run cited first",
-                Some("cite both runs: <!-- receipt: fast.json --> <!-- receipt: slow.json -->"),
+                message,
+                Some(fix),
             );
         };
         let ratio = fast / slow;
@@ -371,22 +425,66 @@ impl<'p> Backer<'p> {
         }
     }
 
-    /// Resolve a citation: relative to the citing file, then to the repo root.
+    /// Resolve a citation to a receipt file inside the repository: relative to
+    /// the citing file, then to the repo root (`/` starts from the root).
     pub fn resolve(&self, citing_file: &str, cited: &str) -> Option<PathBuf> {
-        if let Some(rooted) = cited.strip_prefix('/') {
-            return Some(self.root.join(rooted));
+        match self.locate(citing_file, cited) {
+            Located::File(path) => Some(path),
+            Located::Missing | Located::Outside => None,
         }
+    }
+
+    /// Each reading of the citation is resolved lexically (`.` and `..`) against
+    /// the root and refused if it climbs above it or is absolute (`//tmp/x`);
+    /// a file found is refused if its real path (symlinks followed) is not under
+    /// the root's real path. The path returned is the lexical one, under `root`.
+    fn locate(&self, citing_file: &str, cited: &str) -> Located {
         let dir = Path::new(citing_file).parent().unwrap_or(Path::new(""));
-        [self.root.join(dir).join(cited), self.root.join(cited)]
-            .into_iter()
-            .find(|p| p.is_file())
+        let readings = match cited.strip_prefix('/') {
+            Some(rooted) => vec![PathBuf::from(rooted)],
+            None => vec![dir.join(cited), PathBuf::from(cited)],
+        };
+        let mut outside = false;
+        for reading in readings {
+            let Some(relative) = under_root(&reading) else {
+                outside = true;
+                continue;
+            };
+            let path = self.root.join(relative);
+            if !path.is_file() {
+                continue;
+            }
+            match path.canonicalize() {
+                Ok(real) if real.starts_with(&self.real_root) => return Located::File(path),
+                Ok(_) => outside = true,
+                Err(_) => continue,
+            }
+        }
+        if outside {
+            Located::Outside
+        } else {
+            Located::Missing
+        }
     }
 
     fn evidence(&self, citing_file: &str, cited: &str) -> Arc<Evidence> {
-        let Some(path) = self.resolve(citing_file, cited) else {
-            return Arc::new(Evidence::Unusable(format!(
-                "cited receipt {cited} does not exist (looked beside {citing_file} and at the repository root)"
-            )));
+        let path = match self.locate(citing_file, cited) {
+            Located::File(path) => path,
+            Located::Outside => {
+                return Arc::new(Evidence::Outside(format!(
+                    "cited receipt {cited} is outside the repository: a citation must resolve to a file under the repository root (no absolute path, no `..` above the root, no symlink leading out)"
+                )));
+            }
+            Located::Missing if cited.starts_with('/') => {
+                return Arc::new(Evidence::Unusable(format!(
+                    "cited receipt {cited} does not exist (a path starting with / is read from the repository root)"
+                )));
+            }
+            Located::Missing => {
+                return Arc::new(Evidence::Unusable(format!(
+                    "cited receipt {cited} does not exist (looked beside {citing_file} and at the repository root)"
+                )));
+            }
         };
         if let Some(e) = self.cache.lock().expect("cache lock").get(&path) {
             return e.clone();
@@ -455,6 +553,8 @@ impl<'p> Backer<'p> {
         }
     }
 }
+
+const OUTSIDE_FIX: &str = "copy the receipt into the repository (`policy-check baseline record <receipt>` keeps it as a dated baseline) and cite it by its path there";
 
 const UNDATED_FIX: &str = "record the receipt as a dated baseline (`policy-check baseline record <receipt>`) and cite the path it prints, baselines/YYYY-MM-DD/<name>.json";
 
@@ -534,6 +634,16 @@ mod tests {
             high,
             qualifier,
         }
+    }
+
+    #[test]
+    fn citations_resolve_lexically_under_the_root_or_not_at_all() {
+        let under = |p: &str| under_root(Path::new(p)).map(|p| p.display().to_string());
+        assert_eq!(under("docs/../ci/./a.json").as_deref(), Some("ci/a.json"));
+        assert_eq!(under("docs/a/../../x.json").as_deref(), Some("x.json"));
+        assert_eq!(under("docs/../../x.json"), None);
+        assert_eq!(under("../x.json"), None);
+        assert_eq!(under("/tmp/x.json"), None);
     }
 
     #[test]

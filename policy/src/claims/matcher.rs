@@ -156,10 +156,12 @@ pub fn may_contain_claim(text: &str) -> bool {
     claim_regex().is_match(text)
 }
 
-/// Every claim in `text`. `line_of` gives, for a byte offset, the line around it,
-/// which decides whether a bare `3×`, `70 ms` or `2 GB` is about performance.
+/// Every claim in `text`. The words of the line around a match decide whether a
+/// bare `3×`, `70 ms` or `2 GB` is about performance. Linear in the text: each
+/// line's words are read once, however many claims it holds.
 pub fn find(text: &str) -> Vec<Found> {
     let mut out = Vec::new();
+    let mut line = LineWords::new(text);
     for caps in claim_regex().captures_iter(text) {
         let whole = caps.get_match().expect("a match").span();
         let group = |name| caps.get_group_by_name(name).map(|s| &text[s.range()]);
@@ -168,9 +170,9 @@ pub fn find(text: &str) -> Vec<Found> {
             continue;
         }
         let unit = group("unit").expect("unit");
-        let line = line_around(text, whole.start, whole.end);
         let after = &text[whole.end..];
-        let Some((kind, scale)) = classify(unit, line, after) else {
+        let line = line.around(whole.start, whole.end);
+        let Some((kind, scale)) = classify(unit, |w| line.has(w), after) else {
             continue;
         };
         let lo = parse_number(group("lo").expect("number"));
@@ -214,10 +216,11 @@ fn labelled_values(text: &str, out: &mut Vec<Found>) {
         return;
     }
     let before = out.len();
+    let mut line = LineWords::new(text);
     for caps in re.captures_iter(text) {
         let (unit, number) = (&caps["unit"], caps.name("lo").expect("number"));
-        let line = line_around(text, number.start(), number.end());
-        let Some((kind, scale)) = classify(unit, line, "") else {
+        let line = line.around(number.start(), number.end());
+        let Some((kind, scale)) = classify(unit, |w| line.has(w), "") else {
             continue;
         };
         let Some(v) = parse_number(number.as_str()) else {
@@ -264,7 +267,7 @@ pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<Found> {
     } else {
         unit
     };
-    let (kind, scale) = classify(unit, header, "")?;
+    let (kind, scale) = classify(unit, |w| w.regex().is_match(header), "")?;
     Some(Found {
         start: 0,
         end: cell.len(),
@@ -282,15 +285,79 @@ fn number_starts_a_word(text: &str, at: usize) -> bool {
     }
 }
 
-fn line_around(text: &str, start: usize, end: usize) -> &str {
-    let from = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let to = text[end..].find('\n').map_or(text.len(), |i| end + i);
-    &text[from..to]
+/// Words that make a bare unit a performance claim.
+#[derive(Debug, Clone, Copy)]
+enum Words {
+    Speed,
+    Latency,
+    Memory,
+}
+
+impl Words {
+    fn regex(self) -> &'static Regex {
+        match self {
+            Words::Speed => speed_words(),
+            Words::Latency => latency_words(),
+            Words::Memory => memory_words(),
+        }
+    }
+}
+
+/// The line around each match, with which words it holds. Matches come in text
+/// order, so each line is found and read once: a 1 MB line of claims costs one
+/// look for its ends and one search per kind of word, not one per claim.
+struct LineWords<'t> {
+    text: &'t str,
+    line: std::ops::Range<usize>,
+    /// Per `Words`, whether the line holds one; `None` until asked.
+    has: [Option<bool>; 3],
+}
+
+impl<'t> LineWords<'t> {
+    fn new(text: &'t str) -> LineWords<'t> {
+        LineWords {
+            text,
+            line: 0..0,
+            has: [None; 3],
+        }
+    }
+
+    /// The lines from the one holding `start` to the one holding `end`.
+    fn around(&mut self, start: usize, end: usize) -> &mut Self {
+        let (from, to) = (self.line.start, self.line.end);
+        if from <= start && end <= to && from < to {
+            return self;
+        }
+        // Where a search back for the line's start may stop: the end of the
+        // line before, when the match is past it.
+        let floor = if start >= to {
+            to
+        } else if start >= from {
+            from
+        } else {
+            0
+        };
+        let from = self.text[floor..start]
+            .rfind('\n')
+            .map_or(floor, |i| floor + i + 1);
+        let to = self.text[end..]
+            .find('\n')
+            .map_or(self.text.len(), |i| end + i);
+        self.line = from..to;
+        self.has = [None; 3];
+        self
+    }
+
+    fn has(&mut self, words: Words) -> bool {
+        let line = &self.text[self.line.clone()];
+        *self.has[words as usize].get_or_insert_with(|| words.regex().is_match(line))
+    }
 }
 
 /// The kind of claim and the factor to the kind's base unit, or None when the
-/// unit is not about performance here.
-fn classify(unit: &str, line: &str, after: &str) -> Option<(Kind, f64)> {
+/// unit is not about performance here. `has` says whether the claim's line (or
+/// table header) holds words of a kind.
+fn classify(unit: &str, mut has: impl FnMut(Words) -> bool, after: &str) -> Option<(Kind, f64)> {
     let u = unit.to_ascii_lowercase();
     let u: String = u.split_whitespace().collect::<Vec<_>>().join(" ");
     if u.starts_with("tok") || u == "t/s" {
@@ -301,9 +368,7 @@ fn classify(unit: &str, line: &str, after: &str) -> Option<(Kind, f64)> {
         return Some((Kind::Latency, 1.0));
     }
     if u == "ms" || u.starts_with("millisecond") {
-        return latency_words()
-            .is_match(line)
-            .then_some((Kind::Latency, 1.0));
+        return has(Words::Latency).then_some((Kind::Latency, 1.0));
     }
     if u == "x" || u == "×" {
         // "2x2", "x86" never get here (the regex wants a word break); a bare
@@ -311,7 +376,7 @@ fn classify(unit: &str, line: &str, after: &str) -> Option<(Kind, f64)> {
         if after.starts_with(|c: char| c.is_alphanumeric()) {
             return None;
         }
-        return speed_words().is_match(line).then_some((Kind::Speedup, 1.0));
+        return has(Words::Speed).then_some((Kind::Speedup, 1.0));
     }
     let prefix = u.chars().next()?;
     let binary = u.contains("ib");
@@ -326,9 +391,7 @@ fn classify(unit: &str, line: &str, after: &str) -> Option<(Kind, f64)> {
     if u.ends_with("/s") || u.ends_with("/ s") {
         return Some((Kind::Bandwidth, scale));
     }
-    memory_words()
-        .is_match(line)
-        .then_some((Kind::Memory, scale))
+    has(Words::Memory).then_some((Kind::Memory, scale))
 }
 
 fn normalise(kind: Kind, unit: &str, lo: f64, hi: f64, q: Qualifier) -> Quantity {

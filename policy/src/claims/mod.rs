@@ -9,6 +9,7 @@ pub mod blocks;
 pub mod cfg;
 pub mod fix;
 pub mod matcher;
+pub mod normalise;
 pub mod scan;
 pub mod suggest;
 
@@ -56,15 +57,29 @@ fn receipt_link() -> &'static Regex {
     })
 }
 
-/// Receipt paths a piece of text cites: `<!-- receipt: path -->` and links to `*.json`.
+/// The most distinct receipts a block's claims are judged against. Every claim
+/// of a block is judged against each receipt the block cites, so a paragraph of
+/// thousands of claims each citing its own receipt would cost claims × receipts
+/// (in time and in output); a real paragraph cites a handful.
+pub const MAX_CITATIONS: usize = 32;
+
+/// Receipt paths a piece of text cites: `<!-- receipt: path -->` and links to
+/// `*.json`, each once, the first `MAX_CITATIONS` of them.
 pub fn citations(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = receipt_comment()
+    let cited = receipt_comment()
         .captures_iter(text)
         .chain(receipt_link().captures_iter(text))
-        .map(|c| c["path"].to_string())
-        .filter(|p| !p.contains("://"))
-        .collect();
-    out.dedup();
+        .map(|c| c.name("path").map_or("", |p| p.as_str()));
+    let mut out: Vec<String> = Vec::new();
+    for path in cited {
+        if path.contains("://") || out.iter().any(|p| p == path) {
+            continue;
+        }
+        out.push(path.to_string());
+        if out.len() == MAX_CITATIONS {
+            break;
+        }
+    }
     out
 }
 
@@ -106,6 +121,19 @@ mod tests {
             vec!["baselines/2026-01-01/cpu.json", "ci/inference.json"]
         );
         assert!(citations("[site](https://x.io/a.json) [doc](docs/a.md)").is_empty());
+        assert_eq!(
+            citations("<!-- receipt: a.json --> [r](b.json) <!-- receipt: b.json --> [r](a.json)"),
+            vec!["a.json", "b.json"]
+        );
+        let many: String = (0..100)
+            .map(|i| format!("<!-- receipt: r{i}.json --> "))
+            .collect();
+        let read = citations(&many);
+        assert_eq!(read.len(), MAX_CITATIONS);
+        assert_eq!(
+            read.last().unwrap(),
+            &format!("r{}.json", MAX_CITATIONS - 1)
+        );
         assert_eq!(
             ignore_reason("x <!-- receipt-ignore: quoted from the paper -->"),
             Some("quoted from the paper".into())
