@@ -496,6 +496,32 @@ fn an_overlong_receipt_string_still_makes_a_readable_report() {
     assert!(out.contains("… [truncated]"), "{out}");
 }
 
+/// Committed docs that are links to a device or out of the repository are
+/// skipped with why, never read (a link to /dev/zero read whole never ends).
+#[test]
+fn docs_linked_to_a_device_or_out_of_the_repository_are_skipped_not_read() {
+    let outside = TempDir::new().unwrap();
+    let secret = outside.path().join("notes.md");
+    std::fs::write(&secret, "canary-4f1d9a runs at 99 tok/s\n").unwrap();
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    common::git(d, &["init", "-q"]);
+    std::fs::create_dir(d.join("docs")).unwrap();
+    std::fs::write(d.join("README.md"), "# Demo\n").unwrap();
+    std::os::unix::fs::symlink("/dev/zero", d.join("docs/zero.md")).unwrap();
+    std::os::unix::fs::symlink(&secret, d.join("docs/leak.md")).unwrap();
+    common::git(d, &["add", "-A"]);
+    common::git(d, &["commit", "-qm", "docs"]);
+    let (code, out) = run_in(d, &["claims", "--filter", "all"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("docs/zero.md") && out.contains("docs/leak.md"),
+        "{out}"
+    );
+    assert!(out.contains("skipped"), "{out}");
+    assert!(!out.contains("99 tok/s"), "{out}");
+}
+
 /// The engine refuses a pipe or a device as its model instead of blocking on it.
 #[test]
 fn the_engine_refuses_a_fifo_or_device_model() {

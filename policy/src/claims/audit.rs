@@ -71,21 +71,23 @@ where
     }
     let change = diff::added_lines(&request.root, &request.range).map_err(|e| e.to_string())?;
     let files = scan::candidate_files(&change, config);
-    let contents: Vec<Option<Vec<u8>>> = match &request.range {
-        Range::Commits { head, .. } => {
-            diff::read_new(&request.root, head, &files).map_err(|e| e.to_string())?
-        }
+    let contents: Vec<Result<Vec<u8>, String>> = match &request.range {
+        Range::Commits { head, .. } => diff::read_new(&request.root, head, &files)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|b| b.ok_or_else(|| "could not be read".to_string()))
+            .collect(),
         Range::WorkingTree { .. } => files
             .par_iter()
-            .map(|f| std::fs::read(request.root.join(&f.path)).ok())
+            .map(|f| read_doc(&request.root, &f.path))
             .collect(),
     };
     let scanned: Vec<Scanned<T>> = files
         .par_iter()
         .zip(contents.into_par_iter())
         .map(|(file, bytes)| match bytes {
-            None => Scanned::skipped(format!("{}: could not be read; skipped", file.path)),
-            Some(bytes) => {
+            Err(e) => Scanned::skipped(format!("{}: {e}; skipped", file.path)),
+            Ok(bytes) => {
                 let mut s = Scanned::of(&file.path, bytes, &scan);
                 s.items.retain(|item| {
                     let (first, last) = lines(item);
@@ -172,12 +174,19 @@ fn find_all<T: Send>(
     let files: Vec<String> = files.into_iter().filter(|f| config.includes(f)).collect();
     let scanned: Vec<Scanned<T>> = files
         .par_iter()
-        .map(|path| match std::fs::read(request.root.join(path)) {
+        .map(|path| match read_doc(&request.root, path) {
             Err(e) => Scanned::skipped(format!("{path}: {e}; skipped")),
             Ok(bytes) => Scanned::of(path, bytes, scan),
         })
         .collect();
     Ok(tally(Vec::new(), scanned))
+}
+
+/// A doc in the working tree: a regular file inside the repository (a committed
+/// link to `/dev/zero` or out of the repository is skipped with why), capped.
+fn read_doc(root: &Path, path: &str) -> Result<Vec<u8>, String> {
+    crate::input::read_within(root, Path::new(path), crate::input::MAX_DOC_BYTES)
+        .map_err(|e| format!("{e} ({})", e.fix()))
 }
 
 /// UTF-8 text, or the lossy reading of it with a warning.

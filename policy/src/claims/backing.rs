@@ -522,8 +522,12 @@ impl<'p> Backer<'p> {
                 "cited receipt {cited} matches no envelope of the policy"
             ));
         };
-        let Ok(bytes) = std::fs::read(path) else {
-            return Evidence::Unusable(format!("cited receipt {cited} cannot be read"));
+        let bytes = match crate::input::read_capped(path, crate::receipt::parse::DEFAULT_MAX_BYTES)
+        {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                return Evidence::Unusable(format!("cited receipt {cited} cannot be read: {e}"));
+            }
         };
         let Some(receipt) = crate::receipt::parse::parse(&bytes)
             .ok()
