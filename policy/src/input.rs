@@ -111,11 +111,11 @@ fn kind_of(meta: &std::fs::Metadata) -> Result<(), ReadError> {
     Err(ReadError::NotRegular("not a regular file"))
 }
 
-/// Open a regular file for reading. The type is checked before opening (opening
-/// some devices has effects) and again on the open handle (the path may have been
-/// swapped in between); the open itself is non-blocking so a FIFO cannot hang it.
+/// Open a regular file for reading: the open is non-blocking so a FIFO cannot
+/// hang it, and the type is checked on the open handle, so the path cannot be
+/// swapped between a check and the read. (Elsewhere, without non-blocking opens,
+/// the type is also checked before opening.)
 pub fn open_regular(path: &Path) -> Result<File, ReadError> {
-    kind_of(&std::fs::metadata(path).map_err(ReadError::from_io)?)?;
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
@@ -123,6 +123,8 @@ pub fn open_regular(path: &Path) -> Result<File, ReadError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.custom_flags(libc::O_NONBLOCK);
     }
+    #[cfg(not(unix))]
+    kind_of(&std::fs::metadata(path).map_err(ReadError::from_io)?)?;
     let file = options.open(path).map_err(ReadError::from_io)?;
     kind_of(&file.metadata().map_err(ReadError::from_io)?)?;
     Ok(file)
@@ -213,34 +215,59 @@ pub fn stays_inside(rel: &Path) -> bool {
 pub fn walk_files(dir: &Path, max_depth: usize, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
     let mut seen = HashSet::new();
     let mut found = Vec::new();
-    let mut stack = vec![(dir.to_path_buf(), 1)];
-    if let Ok(meta) = std::fs::metadata(dir) {
-        seen.insert(identity(&meta));
-    }
-    while let Some((d, depth)) = stack.pop() {
+    let Ok(top) = std::fs::metadata(dir) else {
+        return found;
+    };
+    seen.insert(identity(&top));
+    let mut stack = vec![(dir.to_path_buf(), top, 1)];
+    while let Some((d, d_meta, depth)) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else {
             continue;
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            // `metadata` follows a symlink; a dangling one is skipped.
-            let Ok(meta) = std::fs::metadata(&path) else {
+            let Ok(kind) = entry.file_type() else {
                 continue;
             };
-            if !(meta.is_dir() || meta.is_file()) || !seen.insert(identity(&meta)) {
-                continue;
-            }
-            if meta.is_dir() {
-                if depth < max_depth {
-                    stack.push((path, depth + 1));
+            // A plain file is known from the directory listing alone; a directory
+            // or a symlink is looked at (`metadata` follows the link; a dangling
+            // one is skipped).
+            let (is_dir, id) = if kind.is_file() {
+                (false, listed_identity(&entry, &d_meta))
+            } else if kind.is_dir() || kind.is_symlink() {
+                match std::fs::metadata(&path) {
+                    Ok(meta) if meta.is_dir() || meta.is_file() => {
+                        let id = identity(&meta);
+                        if meta.is_dir() && depth < max_depth && seen.insert(id) {
+                            stack.push((path, meta, depth + 1));
+                            continue;
+                        }
+                        (meta.is_dir(), id)
+                    }
+                    _ => continue,
                 }
-            } else if keep(&path) {
+            } else {
+                continue;
+            };
+            if !is_dir && seen.insert(id) && keep(&path) {
                 found.push(path);
             }
         }
     }
     found.sort();
     found
+}
+
+/// A plain file's identity from its directory entry (no system call on Unix).
+#[cfg(unix)]
+fn listed_identity(entry: &std::fs::DirEntry, dir: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::{DirEntryExt, MetadataExt};
+    (dir.dev(), entry.ino())
+}
+
+#[cfg(not(unix))]
+fn listed_identity(entry: &std::fs::DirEntry, _dir: &std::fs::Metadata) -> (u64, u64) {
+    entry.metadata().map_or((0, 0), |m| identity(&m))
 }
 
 #[cfg(unix)]

@@ -90,11 +90,22 @@ fn look_alike(c: char) -> Option<char> {
 
 /// The suspicious word an id spells, once folded, if any.
 pub fn suspicious_word(id: &str) -> Option<&'static str> {
+    let spells = |text: &[u8], word: &str| {
+        text.windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    };
+    // Every id is checked: ASCII ones (nearly all) need no folding.
+    if id.is_ascii() {
+        return SUSPICIOUS_WORDS
+            .iter()
+            .copied()
+            .find(|w| spells(id.as_bytes(), w));
+    }
     let folded = skeleton(id);
     SUSPICIOUS_WORDS
         .iter()
         .copied()
-        .find(|w| folded.contains(w))
+        .find(|w| spells(folded.as_bytes(), w))
 }
 
 /// The id written so every character shows (`\u{200b}`, `\n`), for messages.
