@@ -27,5 +27,11 @@ done
 grep -q "Prism is listening" "$log" || { tail -20 "$log"; echo "prism did not start in 240 s" >&2; exit 1; }
 
 cd "$here/../../.."
-RECEIPT_PRISM_URL="http://127.0.0.1:$port" \
-  cargo test -p receipt-policy --lib github::contract -- --nocapture
+out=$(RECEIPT_PRISM_URL="http://127.0.0.1:$port" \
+  cargo test -p receipt-policy --lib github::contract -- --nocapture 2>&1) || { echo "$out"; exit 1; }
+echo "$out"
+# The test skips without the URL: make sure it ran here, against Prism.
+if grep -q "SKIPPED" <<<"$out" || ! grep -Eq "test result: ok\. [1-9][0-9]* passed" <<<"$out"; then
+  echo "the contract test did not run against Prism" >&2
+  exit 1
+fi
