@@ -56,7 +56,7 @@ pub enum Command {
         action: crate::baseline::cli::BaselineAction,
     },
     /// The release gate: fresh measurement, every doc claim backed, a dated baseline, the tag.
-    Gate(crate::gate::cli::GateArgs),
+    Gate(crate::release::cli::GateArgs),
     /// Measure with the built-in engine, check, scan your changes for claims, report.
     Run(crate::action::RunArgs),
     /// The GitHub Action's entry point, configured by INPUT_* variables (docs/action.md).
@@ -163,7 +163,7 @@ pub struct SnippetArgs {
     pub receipt: String,
     /// quick (a short validation run), benchmark (a production benchmark) or baseline (a dated baseline).
     #[arg(long, value_enum, default_value = "benchmark")]
-    pub style: crate::snippet::Style,
+    pub style: crate::snippet::Template,
     /// Policy file whose envelopes judge the receipt (default: ci/receipt-policy.toml, else built-in).
     #[arg(long)]
     pub policy: Option<PathBuf>,
@@ -320,7 +320,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Action => crate::action::ci::run_action(),
         #[cfg(feature = "github")]
         Command::Publish(args) => crate::action::ci::publish_command(args),
-        Command::Gate(args) => crate::gate::cli::run(args),
+        Command::Gate(args) => crate::release::cli::run(args),
         Command::Report(args) => match report_command(&args) {
             Ok(code) => code,
             Err(message) => usage_error(&message),
@@ -438,7 +438,7 @@ pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy, String> {
 
 /// The same for the repository at `root` (the implicit file is looked up there).
 pub(crate) fn load_policy_in(root: &Path, path: Option<&Path>) -> Result<Policy, String> {
-    let implicit = crate::gate::under(root, envelope::DEFAULT_POLICY_PATH);
+    let implicit = crate::release::under(root, envelope::DEFAULT_POLICY_PATH);
     let loaded = match path {
         Some(p) => Policy::from_file(p),
         // Only a missing file means "built-in": a dangling symlink, a directory or a
@@ -717,15 +717,15 @@ fn commands_command(args: CommandsArgs) -> Result<i32, String> {
         filter,
         paths: args.paths,
     };
-    let checked = crate::commands::check(&request, &config, &policy.commands)?;
+    let checked = crate::conventions::check(&request, &config, &policy.commands)?;
     print!(
         "{}",
         match args.format {
-            Format::Json => report::commands::commands_json(&checked),
-            Format::Text => report::commands::commands_text(&checked),
+            Format::Json => report::conventions::commands_json(&checked),
+            Format::Text => report::conventions::commands_text(&checked),
         }
     );
-    Ok(report::commands::exit_code(&checked))
+    Ok(report::conventions::exit_code(&checked))
 }
 
 fn report_command(args: &ReportArgs) -> Result<i32, String> {

@@ -5,7 +5,7 @@ pub mod annotations;
 pub mod audit;
 pub mod check;
 pub mod claims;
-pub mod commands;
+pub mod conventions;
 pub mod escape;
 pub mod load;
 pub mod markdown;

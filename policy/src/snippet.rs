@@ -17,7 +17,7 @@ use std::path::Path;
 
 /// The plan's three templates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Style {
+pub enum Template {
     /// A short validation run (the plan's 4-token template).
     Quick,
     /// A production benchmark (the plan's 128-token template).
@@ -156,7 +156,7 @@ impl Run {
 pub fn snippet(
     root: &Path,
     cited: &str,
-    style: Style,
+    style: Template,
     policy: &Policy,
 ) -> Result<Snippet, SnippetError> {
     let path = root.join(cited);
@@ -208,7 +208,7 @@ pub fn snippet(
     };
     let mut md = String::new();
     match style {
-        Style::Quick => {
+        Template::Quick => {
             let _ = writeln!(md, "#### Quick validation ({tokens} tokens)\n");
             let _ = writeln!(
                 md,
@@ -220,7 +220,7 @@ pub fn snippet(
                 "Measured {rate} tok/s over {tokens} tokens{band}. {citation}"
             );
         }
-        Style::Benchmark => {
+        Template::Benchmark => {
             let _ = writeln!(md, "#### Benchmark ({tokens} tokens)\n");
             let _ = writeln!(
                 md,
@@ -232,7 +232,7 @@ pub fn snippet(
                 "Measured {rate} tok/s over {tokens} tokens{band}. {citation}"
             );
         }
-        Style::Baseline => {
+        Template::Baseline => {
             let (date, name) = crate::baseline::dated_path(cited).ok_or_else(|| {
                 SnippetError(format!(
                     "{cited}: a baseline snippet cites a dated baseline (baselines/YYYY-MM-DD/<name>.json); record the receipt first with `policy-check baseline record {cited}` and pass the path it prints"

@@ -12,8 +12,8 @@ use super::inputs::{Inputs, Mode};
 use super::{input_errors, outputs, pipeline};
 use crate::cli::{EXIT_USAGE, load_policy, stdout_style};
 use crate::diff::Range;
-use crate::gate;
-use crate::github::{self, Context, Event, Outcome, Publication};
+use crate::github::{self, Context, Event, Posted, Publication};
+use crate::release;
 use crate::report::annotations::{self, CHECK_RUN_CAP};
 use crate::report::escape::{lines, plain};
 use crate::report::markdown::{self, Target};
@@ -160,9 +160,9 @@ fn judge_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
 /// The release gate (`policy-check gate --release`) on the checked-out tag,
 /// its checklist in the report, the fresh receipt left for attestation.
 fn release_mode(inputs: &Inputs) -> i32 {
-    let request = gate::ReleaseRequest::from_inputs(inputs, Path::new("."));
-    let result = gate::release(&request);
-    eprint!("{}", fenced(gate::render::text(&result, stdout_style())));
+    let request = release::ReleaseRequest::from_inputs(inputs, Path::new("."));
+    let result = release::release(&request);
+    eprint!("{}", fenced(release::render::text(&result, stdout_style())));
     if let Some(e) = &result.error {
         eprintln!("error: {} ({})", lines(&e.message), plain(&e.fix));
         return result.exit_code;
@@ -397,15 +397,15 @@ fn publish(inputs: &Inputs, report: &Report, pr: Option<u64>) -> Option<i32> {
         ("check run", &published.check),
     ] {
         match outcome {
-            Outcome::Created(id) => eprintln!("[receipt-action] {what} {id} created"),
-            Outcome::Updated(id) => eprintln!("[receipt-action] {what} {id} updated"),
-            Outcome::Unchanged(id) => {
+            Posted::Created(id) => eprintln!("[receipt-action] {what} {id} created"),
+            Posted::Updated(id) => eprintln!("[receipt-action] {what} {id} updated"),
+            Posted::Unchanged(id) => {
                 eprintln!("[receipt-action] {what} {id} unchanged; not rewritten")
             }
-            Outcome::Skipped(why) => {
+            Posted::Skipped(why) => {
                 eprintln!("[receipt-action] {what} skipped: {}", plain(why))
             }
-            Outcome::Failed(e) => {
+            Posted::Failed(e) => {
                 failed = true;
                 println!(
                     "::warning title=receipt-action could not publish the {what}::{}",

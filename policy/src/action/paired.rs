@@ -7,7 +7,7 @@
 
 use super::inputs::{Engine, Inputs};
 use super::measure::{self, BenchSize, Prepared};
-use crate::compare::{self, Outcome, Pair};
+use crate::compare::{self, Change, Pair};
 use crate::diff;
 use crate::envelope::Policy;
 use crate::gates::GateConfig;
@@ -334,7 +334,7 @@ fn measure_pairs(
                 e.outcome.as_str()
             ))
         );
-        if estimate.is_some_and(|e| e.outcome != Outcome::InsufficientEvidence) {
+        if estimate.is_some_and(|e| e.outcome != Change::InsufficientEvidence) {
             entry.stopped = Some("decided".into());
             break;
         }
@@ -356,7 +356,7 @@ fn measure_pairs(
         // Undecided is a warning, not a failure: a noisy runner must not block
         // a change, and the words say what is not known.
         entry.status = Status::Warn;
-        entry.outcome = Some(Outcome::InsufficientEvidence);
+        entry.outcome = Some(Change::InsufficientEvidence);
         entry.message = format!(
             "Insufficient evidence: only {tally}; a {:.0}% interval needs at least 6 pairs. Raise `[compare] budget` or use a quieter runner.",
             confidence * 100.0
@@ -374,7 +374,7 @@ fn measure_pairs(
         }
         Outcome::Improvement => format!("improvement: faster by more than {allowed}"),
         Outcome::NoChange => format!("no change: within ±{allowed}"),
-        Outcome::InsufficientEvidence => format!(
+        Change::InsufficientEvidence => format!(
             "insufficient evidence: cannot tell whether it is slower by more than {allowed}; raise `[compare] budget` or use a quieter runner"
         ),
     };

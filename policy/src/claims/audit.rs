@@ -25,16 +25,16 @@ pub struct Request {
 /// What was found (claims, or documented commands), and what was odd on the
 /// way (non-UTF-8 files and lines).
 #[derive(Debug)]
-pub struct Found<T = Claim> {
+pub struct ScanResult<T = Claim> {
     pub items: Vec<T>,
     pub warnings: Vec<String>,
     pub files_scanned: usize,
     pub bytes_scanned: u64,
 }
 
-impl<T> Default for Found<T> {
+impl<T> Default for ScanResult<T> {
     fn default() -> Self {
-        Found {
+        ScanResult {
             items: Vec::new(),
             warnings: Vec::new(),
             files_scanned: 0,
@@ -44,7 +44,7 @@ impl<T> Default for Found<T> {
 }
 
 /// The claims in the requested files and lines.
-pub fn find(request: &Request, config: &ScanConfig) -> Result<Found, String> {
+pub fn find(request: &Request, config: &ScanConfig) -> Result<ScanResult, String> {
     find_with(
         request,
         config,
@@ -60,7 +60,7 @@ pub fn find_with<T, S, L>(
     config: &ScanConfig,
     scan: S,
     lines: L,
-) -> Result<Found<T>, String>
+) -> Result<ScanResult<T>, String>
 where
     T: Send,
     S: Fn(&str, &str) -> Vec<T> + Sync,
@@ -136,10 +136,10 @@ impl<T> Scanned<T> {
     }
 }
 
-fn tally<T>(warnings: Vec<String>, scanned: Vec<Scanned<T>>) -> Found<T> {
-    let mut found = Found {
+fn tally<T>(warnings: Vec<String>, scanned: Vec<Scanned<T>>) -> ScanResult<T> {
+    let mut found = ScanResult {
         warnings,
-        ..Found::default()
+        ..ScanResult::default()
     };
     for s in scanned {
         found.items.extend(s.items);
@@ -154,7 +154,7 @@ fn find_all<T: Send>(
     request: &Request,
     config: &ScanConfig,
     scan: &(impl Fn(&str, &str) -> Vec<T> + Sync),
-) -> Result<Found<T>, String> {
+) -> Result<ScanResult<T>, String> {
     let files = if request.paths.is_empty() {
         tracked_files(&request.root).unwrap_or_else(|| walk(&request.root, &request.root))
     } else {

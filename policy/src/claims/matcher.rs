@@ -61,7 +61,7 @@ pub struct Quantity {
 
 /// One claim found in a piece of text: byte offsets into that text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Found {
+pub struct ClaimMatch {
     pub start: usize,
     pub end: usize,
     pub text: String,
@@ -159,7 +159,7 @@ pub fn may_contain_claim(text: &str) -> bool {
 /// Every claim in `text`. The words of the line around a match decide whether a
 /// bare `3×`, `70 ms` or `2 GB` is about performance. Linear in the text: each
 /// line's words are read once, however many claims it holds.
-pub fn find(text: &str) -> Vec<Found> {
+pub fn find(text: &str) -> Vec<ClaimMatch> {
     let mut out = Vec::new();
     let mut line = LineWords::new(text);
     for caps in claim_regex().captures_iter(text) {
@@ -190,7 +190,7 @@ pub fn find(text: &str) -> Vec<Found> {
             None => (whole.start, Qualifier::Exact),
         };
         let quantity = normalise(kind, unit, lo * scale, hi * scale, qualifier);
-        out.push(Found {
+        out.push(ClaimMatch {
             start,
             end: whole.end,
             text: text[start..whole.end].trim().to_string(),
@@ -204,7 +204,7 @@ pub fn find(text: &str) -> Vec<Found> {
 
 /// Log lines that put the unit in a label before the value, as benchmark tools
 /// print them: "Output token throughput (tok/s): 602.43", "P99 TTFT (ms): 4021.87".
-fn labelled_values(text: &str, out: &mut Vec<Found>) {
+fn labelled_values(text: &str, out: &mut Vec<ClaimMatch>) {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
         Regex::new(&format!(
@@ -226,7 +226,7 @@ fn labelled_values(text: &str, out: &mut Vec<Found>) {
         let Some(v) = parse_number(number.as_str()) else {
             continue;
         };
-        out.push(Found {
+        out.push(ClaimMatch {
             start: number.start(),
             end: number.end(),
             text: format!("{} {unit}", number.as_str()),
@@ -241,7 +241,7 @@ fn labelled_values(text: &str, out: &mut Vec<Found>) {
 
 /// A bare table cell ("~15.3", "10–20", "1,102", "3.2×") read with the unit and
 /// the words of its column header, which a cell leaves out.
-pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<Found> {
+pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<ClaimMatch> {
     let prefixes = [
         ("≥", Qualifier::AtLeast),
         (">=", Qualifier::AtLeast),
@@ -268,7 +268,7 @@ pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<Found> {
         unit
     };
     let (kind, scale) = classify(unit, |w| w.regex().is_match(header), "")?;
-    Some(Found {
+    Some(ClaimMatch {
         start: 0,
         end: cell.len(),
         text: cell.to_string(),

@@ -158,7 +158,7 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
         _ if found.is_empty() => return Vec::new(),
         syntax => blocks::blocks(text, syntax),
     };
-    let mut placed: Vec<(usize, usize, matcher::Found)> = Vec::with_capacity(found.len());
+    let mut placed: Vec<(usize, usize, matcher::ClaimMatch)> = Vec::with_capacity(found.len());
     for f in found {
         // The block that starts last at or before the claim, if it contains it.
         let i = blocks.partition_point(|b| b.range.start <= f.start);
@@ -243,7 +243,7 @@ fn markers_of(text: &str, blocks: &[Block], i: usize) -> String {
 
 /// Claims from one of the policy's own patterns: the `value` group (or the first
 /// number in the match) is the claimed number.
-fn extra_claims(pattern: &ExtraPattern, text: &str) -> Vec<matcher::Found> {
+fn extra_claims(pattern: &ExtraPattern, text: &str) -> Vec<matcher::ClaimMatch> {
     static NUMBER: OnceLock<Regex> = OnceLock::new();
     let number = NUMBER.get_or_init(|| Regex::new(r"[0-9][0-9,]*(?:\.[0-9]+)?").unwrap());
     pattern
@@ -256,7 +256,7 @@ fn extra_claims(pattern: &ExtraPattern, text: &str) -> Vec<matcher::Found> {
                 .map(|m| m.as_str())
                 .or_else(|| number.find(whole.as_str()).map(|m| m.as_str()))?;
             let v: f64 = value.replace(',', "").parse().ok()?;
-            Some(matcher::Found {
+            Some(matcher::ClaimMatch {
                 start: whole.start(),
                 end: whole.end(),
                 text: whole.as_str().to_string(),
@@ -277,8 +277,8 @@ fn extra_claims(pattern: &ExtraPattern, text: &str) -> Vec<matcher::Found> {
 fn table_column_claims(
     text: &str,
     block: &Block,
-    placed: &[(usize, usize, matcher::Found)],
-) -> Vec<(usize, matcher::Found)> {
+    placed: &[(usize, usize, matcher::ClaimMatch)],
+) -> Vec<(usize, matcher::ClaimMatch)> {
     let mut out = Vec::new();
     for (cell, header) in &block.cells {
         if header.is_empty() {

@@ -28,7 +28,7 @@ impl Pair {
 /// What the pairs say about the change, against a threshold δ (`[compare] max_drop`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Outcome {
+pub enum Change {
     /// Slower, clearly (the whole interval is below zero) and by more than δ
     /// (the estimate).
     Regression,
@@ -40,13 +40,13 @@ pub enum Outcome {
     InsufficientEvidence,
 }
 
-impl Outcome {
+impl Change {
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Regression => "regression",
-            Outcome::Improvement => "improvement",
-            Outcome::NoChange => "no change",
-            Outcome::InsufficientEvidence => "insufficient evidence",
+            Change::Regression => "regression",
+            Change::Improvement => "improvement",
+            Change::NoChange => "no change",
+            Change::InsufficientEvidence => "insufficient evidence",
         }
     }
 
@@ -54,9 +54,9 @@ impl Outcome {
     pub fn status(self) -> crate::verdict::Status {
         use crate::verdict::Status;
         match self {
-            Outcome::Regression => Status::Fail,
-            Outcome::Improvement | Outcome::NoChange => Status::Pass,
-            Outcome::InsufficientEvidence => Status::Warn,
+            Change::Regression => Status::Fail,
+            Change::Improvement | Change::NoChange => Status::Pass,
+            Change::InsufficientEvidence => Status::Warn,
         }
     }
 }
@@ -69,12 +69,12 @@ pub struct Estimate {
     pub interval: [f64; 2],
     /// The interval's exact coverage (≥ the confidence asked for).
     pub coverage: f64,
-    pub outcome: Outcome,
+    pub outcome: Change,
 }
 
 /// The Hodges–Lehmann estimate of the median log ratio (the median of the
 /// Walsh averages) with its Wilcoxon signed-rank interval at `confidence`,
-/// judged against ± `threshold` (a relative change, 0.02 = 2%; see `Outcome`). `None` until
+/// judged against ± `threshold` (a relative change, 0.02 = 2%; see `Change`). `None` until
 /// there are enough pairs for the interval to reach `confidence` (6 pairs for 95%).
 pub fn estimate(pairs: &[Pair], confidence: f64, threshold: f64) -> Option<Estimate> {
     let d: Vec<f64> = pairs.iter().map(Pair::log_ratio).collect();
@@ -91,7 +91,7 @@ pub fn estimate(pairs: &[Pair], confidence: f64, threshold: f64) -> Option<Estim
     }
     walsh.sort_by(f64::total_cmp);
     let m = walsh.len();
-    let centre = crate::envelope::judge::median(&walsh);
+    let centre = crate::stats::median_sorted(&walsh);
     let (lo, hi) = (walsh[k - 1], walsh[m - k]);
     let [change, lo, hi] = [centre, lo, hi].map(f64::exp_m1);
     // A regression must be both: real (the interval excludes no change) and
@@ -99,13 +99,13 @@ pub fn estimate(pairs: &[Pair], confidence: f64, threshold: f64) -> Option<Estim
     // past the threshold instead would miss most 5% drops on a noisy runner;
     // requiring only significance would flag drops too small to matter.
     let outcome = if hi < 0.0 && change < -threshold {
-        Outcome::Regression
+        Change::Regression
     } else if lo > 0.0 && change > threshold {
-        Outcome::Improvement
+        Change::Improvement
     } else if lo >= -threshold && hi <= threshold {
-        Outcome::NoChange
+        Change::NoChange
     } else {
-        Outcome::InsufficientEvidence
+        Change::InsufficientEvidence
     };
     Some(Estimate {
         change,
@@ -190,7 +190,7 @@ mod tests {
             0.02,
         )
         .unwrap();
-        assert_eq!(e.outcome, Outcome::Regression);
+        assert_eq!(e.outcome, Change::Regression);
         assert!((e.change + 0.05).abs() < 0.002, "{e:?}");
         assert!(e.interval[0] < e.change && e.change < e.interval[1]);
         // The same pairs the other way round: an improvement.
@@ -200,7 +200,7 @@ mod tests {
             .collect();
         assert_eq!(
             estimate(&pairs(&up), 0.95, 0.02).unwrap().outcome,
-            Outcome::Improvement
+            Change::Improvement
         );
     }
 
@@ -209,13 +209,13 @@ mod tests {
         let same = pairs(&[1.004, 0.997, 1.001, 0.999, 1.003, 0.996, 1.0, 1.002]);
         assert_eq!(
             estimate(&same, 0.95, 0.02).unwrap().outcome,
-            Outcome::NoChange
+            Change::NoChange
         );
         // Pairs that scatter from −4% to +1%: cannot tell a 2% drop from none.
         let wide = pairs(&[0.96, 1.01, 0.97, 1.0, 0.965, 1.005, 0.99, 0.975]);
         assert_eq!(
             estimate(&wide, 0.95, 0.02).unwrap().outcome,
-            Outcome::InsufficientEvidence
+            Change::InsufficientEvidence
         );
         // A clear but small drop (interval below zero, about −1%) is within
         // what the threshold allows; the same drop with a 0.5% threshold
@@ -223,9 +223,9 @@ mod tests {
         let small = pairs(&[0.99, 0.985, 0.992, 0.988, 0.991, 0.975, 0.99, 0.989]);
         let e = estimate(&small, 0.95, 0.02).unwrap();
         assert!(e.interval[1] < 0.0, "{e:?}");
-        assert_eq!(e.outcome, Outcome::NoChange);
+        assert_eq!(e.outcome, Change::NoChange);
         let e = estimate(&small, 0.95, 0.005).unwrap();
-        assert_eq!(e.outcome, Outcome::Regression, "{e:?}");
+        assert_eq!(e.outcome, Change::Regression, "{e:?}");
         // Too few pairs for a 95% interval, or a rate that is not a number.
         assert!(estimate(&same[..5], 0.95, 0.02).is_none());
         let mut broken = same.clone();

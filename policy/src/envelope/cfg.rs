@@ -145,7 +145,7 @@ pub struct PolicyFile {
     pub envelopes: Vec<Envelope>,
     pub claims: Option<crate::claims::cfg::ClaimsSettings>,
     /// `[commands]`: conventions for documented command lines.
-    pub commands: Option<crate::commands::cfg::CommandsSettings>,
+    pub commands: Option<crate::conventions::cfg::CommandsSettings>,
     /// `[receipt] regression = { max_drop = "10%" }` (baseline compare).
     pub regression: Option<Tolerance>,
     /// `[compare]`: the paired base/head comparison.
@@ -367,7 +367,7 @@ fn walk_root(src: &mut Source, root: &DeTable, span: Range<usize>) -> PolicyFile
         }
     });
     let commands = root.get("commands").and_then(|v| match v.get_ref() {
-        DeValue::Table(t) => Some(crate::commands::cfg::parse(src, t)),
+        DeValue::Table(t) => Some(crate::conventions::cfg::parse(src, t)),
         _ => {
             wrong_type(src, v, "commands", "a table", "[[commands.rule]]");
             None

@@ -141,16 +141,6 @@ fn binomial_half_cdf(n: usize, j: usize) -> f64 {
     sum.min(1.0)
 }
 
-/// The median of sorted values (the mean of the middle two for an even count).
-pub fn median(sorted: &[f64]) -> f64 {
-    let n = sorted.len();
-    if n % 2 == 1 {
-        sorted[n / 2]
-    } else {
-        (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
-    }
-}
-
 impl Envelope {
     /// [min·(1−t), max·(1+t)], computed as min·(100−p)/100 so that whole
     /// percentages of round numbers give exact edges (10 tok/s ±15% → 8.5).
@@ -317,7 +307,7 @@ impl Evidence {
         match median_interval(&samples) {
             Some((lo, hi, coverage)) => Evidence {
                 basis: "median",
-                value: median(&samples),
+                value: crate::stats::median_sorted(&samples),
                 samples: samples.len(),
                 interval: [lo, hi],
                 confidence: Some(coverage),

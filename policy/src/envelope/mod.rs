@@ -213,7 +213,7 @@ pub struct Policy {
     /// The `[claims]` settings (file over built-in, key by key).
     pub claims: crate::claims::cfg::ClaimsSettings,
     /// The `[commands]` rules (file over built-in, rule by rule).
-    pub commands: crate::commands::cfg::CommandsSettings,
+    pub commands: crate::conventions::cfg::CommandsSettings,
     /// `[receipt] regression.max_drop`; `None` means the default (`DEFAULT_MAX_DROP`).
     pub regression: Option<Tolerance>,
     /// `[compare]` (file over built-in, key by key).

@@ -65,20 +65,6 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
     (a - b).abs() <= rel * a.abs().max(b.abs())
 }
 
-pub fn median(samples: &[f64]) -> Option<f64> {
-    if samples.is_empty() {
-        return None;
-    }
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    Some(if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    })
-}
-
 /// Population coefficient of variation: standard deviation / mean.
 pub fn coefficient_of_variation(samples: &[f64]) -> f64 {
     let n = samples.len() as f64;
@@ -116,7 +102,7 @@ fn samples(receipt: &Receipt, findings: &mut Vec<Finding>) {
         ));
         return;
     }
-    let med = median(samples).expect("samples are not empty");
+    let med = crate::stats::median(samples).expect("samples are not empty");
     if !close(receipt.tokens_per_second, med, SUMMARY_REL_TOLERANCE) {
         findings.push(Finding::new(
             Code::RateDisagreesWithSamples,
@@ -356,10 +342,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_and_cv() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
-        assert_eq!(median(&[]), None);
+    fn coefficient_of_variation_of_samples() {
         assert!((coefficient_of_variation(&[10.0, 10.0]) - 0.0).abs() < 1e-12);
         assert!((coefficient_of_variation(&[9.0, 11.0]) - 0.1).abs() < 1e-12);
     }

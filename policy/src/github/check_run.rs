@@ -4,7 +4,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use super::Outcome;
+use super::Posted;
 use super::client::{Client, Method, PublishError};
 
 /// GitHub takes at most this many annotations per create or update request.
@@ -89,15 +89,15 @@ pub(crate) async fn publish(
     repo: &str,
     check: &CheckRun,
     run_url: Option<&str>,
-) -> Outcome {
+) -> Posted {
     if !is_commit_sha(&check.head_sha) {
-        return Outcome::Failed(PublishError::Setup(format!(
+        return Posted::Failed(PublishError::Setup(format!(
             "check run head_sha `{}` is not a commit sha",
             check.head_sha
         )));
     }
     if check.name.trim().is_empty() {
-        return Outcome::Failed(PublishError::Setup("check run name is empty".into()));
+        return Posted::Failed(PublishError::Setup("check run name is empty".into()));
     }
     let title = cap(&check.title, 1_000);
     let summary = cap(&check.summary, OUTPUT_LIMIT);
@@ -136,7 +136,7 @@ pub(crate) async fn publish(
         .and_then(|r| r.json::<Created>(Method::Post, &path))
     {
         Ok(created) => created.id,
-        Err(e) => return Outcome::Failed(e),
+        Err(e) => return Posted::Failed(e),
     };
     let total = check.annotations.len();
     let mut sent = total.min(ANNOTATIONS_PER_REQUEST);
@@ -147,7 +147,7 @@ pub(crate) async fn publish(
         let update =
             json!({ "output": { "title": title, "summary": summary, "annotations": annotations } });
         if let Err(e) = client.patch(&update_path, &update).await {
-            return Outcome::Failed(PublishError::Incomplete {
+            return Posted::Failed(PublishError::Incomplete {
                 id,
                 sent,
                 total,
@@ -156,7 +156,7 @@ pub(crate) async fn publish(
         }
         sent += batch.len();
     }
-    Outcome::Created(id)
+    Posted::Created(id)
 }
 
 #[derive(serde::Deserialize)]

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use super::Outcome;
+use super::Posted;
 use super::client::{Client, PublishError};
 
 /// GitHub refuses longer comment bodies (422 "Body is too long").
@@ -145,10 +145,10 @@ pub(crate) async fn upsert(
     key: &str,
     body: &str,
     author: &str,
-) -> Outcome {
+) -> Posted {
     match upsert_inner(client, repo, pr, key, body, author).await {
         Ok(outcome) => outcome,
-        Err(e) => Outcome::Failed(e),
+        Err(e) => Posted::Failed(e),
     }
 }
 
@@ -159,25 +159,25 @@ async fn upsert_inner(
     key: &str,
     body: &str,
     author: &str,
-) -> Result<Outcome, PublishError> {
+) -> Result<Posted, PublishError> {
     let marker = marker(key);
     if let Some(existing) = find(client, repo, pr, &marker, author).await? {
         if existing.body.as_deref().is_some_and(|b| same_text(b, body)) {
-            return Ok(Outcome::Unchanged(existing.id));
+            return Ok(Posted::Unchanged(existing.id));
         }
         let (path, payload) = update_request(repo, existing.id, body);
         client.patch(&path, &payload).await?;
-        return Ok(Outcome::Updated(existing.id));
+        return Ok(Posted::Updated(existing.id));
     }
     let (path, payload) = create_request(repo, pr, body);
     // A create is tried at most twice, and the second time only after a fresh
     // listing shows the first did not land.
     match create(client, &path, &payload).await {
-        Ok(id) => Ok(Outcome::Created(id)),
+        Ok(id) => Ok(Posted::Created(id)),
         Err(first) if first.is_ambiguous() => {
             match find(client, repo, pr, &marker, author).await? {
-                Some(landed) => Ok(Outcome::Created(landed.id)),
-                None => create(client, &path, &payload).await.map(Outcome::Created),
+                Some(landed) => Ok(Posted::Created(landed.id)),
+                None => create(client, &path, &payload).await.map(Posted::Created),
             }
         }
         Err(e) => Err(e),

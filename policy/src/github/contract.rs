@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::check_run::{self, Annotation, AnnotationLevel, CheckRun, Conclusion};
 use super::client::{Client, DEFAULT_TIMEOUT, PublishError};
-use super::{Outcome, comment, find_pull_request, runtime};
+use super::{Posted, comment, find_pull_request, runtime};
 
 const REPO: &str = "octo/repo";
 const SHA: &str = "ec26c3e57ca3a959ca5aad62de7213c562f8c821";
@@ -102,7 +102,7 @@ fn every_request_the_publisher_makes_passes_githubs_openapi_description() {
             Some("https://github.com/octo/repo/actions/runs/1"),
         )
         .await;
-        assert!(matches!(published, Outcome::Created(_)), "{published:?}");
+        assert!(matches!(published, Posted::Created(_)), "{published:?}");
 
         // GET the pull requests of a commit. The description's own example answer
         // for this endpoint fails its schema (`requested_teams[0]` lacks `type`),

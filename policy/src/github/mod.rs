@@ -2,7 +2,7 @@
 //! the job summary and step outputs, and the event that started the workflow.
 //!
 //! Publishing never decides the verdict: a failure comes back as
-//! [`Outcome::Failed`] with a [`PublishError`] that says what happened, and the
+//! [`Posted::Failed`] with a [`PublishError`] that says what happened, and the
 //! caller has already written the job summary and `report.json` (see
 //! docs/reports.md, "Publishing to GitHub").
 
@@ -41,7 +41,7 @@ pub struct Publication {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Posted {
     Created(u64),
     Updated(u64),
     /// The comment already says exactly this; nothing was written.
@@ -52,12 +52,12 @@ pub enum Outcome {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
-    pub comment: Outcome,
-    pub check: Outcome,
+    pub comment: Posted,
+    pub check: Posted,
 }
 
 impl Published {
-    fn both(outcome: Outcome) -> Published {
+    fn both(outcome: Posted) -> Published {
         Published {
             comment: outcome.clone(),
             check: outcome,
@@ -69,7 +69,7 @@ impl Published {
         [&self.comment, &self.check]
             .into_iter()
             .filter_map(|o| match o {
-                Outcome::Failed(e) => Some(e),
+                Posted::Failed(e) => Some(e),
                 _ => None,
             })
     }
@@ -81,40 +81,40 @@ impl Published {
 pub fn publish(ctx: &Context, publication: &Publication) -> Published {
     match runtime() {
         Ok(rt) => rt.block_on(publish_async(ctx, publication)),
-        Err(e) => Published::both(Outcome::Failed(e)),
+        Err(e) => Published::both(Posted::Failed(e)),
     }
 }
 
 /// [`publish`] for callers already inside a Tokio runtime.
 pub async fn publish_async(ctx: &Context, publication: &Publication) -> Published {
     if publication.comment.is_none() && publication.check.is_none() {
-        return Published::both(Outcome::Skipped("nothing to publish".into()));
+        return Published::both(Posted::Skipped("nothing to publish".into()));
     }
     let client = match connect(ctx) {
         Ok(client) => client,
         Err(Connect::NoToken) => {
-            return Published::both(Outcome::Skipped(
+            return Published::both(Posted::Skipped(
                 "no GitHub token: the report is in the job summary only".into(),
             ));
         }
-        Err(Connect::Failed(e)) => return Published::both(Outcome::Failed(e)),
+        Err(Connect::Failed(e)) => return Published::both(Posted::Failed(e)),
     };
     let comment = publish_comment(&client, ctx, publication).await;
     let check = match &publication.check {
         Some(check) => {
             check_run::publish(&client, &ctx.repository, check, ctx.run_url.as_deref()).await
         }
-        None => Outcome::Skipped("no check run requested".into()),
+        None => Posted::Skipped("no check run requested".into()),
     };
     Published { comment, check }
 }
 
-async fn publish_comment(client: &Client, ctx: &Context, publication: &Publication) -> Outcome {
+async fn publish_comment(client: &Client, ctx: &Context, publication: &Publication) -> Posted {
     let Some(markdown) = &publication.comment else {
-        return Outcome::Skipped("no comment requested".into());
+        return Posted::Skipped("no comment requested".into());
     };
     if let Err(e) = comment::validate_key(&publication.key) {
-        return Outcome::Failed(e);
+        return Posted::Failed(e);
     }
     let pr = match (publication.pr_number, &publication.check) {
         (Some(pr), _) => pr,
@@ -122,19 +122,19 @@ async fn publish_comment(client: &Client, ctx: &Context, publication: &Publicati
             match find_pull_request(client, &ctx.repository, &check.head_sha).await {
                 Ok(Some(pr)) => pr,
                 Ok(None) => {
-                    return Outcome::Skipped(format!(
+                    return Posted::Skipped(format!(
                         "no open pull request has head commit {}",
                         check.head_sha
                     ));
                 }
-                Err(e) => return Outcome::Failed(e),
+                Err(e) => return Posted::Failed(e),
             }
         }
-        (None, None) => return Outcome::Skipped("no pull request to comment on".into()),
+        (None, None) => return Posted::Skipped("no pull request to comment on".into()),
     };
     let author = match comment::author(client, ctx.comment_author.as_deref()).await {
         Ok(author) => author,
-        Err(e) => return Outcome::Failed(e),
+        Err(e) => return Posted::Failed(e),
     };
     let body = comment_body(&publication.key, markdown, ctx.run_url.as_deref());
     comment::upsert(

@@ -192,12 +192,12 @@ fn headline(out: &mut String, report: &Report) {
 /// The answer to "did this change make it slower?", right under the verdict,
 /// with the pairs folded below it.
 fn comparison(out: &mut String, c: &super::model::ComparisonEntry) {
-    use crate::compare::Outcome;
+    use crate::compare::Change;
     let mark = match c.outcome {
-        Some(Outcome::Regression) => "📉",
-        Some(Outcome::Improvement) => "📈",
-        Some(Outcome::NoChange) => "➖",
-        Some(Outcome::InsufficientEvidence) | None => "❔",
+        Some(Change::Regression) => "📉",
+        Some(Change::Improvement) => "📈",
+        Some(Change::NoChange) => "➖",
+        Some(Change::InsufficientEvidence) | None => "❔",
     };
     let _ = writeln!(
         out,

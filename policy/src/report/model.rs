@@ -53,7 +53,7 @@ pub struct ComparisonEntry {
     pub status: Status,
     /// Absent when the comparison could not run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<crate::compare::Outcome>,
+    pub outcome: Option<crate::compare::Change>,
     /// The base as asked for (a ref), and the commits measured.
     pub base: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,8 +104,8 @@ pub struct GateItemEntry {
     pub fix: Option<String>,
 }
 
-impl From<&crate::gate::GateResult> for GateEntry {
-    fn from(g: &crate::gate::GateResult) -> Self {
+impl From<&crate::release::GateResult> for GateEntry {
+    fn from(g: &crate::release::GateResult) -> Self {
         GateEntry {
             status: g.status.to_string(),
             items: g

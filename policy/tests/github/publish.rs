@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use receipt_policy::github::{
-    Annotation, AnnotationLevel, CheckRun, Conclusion, Context, Outcome, Publication, PublishError,
+    Annotation, AnnotationLevel, CheckRun, Conclusion, Context, Posted, Publication, PublishError,
     marker, publish, pull_request_for_sha, write_step_summary_to,
 };
 
@@ -53,9 +53,9 @@ fn check(annotations: usize) -> CheckRun {
     }
 }
 
-fn created(outcome: &Outcome) -> u64 {
+fn created(outcome: &Posted) -> u64 {
     match outcome {
-        Outcome::Created(id) => *id,
+        Posted::Created(id) => *id,
         other => panic!("expected Created, got {other:?}"),
     }
 }
@@ -68,10 +68,10 @@ fn second_publish_updates_the_same_comment() {
     let id = created(&first.comment);
     assert_eq!(
         first.check,
-        Outcome::Skipped("no check run requested".into())
+        Posted::Skipped("no check run requested".into())
     );
     let second = publish(&ctx, &comment_only(5, "verdict: pass"));
-    assert_eq!(second.comment, Outcome::Updated(id));
+    assert_eq!(second.comment, Posted::Updated(id));
     let s = fake.state();
     assert_eq!(s.comments.len(), 1);
     assert_eq!(
@@ -93,7 +93,7 @@ fn an_unchanged_report_makes_no_write() {
     let writes = fake.state().writes();
     assert_eq!(
         publish(&ctx, &comment_only(5, "same")).comment,
-        Outcome::Unchanged(id)
+        Posted::Unchanged(id)
     );
     assert_eq!(fake.state().writes(), writes);
 }
@@ -120,7 +120,7 @@ fn comments_over_two_pages_are_searched() {
     }
     let ours = fake.seed_comment(5, BOT, &format!("{}\nold report", marker("bench")));
     let published = publish(&ctx(&fake), &comment_only(5, "new report"));
-    assert_eq!(published.comment, Outcome::Updated(ours));
+    assert_eq!(published.comment, Posted::Updated(ours));
     let s = fake.state();
     assert_eq!(s.comments.len(), 120);
     assert_eq!(s.count("POST "), 0);
@@ -224,7 +224,7 @@ fn a_wait_beyond_the_cap_gives_up_without_writing() {
     assert!(started.elapsed() < Duration::from_secs(1));
     for outcome in [&published.comment, &published.check] {
         match outcome {
-            Outcome::Failed(e @ PublishError::RateLimited { .. }) => {
+            Posted::Failed(e @ PublishError::RateLimited { .. }) => {
                 assert!(e.to_string().contains("beyond the 0.5 s cap"), "{e}")
             }
             other => panic!("expected a rate-limit failure, got {other:?}"),
@@ -247,7 +247,7 @@ fn a_403_is_reported_and_the_summary_still_written() {
     write_step_summary_to(&summary, "# Report\nverdict: fail\n").unwrap();
     let published = publish(&ctx(&fake), &publication);
     for outcome in [&published.comment, &published.check] {
-        let Outcome::Failed(e) = outcome else {
+        let Posted::Failed(e) = outcome else {
             panic!("expected a failure, got {outcome:?}")
         };
         assert!(
@@ -281,7 +281,7 @@ fn annotations_go_in_batches_of_50() {
     let id = created(&published.check);
     assert_eq!(
         published.comment,
-        Outcome::Skipped("no comment requested".into())
+        Posted::Skipped("no comment requested".into())
     );
     let s = fake.state();
     assert_eq!(s.checks.len(), 1);
@@ -316,7 +316,7 @@ fn the_author_is_the_tokens_user_when_it_can_be_read() {
     let theirs = fake.seed_comment(5, "release-bot", &format!("{}\nold", marker("bench")));
     assert_eq!(
         publish(&ctx, &comment_only(5, "new")).comment,
-        Outcome::Updated(theirs)
+        Posted::Updated(theirs)
     );
     assert_eq!(fake.state().count("GET /user"), 0);
 }
@@ -351,8 +351,8 @@ fn without_a_token_nothing_is_sent() {
             ..comment_only(5, "r")
         },
     );
-    assert!(matches!(published.comment, Outcome::Skipped(_)));
-    assert!(matches!(published.check, Outcome::Skipped(_)));
+    assert!(matches!(published.comment, Posted::Skipped(_)));
+    assert!(matches!(published.check, Posted::Skipped(_)));
     assert!(fake.state().log.is_empty());
 }
 
@@ -378,7 +378,7 @@ fn publish_inside_a_runtime_fails_instead_of_panicking() {
     let published = rt.block_on(async { publish(&ctx, &comment_only(5, "r")) });
     assert!(matches!(
         published.comment,
-        Outcome::Failed(PublishError::Setup(_))
+        Posted::Failed(PublishError::Setup(_))
     ));
     let published = rt.block_on(receipt_policy::github::publish_async(
         &ctx,

@@ -2,7 +2,7 @@
 //! convention with its place, what is wrong and the expected form, then a count.
 
 use super::escape::plain;
-use crate::commands::Checked;
+use crate::conventions::Checked;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -52,7 +52,7 @@ struct CommandsJson<'a> {
     exit_code: i32,
     commands: usize,
     warnings: &'a [String],
-    findings: &'a [crate::commands::rules::Finding],
+    findings: &'a [crate::conventions::rules::Finding],
 }
 
 pub fn commands_json(checked: &Checked) -> String {

@@ -8,7 +8,7 @@ pub mod cfg;
 pub mod extract;
 pub mod rules;
 
-use crate::claims::audit::{self, Found, Request};
+use crate::claims::audit::{self, Request, ScanResult};
 use crate::claims::scan::ScanConfig;
 use cfg::CommandsSettings;
 use extract::CommandLine;
@@ -29,7 +29,7 @@ pub fn check(
     config: &ScanConfig,
     settings: &CommandsSettings,
 ) -> Result<Checked, String> {
-    let found: Found<(String, CommandLine)> = audit::find_with(
+    let found: ScanResult<(String, CommandLine)> = audit::find_with(
         request,
         config,
         |path, text| {

@@ -44,14 +44,14 @@ pub struct Measured {
     pub verdict: crate::check::Verdict,
 }
 
-pub struct Outcome {
+pub struct MeasurementRun {
     pub item: Item,
     /// The receipts that passed, in input order.
     pub passing: Vec<Fresh>,
     pub receipts: Vec<Measured>,
 }
 
-pub fn run(request: &ReleaseRequest, policy: &Policy) -> Outcome {
+pub fn run(request: &ReleaseRequest, policy: &Policy) -> MeasurementRun {
     let config = policy.gate_config(GateConfig {
         now: request.now,
         ..GateConfig::default()
@@ -70,7 +70,7 @@ pub fn run(request: &ReleaseRequest, policy: &Policy) -> Outcome {
                 )],
             )
             .with_fix("make the benchmark run (its output is above), or pass the release's receipts with --receipts");
-            return Outcome {
+            return MeasurementRun {
                 item,
                 passing: Vec::new(),
                 receipts: Vec::new(),
@@ -146,7 +146,7 @@ pub fn run(request: &ReleaseRequest, policy: &Policy) -> Outcome {
     if !fixes.is_empty() {
         item = item.with_fix(fixes.join("; "));
     }
-    Outcome {
+    MeasurementRun {
         item,
         passing,
         receipts,
