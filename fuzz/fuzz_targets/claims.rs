@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use receipt_policy::claims::backing::Backer;
 use receipt_policy::claims::scan::{ScanConfig, scan_text};
-use receipt_policy::envelope::Policy;
+use receipt_policy::config::Policy;
 use receipt_policy::report::Style;
 use receipt_policy::report::claims::claims_text;
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! What the targets share: a fixed clock, so a receipt's age (and so every
 //! finding) depends only on the input, never on the day the fuzzer runs.
 
-use receipt_policy::envelope::Policy;
+use receipt_policy::config::Policy;
 use receipt_policy::verify::VerifyOptions;
 use time::OffsetDateTime;
 

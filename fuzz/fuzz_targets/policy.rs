@@ -8,8 +8,8 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use receipt_policy::check::check_bytes;
-use receipt_policy::envelope::Policy;
-use receipt_policy::envelope::cfg::render_errors;
+use receipt_policy::config::Policy;
+use receipt_policy::config::render_errors;
 
 /// Receipts every loaded policy judges: the engine's own, of two backends and versions.
 const RECEIPTS: [&[u8]; 2] = [

@@ -7,7 +7,7 @@ mod common;
 
 use libfuzzer_sys::fuzz_target;
 use receipt_policy::check::check_bytes;
-use receipt_policy::envelope::Policy;
+use receipt_policy::config::Policy;
 use receipt_policy::report::Style;
 use receipt_policy::report::check::{check_json, check_text};
 use receipt_policy::verify::VerifyOptions;

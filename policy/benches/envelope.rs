@@ -7,7 +7,8 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use rayon::prelude::*;
 use receipt_policy::check;
-use receipt_policy::envelope::{self, Policy};
+use receipt_policy::config::Policy;
+use receipt_policy::envelope;
 use receipt_policy::receipt::Receipt;
 use receipt_policy::verify::VerifyOptions;
 use serde_json::{Value, json};

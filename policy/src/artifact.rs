@@ -9,7 +9,7 @@
 //! adds, the comparison's timings) is read as written; docs/reports.md says so.
 
 use crate::check;
-use crate::envelope::Policy;
+use crate::config::Policy;
 use crate::input;
 use crate::report::Report;
 use crate::report::model::ReceiptEntry;

@@ -2,9 +2,8 @@
 //! the policy's `[receipt]` settings), then the envelope that matches it; one
 //! verdict per receipt, in input order, each carrying the policy's sha256.
 
-use crate::envelope::{
-    self, EnvelopeFinding, EnvelopeRef, Policy, RateJudgement, RooflineJudgement,
-};
+use crate::config::Policy;
+use crate::envelope::{self, EnvelopeFinding, EnvelopeRef, RateJudgement, RooflineJudgement};
 use crate::gates::{self, structure};
 use crate::receipt::Receipt;
 use crate::verdict::{Finding, Level, Status};

@@ -367,6 +367,16 @@ fn temp_beside(dir: &Path, name: &str) -> io::Result<(PathBuf, File)> {
     }
 }
 
+/// `root/path`, or `path` itself for the current directory, so that messages
+/// print `ci/receipt-policy.toml` rather than `./ci/receipt-policy.toml`.
+pub fn under(root: &Path, path: impl AsRef<Path>) -> PathBuf {
+    if root == Path::new(".") || root.as_os_str().is_empty() {
+        path.as_ref().to_path_buf()
+    } else {
+        root.join(path)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod check;
 pub mod claims;
 pub mod cli;
 pub mod compare;
+pub mod config;
 pub mod conventions;
 pub mod diff;
 pub mod envelope;
@@ -18,6 +19,7 @@ pub mod gates;
 #[cfg(feature = "github")]
 pub mod github;
 pub mod input;
+pub mod measure;
 pub mod receipt;
 pub mod release;
 pub mod report;

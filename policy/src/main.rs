@@ -1,5 +1,6 @@
 use clap::Parser;
-use receipt_policy::cli::{Cli, EXIT_INTERNAL, run};
+use receipt_policy::cli::{Cli, run};
+use receipt_policy::verdict::EXIT_INTERNAL;
 
 fn main() {
     // Last resort: a panic is a bug in policy-check, never the user's fault. Say

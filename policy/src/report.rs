@@ -20,6 +20,7 @@ use crate::verify::{ReceiptResult, overall};
 use escape::plain;
 use serde::Serialize;
 use std::fmt::Write;
+use std::io::IsTerminal;
 
 /// Identifies the JSON shape of `verify --format json`; bumped on breaking changes.
 pub const VERIFY_JSON_FORMAT: &str = "policy-check/verify/1";
@@ -186,4 +187,11 @@ pub fn verify_json(results: &[ReceiptResult]) -> String {
     let mut text = escape::json_pretty(&doc).expect("results serialize");
     text.push('\n');
     text
+}
+
+/// Colour only on a terminal, and never when NO_COLOR is set.
+pub fn stdout_style() -> Style {
+    Style {
+        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    }
 }

@@ -7,7 +7,7 @@
 use crate::check;
 use crate::claims::backing::{Backer, Outcome};
 use crate::claims::scan::{self, ScanConfig};
-use crate::envelope::Policy;
+use crate::config::Policy;
 use crate::receipt::Receipt;
 use crate::report::markdown::num;
 use crate::verdict::Status;

@@ -127,6 +127,11 @@ impl fmt::Display for Status {
     }
 }
 
+/// Exit code for usage and configuration errors, and unreadable input (DESIGN §5).
+pub const EXIT_USAGE: i32 = 2;
+/// Exit code for an internal error (a panic: a bug in policy-check, reported as one).
+pub const EXIT_INTERNAL: i32 = 4;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -797,8 +797,8 @@ fn policy_schema_is_valid_and_accepts_the_shipped_policies() {
 /// glob or regex held a control character, a quote or DEL did not load back.
 #[test]
 fn policy_show_reloads_strings_with_quotes_and_control_characters() {
-    use receipt_policy::envelope::Policy;
-    use receipt_policy::envelope::cfg::render_errors;
+    use receipt_policy::config::Policy;
+    use receipt_policy::config::render_errors;
     let load = |name: &str, text: &str| {
         Policy::from_text(name, text).unwrap_or_else(|e| panic!("{}\n{text}", render_errors(&e)))
     };

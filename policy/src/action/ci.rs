@@ -10,7 +10,7 @@
 
 use super::inputs::{Inputs, Mode};
 use super::{input_errors, outputs, pipeline};
-use crate::cli::{EXIT_USAGE, load_policy, stdout_style};
+use crate::config;
 use crate::diff::Range;
 use crate::github::{self, Context, Event, Posted, Publication};
 use crate::release;
@@ -18,7 +18,9 @@ use crate::report::annotations::{self, CHECK_RUN_CAP};
 use crate::report::escape::{lines, plain};
 use crate::report::markdown::{self, Target};
 use crate::report::model::{Commit, Report, RunRef};
+use crate::report::stdout_style;
 use crate::report::{self, load};
+use crate::verdict::EXIT_USAGE;
 use crate::verdict::{Level, Status};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -74,7 +76,7 @@ pub fn run_action() -> i32 {
 /// The policy input, read only from inside the workspace: the file at that path
 /// comes from the checked-out code, and a link from there to the runner's files
 /// (`/proc/self/environ` holds the token) must not be read, let alone echoed.
-fn workspace_policy(inputs: &Inputs) -> Result<crate::envelope::Policy, i32> {
+fn workspace_policy(inputs: &Inputs) -> Result<crate::config::Policy, i32> {
     if let Some(p) = &inputs.policy
         && let Err(e) = crate::input::resolve_within(Path::new("."), p)
     {
@@ -87,7 +89,7 @@ fn workspace_policy(inputs: &Inputs) -> Result<crate::envelope::Policy, i32> {
         );
         return Err(EXIT_USAGE);
     }
-    load_policy(inputs.policy.as_deref()).map_err(|rendered| {
+    config::load(inputs.policy.as_deref()).map_err(|rendered| {
         eprint!("{}", lines(&rendered));
         EXIT_USAGE
     })
@@ -160,7 +162,7 @@ fn judge_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
 /// The release gate (`policy-check gate --release`) on the checked-out tag,
 /// its checklist in the report, the fresh receipt left for attestation.
 fn release_mode(inputs: &Inputs) -> i32 {
-    let request = release::ReleaseRequest::from_inputs(inputs, Path::new("."));
+    let request = release_request(inputs, Path::new("."));
     let result = release::release(&request);
     eprint!("{}", fenced(release::render::text(&result, stdout_style())));
     if let Some(e) = &result.error {
@@ -272,7 +274,7 @@ fn publish_mode(inputs: &Inputs, event: Option<&Event>) -> i32 {
 
 /// Read one report, or every `report.json` under a directory (a matrix's
 /// artifacts), merged.
-fn load_reports(path: &Path, policy: &crate::envelope::Policy) -> Result<Report, String> {
+fn load_reports(path: &Path, policy: &crate::config::Policy) -> Result<Report, String> {
     let mut files = Vec::new();
     if path.is_dir() {
         collect(path, &mut files, 0)?;
@@ -567,4 +569,20 @@ pub fn publish_command(args: PublishArgs) -> i32 {
         }
     };
     publish_mode(&inputs, Some(&event))
+}
+
+/// The request the action's `release` mode makes from its inputs: the
+/// receipts, policy and tag inputs, the fresh receipt in `output-dir`.
+fn release_request(inputs: &Inputs, root: &Path) -> release::ReleaseRequest {
+    release::ReleaseRequest {
+        root: root.to_path_buf(),
+        policy: inputs.policy.clone(),
+        receipts: inputs.receipts.clone(),
+        measure: inputs.measure.clone(),
+        receipt_out: super::pipeline::receipt_path(inputs, root),
+        tag: inputs.tag.clone(),
+        record_baseline: false,
+        baseline_name: None,
+        now: time::OffsetDateTime::now_utc(),
+    }
 }

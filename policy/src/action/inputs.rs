@@ -2,6 +2,7 @@
 //! sets them (upper case, hyphens kept, empty when unset). Every input is checked
 //! here, and all bad inputs are reported at once, each with its fix.
 
+use crate::measure::{Engine, Spec, parse_kernels};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,35 +61,14 @@ pub enum Compare {
     Ref(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Engine {
-    /// bitnet-engine on a model (synthetic by default).
-    Builtin,
-    /// The user's engine: an optional build command, then a bench command that
-    /// writes its receipt to `$RECEIPT_PATH`.
-    Command {
-        build: Option<String>,
-        bench: String,
-    },
-}
-
 /// Everything the action was asked to do.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inputs {
     pub mode: Mode,
-    pub engine: Engine,
-    pub model: String,
-    pub backend: String,
-    /// The built-in engine's kernel choice (`--kernels`); None: its own detection.
-    pub kernels: Option<String>,
+    /// What to measure and how (engine, model, tokens, runs, threads, …).
+    pub measure: Spec,
     /// Whether (and against what) to run the paired comparison with the base.
     pub compare: Compare,
-    pub tokens: u32,
-    pub runs: u32,
-    pub threads: u32,
-    pub seed: u64,
-    pub deterministic: bool,
-    pub strict: bool,
     pub receipts: Vec<String>,
     pub policy: Option<PathBuf>,
     pub claims: bool,
@@ -144,16 +124,10 @@ impl Inputs {
                 Engine::Builtin
             }
         };
-        let kernels = match text("kernels", "auto").as_str() {
-            "auto" => None,
-            k @ ("scalar" | "avx2" | "avx512") => Some(k.to_string()),
-            other => {
-                errors.push(format!(
-                    "input `kernels` is \"{other}\"; use auto, scalar, avx2 or avx512 (the built-in engine's --kernels)"
-                ));
-                None
-            }
-        };
+        let kernels = parse_kernels(&text("kernels", "auto")).unwrap_or_else(|e| {
+            errors.push(format!("input {e}"));
+            None
+        });
         let compare = match text("compare", "auto").as_str() {
             "auto" => Compare::Auto,
             "base" => Compare::Base,
@@ -217,17 +191,19 @@ impl Inputs {
             .unwrap_or_default();
         let inputs = Inputs {
             mode,
-            engine,
-            model: text("model", "synthetic:2b-4t"),
-            backend,
-            kernels,
+            measure: Spec {
+                engine,
+                model: text("model", "synthetic:2b-4t"),
+                backend,
+                kernels,
+                tokens,
+                runs,
+                threads,
+                seed,
+                deterministic,
+                strict,
+            },
             compare,
-            tokens,
-            runs,
-            threads,
-            seed,
-            deterministic,
-            strict,
             receipts,
             policy: value("policy").map(PathBuf::from),
             claims,
@@ -254,23 +230,13 @@ impl Inputs {
         }
     }
 
-    pub fn from_env() -> Result<Inputs, Vec<String>> {
-        Inputs::read(|name| std::env::var(name).ok())
+    /// Every input at its default (`mode: pr`, the built-in engine on synthetic:2b-4t).
+    pub fn defaults() -> Inputs {
+        Inputs::read(|_| None).expect("the inputs' defaults are valid")
     }
 
-    /// The environment the engine runs in: the seed plan's deterministic CPU
-    /// settings unless the inputs turn them off.
-    pub fn engine_env(&self) -> Vec<(&'static str, String)> {
-        let mut env = Vec::new();
-        if self.deterministic {
-            env.push(("BITNET_DETERMINISTIC", "1".to_string()));
-            env.push(("BITNET_SEED", self.seed.to_string()));
-            env.push(("RAYON_NUM_THREADS", self.threads.to_string()));
-        }
-        if self.strict {
-            env.push(("BITNET_STRICT_MODE", "1".to_string()));
-        }
-        env
+    pub fn from_env() -> Result<Inputs, Vec<String>> {
+        Inputs::read(|name| std::env::var(name).ok())
     }
 }
 
@@ -291,10 +257,18 @@ mod tests {
     fn defaults_are_the_seed_plans() {
         let i = read(&[]).unwrap();
         assert_eq!(i.mode, Mode::Pr);
-        assert_eq!(i.engine, Engine::Builtin);
-        assert_eq!(i.model, "synthetic:2b-4t");
-        assert_eq!((i.tokens, i.runs, i.threads, i.seed), (128, 5, 1, 42));
-        let env = i.engine_env();
+        assert_eq!(i.measure.engine, Engine::Builtin);
+        assert_eq!(i.measure.model, "synthetic:2b-4t");
+        assert_eq!(
+            (
+                i.measure.tokens,
+                i.measure.runs,
+                i.measure.threads,
+                i.measure.seed
+            ),
+            (128, 5, 1, 42)
+        );
+        let env = i.measure.engine_env();
         assert!(env.contains(&("BITNET_DETERMINISTIC", "1".into())));
         assert!(env.contains(&("RAYON_NUM_THREADS", "1".into())));
         assert!(env.contains(&("BITNET_STRICT_MODE", "1".into())));
@@ -311,7 +285,7 @@ mod tests {
         .unwrap();
         assert_eq!(i.token.as_deref(), Some("t0k"));
         assert!(!i.check_run);
-        assert_eq!(i.model, "synthetic:2b-4t");
+        assert_eq!(i.measure.model, "synthetic:2b-4t");
         assert_eq!(i.receipts, ["a.json", "b/*.json"]);
     }
 

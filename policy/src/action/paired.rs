@@ -5,12 +5,13 @@
 //! until the interval decides or the time budget runs out. The statistics are
 //! `compare`'s; this module only runs things.
 
-use super::inputs::{Engine, Inputs};
-use super::measure::{self, BenchSize, Prepared};
+use super::inputs::Inputs;
 use crate::compare::{self, Change, Pair};
+use crate::config::Policy;
 use crate::diff;
-use crate::envelope::Policy;
 use crate::gates::GateConfig;
+use crate::measure::Engine;
+use crate::measure::{self, BenchSize, Prepared};
 use crate::report::model::ComparisonEntry;
 use crate::verdict::{Level, Status};
 use std::path::{Path, PathBuf};
@@ -119,7 +120,7 @@ impl From<String> for Unavailable {
 
 /// Both engines, built (the base's in its worktree).
 fn prepare(req: &Request, base_sha: &str, short: &str) -> Result<[Prepared; 2], Unavailable> {
-    let builtin = req.inputs.engine == Engine::Builtin;
+    let builtin = req.inputs.measure.engine == Engine::Builtin;
     let no_engine = |why: String| Unavailable {
         why,
         no_engine: true,
@@ -139,7 +140,12 @@ fn prepare(req: &Request, base_sha: &str, short: &str) -> Result<[Prepared; 2], 
             "[receipt-action] building the {what} engine in {}",
             dir.display()
         );
-        measure::build_in(req.inputs, dir, builtin.then_some(target.as_path())).map_err(|e| {
+        measure::build_in(
+            &req.inputs.measure,
+            dir,
+            builtin.then_some(target.as_path()),
+        )
+        .map_err(|e| {
             format!(
                 "Not compared: the {what}'s engine did not build: {}",
                 e.render()
@@ -250,9 +256,9 @@ fn measure_pairs(
         settings.threshold(),
         settings.budget(),
     );
-    let size = match req.inputs.engine {
+    let size = match req.inputs.measure.engine {
         Engine::Builtin => PAIR_SIZE,
-        Engine::Command { .. } => BenchSize::of(req.inputs),
+        Engine::Command { .. } => BenchSize::of(&req.inputs.measure),
     };
     let mut last = [String::new(), String::new()];
     // Absolute: the base's bench command runs in its worktree.
@@ -299,7 +305,7 @@ fn measure_pairs(
                 Side::Head => ("head", head, 1),
             };
             let receipt = out_dir.join(format!("{name}-{:02}.json", i + 1));
-            match measure::bench(req.inputs, prepared, size, req.root, &receipt)
+            match measure::bench(&req.inputs.measure, prepared, size, req.root, &receipt)
                 .map_err(|e| e.render())
                 .and_then(|()| verified_rate(&receipt, req.policy))
             {
@@ -369,11 +375,11 @@ fn measure_pairs(
     let pct = |x: f64| format!("{:+.1}%", x * 100.0);
     let allowed = format!("{}%", crate::report::markdown::num(threshold * 100.0));
     let judged = match e.outcome {
-        Outcome::Regression => {
+        Change::Regression => {
             format!("regression: slower by more than the {allowed} allowed (`[compare] max_drop`)")
         }
-        Outcome::Improvement => format!("improvement: faster by more than {allowed}"),
-        Outcome::NoChange => format!("no change: within ±{allowed}"),
+        Change::Improvement => format!("improvement: faster by more than {allowed}"),
+        Change::NoChange => format!("no change: within ±{allowed}"),
         Change::InsufficientEvidence => format!(
             "insufficient evidence: cannot tell whether it is slower by more than {allowed}; raise `[compare] budget` or use a quieter runner"
         ),

@@ -3,12 +3,12 @@
 //! insufficient, scan the change for claims, and put it all in one report.
 
 use super::inputs::Inputs;
-use super::measure::{self, MeasureError};
 use crate::check::{self, Verdict};
 use crate::claims::{audit, backing::Backer, scan};
+use crate::config::Policy;
 use crate::diff::Range;
-use crate::envelope::Policy;
 use crate::gates::GateConfig;
+use crate::measure::{self, MeasureError};
 use crate::report::model::{Commit, Report, RunRef};
 use crate::verdict::Status;
 use crate::verify::{self, VerifyOptions};
@@ -55,7 +55,7 @@ pub fn compare_plan(
                 head: "HEAD".into(),
             };
             match crate::diff::changed_paths(root, &range) {
-                Ok(paths) if super::paired::touches_engine(&inputs.engine, &paths) => {
+                Ok(paths) if super::paired::touches_engine(&inputs.measure.engine, &paths) => {
                     Ok(base.to_string())
                 }
                 Ok(_) => Err(Some(
@@ -147,7 +147,7 @@ pub fn judge(plan: &Plan) -> Result<Report, String> {
 }
 
 fn measure_and_check(plan: &Plan, receipt: &Path, options: &VerifyOptions) -> Verdict {
-    match measure::measure(plan.inputs, &plan.root, receipt) {
+    match measure::measure(&plan.inputs.measure, &plan.root, receipt) {
         Ok(()) => check::check_file(receipt, plan.policy, options),
         Err(e) => failed_measurement(receipt, plan.policy, &e),
     }

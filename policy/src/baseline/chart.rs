@@ -5,7 +5,7 @@
 
 use super::format_date;
 use super::store::{Baseline, Store};
-use crate::envelope::Policy;
+use crate::config::Policy;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 

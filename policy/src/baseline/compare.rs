@@ -5,7 +5,7 @@
 
 use super::store::{Baseline, Store};
 use super::{Assessed, format_date, rate};
-use crate::envelope::Policy;
+use crate::config::Policy;
 use crate::verdict::Status;
 use serde::Serialize;
 

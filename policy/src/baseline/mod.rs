@@ -5,13 +5,13 @@
 //! draws its history. No network, no printing: the command line does that.
 
 pub mod chart;
-pub mod cli;
 pub mod compare;
 pub mod record;
 pub mod store;
 
 use crate::check::{self, Verdict};
-use crate::envelope::{self, Policy};
+use crate::config::Policy;
+use crate::envelope;
 use crate::gates::{self, GateConfig, structure};
 use crate::receipt::Receipt;
 use crate::verify::{self, Loaded};

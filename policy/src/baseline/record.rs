@@ -4,7 +4,7 @@
 
 use super::store::{self, Baseline};
 use super::{Refusal, assess, format_date};
-use crate::envelope::Policy;
+use crate::config::Policy;
 use crate::gates::GateConfig;
 use crate::verdict::Status;
 use std::io::Write;

@@ -4,7 +4,7 @@
 //! (`<name>.replaced-<time>.json`) and dot files are kept but not read.
 
 use super::{Assessed, assess, format_date, parse_date};
-use crate::envelope::Policy;
+use crate::config::Policy;
 use crate::gates::GateConfig;
 use crate::verdict::Status;
 use serde::Serialize;

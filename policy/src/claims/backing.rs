@@ -6,7 +6,7 @@
 
 use super::{Claim, Kind, Qualifier, Quantity};
 use crate::check;
-use crate::envelope::Policy;
+use crate::config::Policy;
 use crate::receipt::Receipt;
 use crate::verdict::Level;
 use crate::verify::VerifyOptions;

@@ -15,8 +15,8 @@
 
 use super::Kind;
 use super::backing::Outcome;
-use crate::envelope::cfg::{Source, Value, boolean, string, unknown_keys, wrong_type};
-use crate::envelope::{ConfigCode, quote, quote_regex};
+use crate::config::spanned::{Source, Value, boolean, string, unknown_keys, wrong_type};
+use crate::config::{ConfigCode, quote, quote_regex};
 use crate::verdict::Level;
 use regex::Regex;
 use std::collections::HashMap;
@@ -325,7 +325,7 @@ fn unknown_name<'a>(
     known: impl Iterator<Item = &'a str> + Clone,
 ) {
     let list: Vec<&str> = known.clone().collect();
-    let help = match crate::envelope::cfg::nearest(name, known) {
+    let help = match crate::config::spanned::nearest(name, known) {
         Some(n) => format!("did you mean `{n}`? known: {}", list.join(", ")),
         None => format!("known: {}", list.join(", ")),
     };

@@ -6,7 +6,7 @@
 use super::backing::{Backer, ClaimVerdict, Outcome};
 use super::repo_relative;
 use crate::baseline::{self, store};
-use crate::envelope::Policy;
+use crate::config::Policy;
 use rayon::prelude::*;
 use std::path::Path;
 use time::OffsetDateTime;

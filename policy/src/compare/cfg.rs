@@ -9,8 +9,8 @@
 //! max_pairs = 40
 //! ```
 
-use crate::envelope::ConfigCode;
-use crate::envelope::cfg::{Source, integer, number, percent, string, unknown_keys, wrong_type};
+use crate::config::ConfigCode;
+use crate::config::spanned::{Source, integer, number, percent, string, unknown_keys, wrong_type};
 use std::time::Duration;
 use toml::de::DeTable;
 

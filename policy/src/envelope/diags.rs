@@ -1,51 +1,10 @@
-//! The stable codes of the envelope module: `PolicyError` codes for a policy file
-//! that cannot be loaded (always exit 2), and `EnvelopeCode`s for what judging a
-//! receipt against its envelope finds. Codes are public contract: only add.
+//! The stable codes of the envelope check: `EnvelopeCode`s for what judging a
+//! receipt against its envelope finds (a policy file's own codes are
+//! `config::ConfigCode`). Codes are public contract: only add.
 
 use crate::verdict::Level;
 use serde::{Serialize, Serializer};
 use std::fmt;
-
-macro_rules! config_codes {
-    ($( $variant:ident = $name:literal, summary: $summary:literal; )*) => {
-        /// Why a policy file could not be loaded.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum ConfigCode { $( $variant, )* }
-
-        impl ConfigCode {
-            pub const ALL: &'static [ConfigCode] = &[ $( ConfigCode::$variant, )* ];
-            pub fn as_str(self) -> &'static str {
-                match self { $( ConfigCode::$variant => $name, )* }
-            }
-            pub fn summary(self) -> &'static str {
-                match self { $( ConfigCode::$variant => $summary, )* }
-            }
-        }
-    };
-}
-
-config_codes! {
-    PolicySyntax = "policy-syntax", summary: "The policy is not valid TOML.";
-    PolicyEmpty = "policy-empty", summary: "The policy file is empty.";
-    PolicyVersion = "policy-version", summary: "The policy's `version` is missing or newer than this policy-check knows.";
-    UnknownKey = "unknown-key", summary: "A key the policy language does not have (typo?).";
-    MissingKey = "missing-key", summary: "A required key is absent.";
-    WrongType = "wrong-type", summary: "A value of the wrong TOML type.";
-    InvalidValue = "invalid-value", summary: "A value of the right type that is not allowed (negative rate, unknown status, ...).";
-    InvalidTolerance = "invalid-tolerance", summary: "A tolerance that is not a percentage from 0% to below 100%.";
-    MinAboveMax = "min-above-max", summary: "A range whose min is above its max.";
-    InvalidGlob = "invalid-glob", summary: "A glob pattern that does not compile.";
-    UnknownPath = "unknown-path", summary: "A `when` key that names no receipt field.";
-    UnknownCode = "unknown-code", summary: "A `levels` key that names no gate or envelope code.";
-    DuplicateEnvelope = "duplicate-envelope", summary: "Two envelopes with the same id in one file.";
-    AmbiguousEnvelopes = "ambiguous-envelopes", summary: "Two equally specific envelopes can match the same receipt.";
-}
-
-impl fmt::Display for ConfigCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// What the status of a code is when the policy does not set its level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +172,7 @@ mod tests {
             assert!(Code::parse(s).is_none(), "{s} is also a gate code");
             assert_eq!(EnvelopeCode::parse(s), Some(*c));
         }
-        for c in ConfigCode::ALL {
+        for c in crate::config::ConfigCode::ALL {
             assert!(seen.insert(c.as_str()), "{c} twice");
         }
     }

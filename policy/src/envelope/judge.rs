@@ -4,7 +4,8 @@
 
 use super::diags::{CodeDefault, EnvelopeCode};
 use super::matching::{self, Match};
-use super::{Envelope, EnvelopeStatus, Location, Policy};
+use super::{Envelope, EnvelopeStatus};
+use crate::config::{Location, Policy};
 use crate::receipt::Receipt;
 use crate::verdict::{Level, Status};
 use serde::Serialize;

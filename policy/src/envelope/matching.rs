@@ -35,7 +35,7 @@ pub fn check_path(path: &str) -> Result<(), String> {
             Some(next) => node = next,
             None => {
                 let known = properties.keys().map(String::as_str);
-                let hint = match super::cfg::nearest(segment, known.clone()) {
+                let hint = match crate::config::spanned::nearest(segment, known.clone()) {
                     Some(n) => format!("did you mean \"{walked}{n}\"? "),
                     None => String::new(),
                 };

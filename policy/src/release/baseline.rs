@@ -7,7 +7,7 @@
 use super::measurement::Fresh;
 use super::{Item, ItemStatus, ReleaseRequest, shown};
 use crate::baseline::{self, format_date, rate, record, store};
-use crate::envelope::Policy;
+use crate::config::Policy;
 use crate::verdict::Status;
 use time::Duration;
 
@@ -26,7 +26,7 @@ pub fn check(
             vec!["no fresh receipt passed its envelope, so there is no envelope to find a baseline for".into()],
         );
     };
-    let dir = super::under(&request.root, baseline::DEFAULT_DIR);
+    let dir = crate::input::under(&request.root, baseline::DEFAULT_DIR);
     let today = request.now.date();
     let s = store::load(&dir, policy, today);
     if !s.problems.is_empty() {

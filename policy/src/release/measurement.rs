@@ -5,10 +5,10 @@
 //! envelope judged is not a number the project can stand behind.
 
 use super::{Item, ItemStatus, ReleaseRequest, shown};
-use crate::action::measure;
 use crate::baseline::{Assessed, assess, host_class, rate};
-use crate::envelope::Policy;
+use crate::config::Policy;
 use crate::gates::GateConfig;
+use crate::measure;
 use crate::receipt::Receipt;
 use crate::verdict::Status;
 use crate::verify::{self, Input};
@@ -89,7 +89,7 @@ pub fn run(request: &ReleaseRequest, policy: &Policy) -> MeasurementRun {
         let given: Vec<String> = request
             .receipts
             .iter()
-            .map(|r| super::under(&request.root, r).display().to_string())
+            .map(|r| crate::input::under(&request.root, r).display().to_string())
             .collect();
         (verify::expand(&given), Vec::new())
     };
@@ -155,8 +155,8 @@ pub fn run(request: &ReleaseRequest, policy: &Policy) -> MeasurementRun {
 
 fn engine_name(request: &ReleaseRequest) -> &'static str {
     match request.measure.engine {
-        crate::action::inputs::Engine::Builtin => "bitnet-engine",
-        crate::action::inputs::Engine::Command { .. } => "bench-command",
+        crate::measure::Engine::Builtin => "bitnet-engine",
+        crate::measure::Engine::Command { .. } => "bench-command",
     }
 }
 

@@ -12,13 +12,12 @@
 
 pub mod baseline;
 pub mod claims;
-pub mod cli;
 pub mod measurement;
 pub mod render;
 pub mod tag;
 
-use crate::action::inputs::Inputs;
-use crate::envelope::{Origin, Policy};
+use crate::config::{Origin, Policy};
+use crate::measure::Spec;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
@@ -34,7 +33,7 @@ pub struct ReleaseRequest {
     /// relative ones are taken from `root`). Empty: measure now.
     pub receipts: Vec<String>,
     /// How to measure when no receipts are given (engine, model, tokens, …).
-    pub measure: Inputs,
+    pub measure: Spec,
     /// Where the fresh run writes its receipt.
     pub receipt_out: PathBuf,
     /// The version being released (`vX.Y.Z`); `None` skips the tag item.
@@ -45,24 +44,6 @@ pub struct ReleaseRequest {
     pub baseline_name: Option<String>,
     /// The time the gate judges at (UTC).
     pub now: OffsetDateTime,
-}
-
-impl ReleaseRequest {
-    /// The request the action's `release` mode makes from its inputs: the
-    /// receipts, policy and tag inputs, the fresh receipt in `output-dir`.
-    pub fn from_inputs(inputs: &Inputs, root: &Path) -> ReleaseRequest {
-        ReleaseRequest {
-            root: root.to_path_buf(),
-            policy: inputs.policy.clone(),
-            receipts: inputs.receipts.clone(),
-            measure: inputs.clone(),
-            receipt_out: crate::action::pipeline::receipt_path(inputs, root),
-            tag: inputs.tag.clone(),
-            record_baseline: false,
-            baseline_name: None,
-            now: OffsetDateTime::now_utc(),
-        }
-    }
 }
 
 /// An item's result.
@@ -148,7 +129,7 @@ impl GateResult {
         GateResult {
             format: FORMAT,
             status: "error",
-            exit_code: crate::cli::EXIT_USAGE,
+            exit_code: crate::verdict::EXIT_USAGE,
             commit: crate::diff::head_sha(&request.root),
             tag: request.tag.clone(),
             policy: None,
@@ -163,7 +144,7 @@ pub const FORMAT: &str = "policy-check/gate/1";
 
 /// Run the release gate: load the policy, then every item in order.
 pub fn release(request: &ReleaseRequest) -> GateResult {
-    let policy = match crate::cli::load_policy_in(&request.root, request.policy.as_deref()) {
+    let policy = match crate::config::load_in(&request.root, request.policy.as_deref()) {
         Ok(p) => p,
         Err(rendered) => {
             return GateResult::refused(
@@ -211,7 +192,7 @@ pub fn release_with(request: &ReleaseRequest, policy: &Policy) -> GateResult {
     let (status, exit_code) = match worst {
         ItemStatus::Pass | ItemStatus::Skip => ("pass", 0),
         ItemStatus::Fail => ("fail", 1),
-        ItemStatus::Error => ("error", crate::cli::EXIT_USAGE),
+        ItemStatus::Error => ("error", crate::verdict::EXIT_USAGE),
     };
     GateResult {
         format: FORMAT,
@@ -223,16 +204,6 @@ pub fn release_with(request: &ReleaseRequest, policy: &Policy) -> GateResult {
         measurements: measured.receipts,
         items,
         error: None,
-    }
-}
-
-/// `root/path`, or `path` itself for the current directory, so that messages
-/// print `ci/receipt-policy.toml` rather than `./ci/receipt-policy.toml`.
-pub(crate) fn under(root: &Path, path: impl AsRef<Path>) -> PathBuf {
-    if root == Path::new(".") || root.as_os_str().is_empty() {
-        path.as_ref().to_path_buf()
-    } else {
-        root.join(path)
     }
 }
 

@@ -4,7 +4,7 @@
 use super::Style;
 use super::escape::plain;
 use crate::check::{Verdict, overall};
-use crate::envelope::Origin;
+use crate::config::Origin;
 use crate::verdict::{Level, Status};
 use serde::Serialize;
 use std::fmt::Write;

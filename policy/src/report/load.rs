@@ -130,7 +130,7 @@ fn fit(value: &mut Value, node: &Value, root: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::Origin;
+    use crate::config::Origin;
 
     fn report() -> Report {
         let origin = Origin {

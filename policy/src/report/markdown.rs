@@ -726,7 +726,7 @@ mod tests {
         let mut r = Report::new(
             &[],
             &[],
-            &crate::envelope::Origin {
+            &crate::config::Origin {
                 path: "ci/p.toml".into(),
                 sha256: "0".repeat(64),
                 defaults_sha256: None,

@@ -6,7 +6,7 @@
 
 use crate::check::Verdict;
 use crate::claims::backing::ClaimVerdict;
-use crate::envelope::Origin;
+use crate::config::Origin;
 use crate::verdict::{Level, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

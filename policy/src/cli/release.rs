@@ -1,10 +1,10 @@
 //! `policy-check gate --release …`: arguments to a `ReleaseRequest`, the
 //! checklist printed, the gate's exit code returned.
 
-use super::{ReleaseRequest, render};
-use crate::action::inputs::Inputs;
-use crate::cli::{EXIT_USAGE, Format, stdout_style};
-use std::collections::HashMap;
+use crate::action::inputs::{Inputs, Mode};
+use crate::cli::{EXIT_USAGE, Format};
+use crate::release::{self, ReleaseRequest, render};
+use crate::report::stdout_style;
 use std::path::PathBuf;
 use time::OffsetDateTime;
 
@@ -34,13 +34,13 @@ pub struct GateArgs {
     #[arg(long, default_value = "synthetic:2b-4t")]
     pub model: String,
     /// For the fresh run: tokens decoded per timed run.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub tokens: u32,
     /// For the fresh run: timed runs.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub runs: u32,
     /// For the fresh run: threads (1 is the deterministic CI default).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: u32,
     /// Where the fresh receipt goes (<dir>/receipt.json).
     #[arg(long, default_value = "receipt-action")]
@@ -57,42 +57,26 @@ pub fn run(args: GateArgs) -> i32 {
         );
         return EXIT_USAGE;
     }
-    // The fresh run is configured like the action's: the same inputs, read the same way.
-    let mut map: HashMap<String, String> = HashMap::new();
-    for (k, v) in [
-        ("MODE", "release".to_string()),
-        ("MODEL", args.model.clone()),
-        ("TOKENS", args.tokens.to_string()),
-        ("RUNS", args.runs.to_string()),
-        ("THREADS", args.threads.to_string()),
-        ("OUTPUT-DIR", args.output_dir.display().to_string()),
-    ] {
-        map.insert(format!("INPUT_{k}"), v);
-    }
-    let inputs = match Inputs::read(|k| map.get(k).cloned()) {
-        Ok(i) => i,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("error: {}", crate::report::escape::plain(&e.to_string()));
-            }
-            eprintln!(
-                "  fix: the fresh run takes --model, --tokens (1 to 4096), --runs (1 to 100) and --threads (1 to 1024)"
-            );
-            return EXIT_USAGE;
-        }
-    };
+    // The fresh run is configured like the action's, from the same defaults.
+    let mut inputs = Inputs::defaults();
+    inputs.mode = Mode::Release;
+    inputs.measure.model = args.model.clone();
+    inputs.measure.tokens = args.tokens;
+    inputs.measure.runs = args.runs;
+    inputs.measure.threads = args.threads;
+    inputs.output_dir = args.output_dir.clone();
     let request = ReleaseRequest {
         root: args.root.clone(),
         policy: args.policy,
         receipts: args.receipts,
         receipt_out: crate::action::pipeline::receipt_path(&inputs, &args.root),
-        measure: inputs,
+        measure: inputs.measure,
         tag: args.tag,
         record_baseline: args.record_baseline,
         baseline_name: args.name,
         now: OffsetDateTime::now_utc(),
     };
-    let result = super::release(&request);
+    let result = release::release(&request);
     let text = match args.format {
         Format::Json => render::json(&result),
         Format::Text => render::text(&result, stdout_style()),

@@ -1,12 +1,12 @@
 //! The `policy-check baseline …` subcommands: arguments, printing, exit codes.
 //! The work is done in `store`, `record`, `compare` and `chart`.
 
-use super::{Refusal, assess, format_date, parse_date, rate, record, store};
+use crate::baseline::{self, Refusal, assess, format_date, parse_date, rate, record, store};
 use crate::cli::{EXIT_USAGE, Format};
-use crate::envelope::Policy;
+use crate::config::Policy;
 use crate::gates::GateConfig;
 use crate::input::{Existing, WriteError};
-use crate::report::escape::{lines, plain};
+use crate::report::escape::plain;
 use crate::verdict::Status;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ pub enum BaselineAction {
 #[derive(Parser, Debug)]
 pub struct Common {
     /// The baselines folder.
-    #[arg(long, default_value = super::DEFAULT_DIR)]
+    #[arg(long, default_value = baseline::DEFAULT_DIR)]
     pub dir: PathBuf,
     /// The policy file (default: ci/receipt-policy.toml if it exists, else the built-in policy).
     #[arg(long)]
@@ -92,12 +92,9 @@ pub fn run(action: BaselineAction) -> i32 {
         BaselineAction::Compare(a) => &a.common,
         BaselineAction::Chart(a) => &a.common,
     };
-    let policy = match crate::cli::load_policy(common.policy.as_deref()) {
+    let policy = match super::load_policy(common.policy.as_deref()) {
         Ok(p) => p,
-        Err(rendered) => {
-            eprint!("{}", lines(&rendered));
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let result = match action {
         BaselineAction::Record(a) => record_command(a, &policy),
@@ -172,7 +169,7 @@ fn print_problems(s: &store::Store) {
 }
 
 fn list_command(a: ListArgs, policy: &Policy) -> Result<i32, Refusal> {
-    let s = store::load(&a.common.dir, policy, super::today());
+    let s = store::load(&a.common.dir, policy, baseline::today());
     match a.format {
         Format::Json => println!(
             "{}",
@@ -243,7 +240,7 @@ fn list_command(a: ListArgs, policy: &Policy) -> Result<i32, Refusal> {
 }
 
 fn compare_command(a: CompareArgs, policy: &Policy) -> Result<i32, Refusal> {
-    let s = store::load(&a.common.dir, policy, super::today());
+    let s = store::load(&a.common.dir, policy, baseline::today());
     if !s.problems.is_empty() {
         print_problems(&s);
         return Err(Refusal::new(
@@ -269,7 +266,7 @@ fn compare_command(a: CompareArgs, policy: &Policy) -> Result<i32, Refusal> {
             e.map_or_else(|| "check the path".to_string(), |e| e.fix),
         ));
     }
-    let c = super::compare::compare(&assessed, &s, policy);
+    let c = baseline::compare::compare(&assessed, &s, policy);
     match a.format {
         Format::Json => println!(
             "{}",
@@ -281,7 +278,7 @@ fn compare_command(a: CompareArgs, policy: &Policy) -> Result<i32, Refusal> {
 }
 
 fn chart_command(a: ChartArgs, policy: &Policy) -> Result<i32, Refusal> {
-    let s = store::load(&a.common.dir, policy, super::today());
+    let s = store::load(&a.common.dir, policy, baseline::today());
     if !s.problems.is_empty() {
         print_problems(&s);
         return Err(Refusal::new(
@@ -290,7 +287,7 @@ fn chart_command(a: ChartArgs, policy: &Policy) -> Result<i32, Refusal> {
             "fix the problems above, then chart again",
         ));
     }
-    let Some(svg) = super::chart::svg(&s, policy, a.envelope.as_deref()) else {
+    let Some(svg) = baseline::chart::svg(&s, policy, a.envelope.as_deref()) else {
         return Err(Refusal::new(
             2,
             format!(

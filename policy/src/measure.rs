@@ -1,13 +1,72 @@
-//! Running the engine: the built-in bitnet-engine, or the user's build and bench
-//! commands. Output streams through to the log as it comes (it is the progress
+//! Running the engine, outside the pure core (this module starts processes): the
+//! built-in bitnet-engine, or the user's build and bench commands, as a typed
+//! `Spec` says. Used by the action, `policy-check run` and the release gate. Output streams through to the log as it comes (it is the progress
 //! display of the long step) and its last lines are kept for the error message
 //! when no valid receipt comes out.
 
-use super::inputs::{Engine, Inputs};
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+/// Which engine measures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Engine {
+    /// bitnet-engine on a model (synthetic by default).
+    Builtin,
+    /// The user's engine: an optional build command, then a bench command that
+    /// writes its receipt to `$RECEIPT_PATH`.
+    Command {
+        build: Option<String>,
+        bench: String,
+    },
+}
+
+/// What to measure and how: the engine, and the built-in engine's flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    pub engine: Engine,
+    /// The built-in engine's `--model` (synthetic:tiny, synthetic:2b-4t or a GGUF).
+    pub model: String,
+    /// `cpu` or `cuda`.
+    pub backend: String,
+    /// The built-in engine's kernel choice (`--kernels`); None: its own detection.
+    pub kernels: Option<String>,
+    pub tokens: u32,
+    pub runs: u32,
+    pub threads: u32,
+    pub seed: u64,
+    pub deterministic: bool,
+    pub strict: bool,
+}
+
+/// The built-in engine's `--kernels` choices; `auto` is `None` (its own detection).
+pub fn parse_kernels(text: &str) -> Result<Option<String>, String> {
+    match text {
+        "auto" => Ok(None),
+        k @ ("scalar" | "avx2" | "avx512") => Ok(Some(k.to_string())),
+        other => Err(format!(
+            "`kernels` is \"{other}\"; use auto, scalar, avx2 or avx512 (the built-in engine's --kernels)"
+        )),
+    }
+}
+
+impl Spec {
+    /// The environment the engine runs in: the seed plan's deterministic CPU
+    /// settings unless the spec turns them off.
+    pub fn engine_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = Vec::new();
+        if self.deterministic {
+            env.push(("BITNET_DETERMINISTIC", "1".to_string()));
+            env.push(("BITNET_SEED", self.seed.to_string()));
+            env.push(("RAYON_NUM_THREADS", self.threads.to_string()));
+        }
+        if self.strict {
+            env.push(("BITNET_STRICT_MODE", "1".to_string()));
+        }
+        env
+    }
+}
 
 /// Lines of a failed command's output quoted in its error.
 const TAIL_LINES: usize = 20;
@@ -44,10 +103,10 @@ pub struct BenchSize {
 }
 
 impl BenchSize {
-    pub fn of(inputs: &Inputs) -> BenchSize {
+    pub fn of(spec: &Spec) -> BenchSize {
         BenchSize {
-            tokens: inputs.tokens,
-            runs: inputs.runs,
+            tokens: spec.tokens,
+            runs: spec.runs,
             prompt: None,
         }
     }
@@ -64,20 +123,20 @@ pub enum Prepared {
 
 /// Measure once, writing the receipt to `receipt`. `root` is the repository the
 /// commands run in.
-pub fn measure(inputs: &Inputs, root: &Path, receipt: &Path) -> Result<(), MeasureError> {
-    let prepared = build_in(inputs, root, None)?;
-    bench(inputs, &prepared, BenchSize::of(inputs), root, receipt)
+pub fn measure(spec: &Spec, root: &Path, receipt: &Path) -> Result<(), MeasureError> {
+    let prepared = build_in(spec, root, None)?;
+    bench(spec, &prepared, BenchSize::of(spec), root, receipt)
 }
 
 /// Build the engine of the checkout at `dir`: bitnet-engine from its sources
 /// into `target_dir` (a release build, like `policy-check run`'s), or the user's
 /// build command run there. `target_dir` None: the engine `measure` would use.
 pub fn build_in(
-    inputs: &Inputs,
+    spec: &Spec,
     dir: &Path,
     target_dir: Option<&Path>,
 ) -> Result<Prepared, MeasureError> {
-    match (&inputs.engine, target_dir) {
+    match (&spec.engine, target_dir) {
         (Engine::Builtin, None) => Ok(Prepared::Builtin(engine_binary(dir)?)),
         (Engine::Builtin, Some(target)) => {
             let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or("cargo".into()));
@@ -111,7 +170,7 @@ pub fn build_in(
         (Engine::Command { build, bench }, _) => {
             if let Some(build) = build {
                 let mut cmd = shell(build);
-                cmd.current_dir(dir).envs(inputs.engine_env());
+                cmd.current_dir(dir).envs(spec.engine_env());
                 run(cmd, "build-command")?;
             }
             Ok(Prepared::Command {
@@ -125,7 +184,7 @@ pub fn build_in(
 /// Run one benchmark of a prepared engine; its receipt goes to `receipt`. The
 /// built-in engine runs in `root` (where a relative model path points).
 pub fn bench(
-    inputs: &Inputs,
+    spec: &Spec,
     prepared: &Prepared,
     size: BenchSize,
     root: &Path,
@@ -139,23 +198,23 @@ pub fn bench(
     }
     // A receipt left from an earlier attempt must not pass for this one.
     let _ = std::fs::remove_file(receipt);
-    let env = inputs.engine_env();
+    let env = spec.engine_env();
     match prepared {
         Prepared::Builtin(engine) => {
             let mut cmd = Command::new(engine);
-            cmd.args(["bench", "--model", &inputs.model])
+            cmd.args(["bench", "--model", &spec.model])
                 .args(["--tokens", &size.tokens.to_string()])
                 .args(["--runs", &size.runs.to_string()])
-                .args(["--threads", &inputs.threads.to_string()]);
+                .args(["--threads", &spec.threads.to_string()]);
             if let Some(prompt) = size.prompt {
                 cmd.args(["--prompt", &prompt.to_string()]);
             }
-            if let Some(kernels) = &inputs.kernels {
+            if let Some(kernels) = &spec.kernels {
                 cmd.args(["--kernels", kernels]);
             }
             cmd.arg("--receipt").arg(receipt);
-            if inputs.backend != "cpu" {
-                cmd.args(["--backend", &inputs.backend]);
+            if spec.backend != "cpu" {
+                cmd.args(["--backend", &spec.backend]);
             }
             cmd.current_dir(root).envs(env);
             run(cmd, &format!("{} bench", engine.display()))?;

@@ -1,22 +1,23 @@
 //! The `policy-check` command line: parses arguments, wires the library
 //! together, prints, and returns the documented exit code. No checking logic here.
 
-use crate::envelope::{self, EnvelopeCode, Policy};
+use crate::config::{self, Policy};
+use crate::envelope::EnvelopeCode;
 use crate::gates::{self, Code, GateConfig, ModelHash};
 use crate::input::{self, Existing, WriteError};
 use crate::receipt::{SchemaVersion, schema};
 use crate::report::escape::{lines, plain};
-use crate::report::{self, Style};
+use crate::report::{self, stdout_style};
 use crate::verify::{self, VerifyOptions};
 use clap::{Parser, Subcommand, ValueEnum};
 use sha2::{Digest, Sha256};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-/// Exit code for usage and configuration errors (DESIGN §5).
-pub const EXIT_USAGE: i32 = 2;
-/// Exit code for an internal error (a panic: a bug in policy-check, reported as one).
-pub const EXIT_INTERNAL: i32 = 4;
+pub mod baseline;
+pub mod release;
+pub mod run;
+
+pub use crate::verdict::{EXIT_INTERNAL, EXIT_USAGE};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -53,12 +54,12 @@ pub enum Command {
     /// Record, list, compare and chart dated baselines (docs/baselines.md).
     Baseline {
         #[command(subcommand)]
-        action: crate::baseline::cli::BaselineAction,
+        action: crate::cli::baseline::BaselineAction,
     },
     /// The release gate: fresh measurement, every doc claim backed, a dated baseline, the tag.
-    Gate(crate::release::cli::GateArgs),
+    Gate(crate::cli::release::GateArgs),
     /// Measure with the built-in engine, check, scan your changes for claims, report.
-    Run(crate::action::RunArgs),
+    Run(run::RunArgs),
     /// The GitHub Action's entry point, configured by INPUT_* variables (docs/action.md).
     #[cfg(feature = "github")]
     Action,
@@ -224,7 +225,7 @@ pub enum PolicyAction {
     /// Write a commented starter policy (refuses to overwrite without --force).
     Init {
         /// Where to write it.
-        #[arg(long, default_value = envelope::DEFAULT_POLICY_PATH)]
+        #[arg(long, default_value = config::DEFAULT_POLICY_PATH)]
         path: PathBuf,
         /// Overwrite an existing file.
         #[arg(long)]
@@ -315,12 +316,12 @@ pub fn run(cli: Cli) -> i32 {
             print!("{}", report::load::REPORT_SCHEMA);
             0
         }
-        Command::Run(args) => crate::action::run_local(args),
+        Command::Run(args) => run::run(args),
         #[cfg(feature = "github")]
         Command::Action => crate::action::ci::run_action(),
         #[cfg(feature = "github")]
         Command::Publish(args) => crate::action::ci::publish_command(args),
-        Command::Gate(args) => crate::release::cli::run(args),
+        Command::Gate(args) => crate::cli::release::run(args),
         Command::Report(args) => match report_command(&args) {
             Ok(code) => code,
             Err(message) => usage_error(&message),
@@ -345,10 +346,7 @@ pub fn run(cli: Cli) -> i32 {
                 print!("{}", p.to_toml());
                 0
             }
-            Err(rendered) => {
-                eprint!("{}", lines(&rendered));
-                EXIT_USAGE
-            }
+            Err(code) => code,
         },
         Command::Commands(args) => match commands_command(args) {
             Ok(code) => code,
@@ -358,7 +356,7 @@ pub fn run(cli: Cli) -> i32 {
             Ok(code) => code,
             Err(message) => usage_error(&message),
         },
-        Command::Baseline { action } => crate::baseline::cli::run(action),
+        Command::Baseline { action } => crate::cli::baseline::run(action),
         Command::Explain { code: None } => {
             for &code in Code::ALL {
                 println!(
@@ -370,7 +368,7 @@ pub fn run(cli: Cli) -> i32 {
             }
             for &code in EnvelopeCode::ALL {
                 let level = match code.default() {
-                    envelope::diags::CodeDefault::Level(l) => l.as_str(),
+                    crate::envelope::diags::CodeDefault::Level(l) => l.as_str(),
                     _ => "-",
                 };
                 println!("{:<30} {:<5} {}", code.as_str(), level, code.summary());
@@ -430,35 +428,12 @@ fn verify_command(args: VerifyArgs) -> Result<i32, String> {
     Ok(verify::overall(&results).exit_code())
 }
 
-/// The policy `--policy` names, else ci/receipt-policy.toml if it exists, else
-/// the built-in one. On failure, the rendered errors.
-pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy, String> {
-    load_policy_in(Path::new("."), path)
-}
-
-/// The same for the repository at `root` (the implicit file is looked up there).
-pub(crate) fn load_policy_in(root: &Path, path: Option<&Path>) -> Result<Policy, String> {
-    let implicit = crate::release::under(root, envelope::DEFAULT_POLICY_PATH);
-    let loaded = match path {
-        Some(p) => Policy::from_file(p),
-        // Only a missing file means "built-in": a dangling symlink, a directory or a
-        // link out of the repository is the repository's mistake (or an attack on
-        // the runner's files) and is named, never silently replaced.
-        None => match std::fs::symlink_metadata(&implicit) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Policy::builtin(),
-            _ => match crate::input::resolve_within(root, &implicit) {
-                Ok(_) => Policy::from_file(&implicit),
-                Err(e) => {
-                    return Err(format!(
-                        "{}: {e}; {} (or delete it to use the built-in policy)",
-                        envelope::DEFAULT_POLICY_PATH,
-                        e.fix()
-                    ));
-                }
-            },
-        },
-    };
-    loaded.map_err(|errors| envelope::render_errors(&errors))
+/// The policy (`config::load`), or its errors printed and the usage exit code.
+pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy, i32> {
+    config::load(path).map_err(|rendered| {
+        eprint!("{}", lines(&rendered));
+        EXIT_USAGE
+    })
 }
 
 fn policy_init(path: &Path, force: bool) -> Result<(), String> {
@@ -470,7 +445,7 @@ fn policy_init(path: &Path, force: bool) -> Result<(), String> {
         true => Existing::Replace,
         false => Existing::Refuse,
     };
-    input::write_atomic(path, envelope::STARTER_POLICY.as_bytes(), existing).map_err(
+    input::write_atomic(path, config::STARTER_POLICY.as_bytes(), existing).map_err(
         |e| match e {
             WriteError::Exists => format!(
                 "{} already exists; not overwriting it (pass --force to replace it, or edit it)",
@@ -501,10 +476,7 @@ fn model_hash(path: Option<&Path>) -> Result<Option<ModelHash>, String> {
 fn check_command(args: CheckArgs) -> Result<i32, String> {
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
-        Err(rendered) => {
-            eprint!("{}", lines(&rendered));
-            return Ok(EXIT_USAGE);
-        }
+        Err(code) => return Ok(code),
     };
     let options = VerifyOptions {
         gates: policy.gate_config(GateConfig {
@@ -526,10 +498,7 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
     use crate::claims::{audit, backing::Backer, scan};
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
-        Err(rendered) => {
-            eprint!("{}", lines(&rendered));
-            return Ok(EXIT_USAGE);
-        }
+        Err(code) => return Ok(code),
     };
     let config = scan::ScanConfig::from_settings(
         &policy.claims,
@@ -589,10 +558,7 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
 fn snippet_command(args: &SnippetArgs) -> i32 {
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
-        Err(rendered) => {
-            eprint!("{}", lines(&rendered));
-            return EXIT_USAGE;
-        }
+        Err(code) => return code,
     };
     let cited = args.receipt.trim_start_matches("./");
     match crate::snippet::snippet(&args.root, cited, args.style, &policy) {
@@ -693,10 +659,7 @@ fn commands_command(args: CommandsArgs) -> Result<i32, String> {
     use crate::claims::{audit, scan};
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
-        Err(rendered) => {
-            eprint!("{}", lines(&rendered));
-            return Ok(EXIT_USAGE);
-        }
+        Err(code) => return Ok(code),
     };
     if policy.commands.rules.is_empty() {
         eprintln!(
@@ -729,7 +692,7 @@ fn commands_command(args: CommandsArgs) -> Result<i32, String> {
 }
 
 fn report_command(args: &ReportArgs) -> Result<i32, String> {
-    let policy = load_policy(args.policy.as_deref())?;
+    let policy = config::load(args.policy.as_deref())?;
     let lookup = crate::artifact::Lookup::BesideThenHere;
     let loaded = crate::artifact::load(&args.report, args.max_size, &policy, lookup)?;
     let text = match args.format {
@@ -747,13 +710,6 @@ fn report_command(args: &ReportArgs) -> Result<i32, String> {
     };
     print!("{text}");
     Ok(loaded.exit_code)
-}
-
-/// Colour only on a terminal, and never when NO_COLOR is set.
-pub(crate) fn stdout_style() -> Style {
-    Style {
-        color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    }
 }
 
 fn sha256_file(path: &Path) -> Result<String, String> {
@@ -775,7 +731,7 @@ fn nearest(name: &str) -> Option<&'static str> {
         .iter()
         .map(|c| c.as_str())
         .chain(EnvelopeCode::ALL.iter().map(|c| c.as_str()));
-    envelope::cfg::nearest(name, codes)
+    config::spanned::nearest(name, codes)
 }
 
 #[cfg(test)]
