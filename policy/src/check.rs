@@ -4,9 +4,10 @@
 
 use crate::config::Policy;
 use crate::envelope::{self, EnvelopeFinding, EnvelopeRef, RateJudgement, RooflineJudgement};
+use crate::gates::Finding;
 use crate::gates::{self, structure};
 use crate::receipt::Receipt;
-use crate::verdict::{Finding, Level, Status};
+use crate::verdict::{Level, Status};
 use crate::verify::{self, Input, InputError, Loaded, VerifyOptions};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -172,7 +173,7 @@ pub fn verdict(
     gate_findings: Vec<Finding>,
     judgement: Option<envelope::Judgement>,
 ) -> Verdict {
-    let mut status = Status::from_findings(&gate_findings);
+    let mut status = Status::from_levels(gate_findings.iter().map(|f| f.level));
     let mut findings: Vec<CheckFinding> = gate_findings.into_iter().map(Into::into).collect();
     let (mut env, mut rate, mut roofline) = (None, None, None);
     if let Some(j) = judgement {

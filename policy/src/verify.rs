@@ -3,10 +3,11 @@
 //! per receipt in input order. An input that cannot be read is reported and the
 //! others are still checked.
 
+use crate::gates::Finding;
 use crate::gates::{self, GateConfig, structure};
 use crate::input::{self, ReadError};
 use crate::receipt::parse::DEFAULT_MAX_BYTES;
-use crate::verdict::{Finding, Status};
+use crate::verdict::Status;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::io::Read;
@@ -193,7 +194,7 @@ fn finish(
 ) -> ReceiptResult {
     ReceiptResult {
         path,
-        status: Status::from_findings(&findings),
+        status: Status::from_levels(findings.iter().map(|f| f.level)),
         schema_version: receipt.as_ref().map(|r| r.schema_version.clone()),
         backend: receipt.as_ref().map(|r| r.backend.clone()),
         tokens_per_second: receipt.as_ref().map(|r| r.tokens_per_second),

@@ -4,6 +4,7 @@
 //! citation must resolve inside the repository: not absolute, no `..` above the
 //! root, no symlink leading out; a receipt from elsewhere backs nothing.
 
+pub use super::terms::Outcome;
 use super::{Claim, Kind, Qualifier, Quantity};
 use crate::check;
 use crate::config::Policy;
@@ -16,37 +17,6 @@ use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use time::{Duration, OffsetDateTime};
-
-/// The result for one claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Backed,
-    Ignored,
-    Stale,
-    Unbacked,
-    Contradicted,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Backed => "backed",
-            Outcome::Ignored => "ignored",
-            Outcome::Stale => "stale",
-            Outcome::Unbacked => "unbacked",
-            Outcome::Contradicted => "contradicted",
-        }
-    }
-
-    /// Default level: anything but backed or ignored fails a check.
-    pub fn default_level(self) -> Level {
-        match self {
-            Outcome::Backed | Outcome::Ignored => Level::Allow,
-            Outcome::Stale | Outcome::Unbacked | Outcome::Contradicted => Level::Deny,
-        }
-    }
-}
 
 /// A claim with its judgement.
 #[derive(Debug, Clone, Serialize)]

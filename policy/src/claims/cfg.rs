@@ -13,10 +13,10 @@
 //! require_dated_baselines = true
 //! ```
 
-use super::Kind;
-use super::backing::Outcome;
+use super::terms::{Kind, Outcome};
+use crate::config::error::ConfigCode;
 use crate::config::spanned::{Source, Value, boolean, string, unknown_keys, wrong_type};
-use crate::config::{ConfigCode, quote, quote_regex};
+use crate::config::spanned::{quote, quote_regex};
 use crate::verdict::Level;
 use regex::Regex;
 use std::collections::HashMap;

@@ -2,38 +2,11 @@
 //! with a performance unit. Pure text in, claims out; it knows nothing about
 //! markdown, files or receipts.
 
+pub use super::terms::Kind;
 use regex::Regex;
 use regex_automata::meta::Regex as MetaRegex;
 use serde::Serialize;
 use std::sync::OnceLock;
-
-/// What a claim measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    /// tokens per second
-    Throughput,
-    /// milliseconds per token, or first-token latency in ms
-    Latency,
-    /// a ratio: "3× faster"
-    Speedup,
-    /// bytes: "1.8 GB peak"
-    Memory,
-    /// bytes per second: "80 GB/s"
-    Bandwidth,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Throughput => "throughput",
-            Kind::Latency => "latency",
-            Kind::Speedup => "speedup",
-            Kind::Memory => "memory",
-            Kind::Bandwidth => "bandwidth",
-        }
-    }
-}
 
 /// How the number is qualified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -12,6 +12,7 @@ pub mod matcher;
 pub mod normalise;
 pub mod scan;
 pub mod suggest;
+pub mod terms;
 
 pub use blocks::{BlockKind, Syntax};
 pub use matcher::{Kind, Qualifier, Quantity};

@@ -9,7 +9,7 @@
 //! max_pairs = 40
 //! ```
 
-use crate::config::ConfigCode;
+use crate::config::error::ConfigCode;
 use crate::config::spanned::{Source, integer, number, percent, string, unknown_keys, wrong_type};
 use std::time::Duration;
 use toml::de::DeTable;

@@ -8,8 +8,8 @@ use super::error::{ConfigCode, Location, PolicyError};
 use super::spanned::{
     Source, Value, boolean, integer, nearest, percent, string, unknown_keys, wrong_type,
 };
-use crate::envelope::EnvelopeCode;
 use crate::envelope::cfg::{Envelope, Tolerance, duplicate_ids, envelope};
+use crate::envelope::diags::EnvelopeCode;
 use crate::gates::{self, Code};
 use crate::verdict::Level;
 use std::ops::Range;

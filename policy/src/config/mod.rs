@@ -11,10 +11,10 @@ pub mod write;
 
 pub use error::{ConfigCode, Location, PolicyError, render_errors};
 pub use file::{CodeRef, LevelSetting, MaxAge, POLICY_VERSION, PolicyFile};
-pub use write::{quote, quote_regex};
+pub use spanned::{quote, quote_regex};
 
-use crate::envelope::EnvelopeCode;
 use crate::envelope::cfg::{Envelope, Tolerance, ambiguities};
+use crate::envelope::diags::EnvelopeCode;
 use crate::gates::GateConfig;
 use crate::input::ReadError;
 use crate::verdict::Level;

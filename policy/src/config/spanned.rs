@@ -1,8 +1,10 @@
 //! Spanned-TOML plumbing shared by every part of the policy file: byte offsets
 //! to lines and columns (`Source`), and typed reads of values that record an
-//! error pointing into the file instead of failing at the first one.
+//! error pointing into the file instead of failing at the first one; and the
+//! one quoting rule for the strings `policy show` writes back.
 
 use super::error::{ConfigCode, Location, PolicyError};
+use std::fmt::Write;
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
@@ -292,6 +294,37 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+/// `s` as a TOML basic string: what `policy show` prints must load back, whatever
+/// a policy's strings hold (TOML allows no raw control character, DEL included).
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A regex as a TOML literal string (its backslashes stay readable) when it can
+/// be one, else as a basic string.
+pub fn quote_regex(s: &str) -> String {
+    if s.contains('\'') || s.chars().any(char::is_control) {
+        quote(s)
+    } else {
+        format!("'{s}'")
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The TOML writer: the effective policy as text that loads back to the same
-//! rules (`policy show`), and the one quoting rule every table's strings use.
+//! rules (`policy show`).
 
+use super::spanned::quote;
 use super::{DEFAULT_POLICY_NAME, POLICY_VERSION, Policy};
 use crate::envelope::cfg::{KernelGlob, Pattern};
 use std::fmt::Write;
@@ -131,37 +132,6 @@ impl Policy {
         out.push_str(&self.claims.to_toml());
         out.push_str(&self.commands.to_toml());
         out
-    }
-}
-
-/// `s` as a TOML basic string: what `policy show` prints must load back, whatever
-/// a policy's strings hold (TOML allows no raw control character, DEL included).
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A regex as a TOML literal string (its backslashes stay readable) when it can
-/// be one, else as a basic string.
-pub fn quote_regex(s: &str) -> String {
-    if s.contains('\'') || s.chars().any(char::is_control) {
-        quote(s)
-    } else {
-        format!("'{s}'")
     }
 }
 

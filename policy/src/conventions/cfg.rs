@@ -16,8 +16,9 @@
 //! require_env = ["BITNET_DETERMINISTIC=1", "BITNET_SEED=42", "BITNET_STRICT_MODE=1"]
 //! ```
 
+use crate::config::error::ConfigCode;
 use crate::config::spanned::{Source, Value, string, unknown_keys, wrong_type};
-use crate::config::{ConfigCode, quote, quote_regex};
+use crate::config::spanned::{quote, quote_regex};
 use regex::Regex;
 use toml::de::{DeTable, DeValue};
 

@@ -3,14 +3,17 @@
 //! reader, with the checks that need the whole list (duplicate ids, envelopes
 //! one receipt could match twice).
 
+use crate::config::error::{ConfigCode, Location, PolicyError};
 pub use crate::config::spanned::Tolerance;
 use crate::config::spanned::{
     Source, Value, boolean, integer, nearest, number, percent, string, unknown_keys, wrong_type,
 };
-use crate::config::{ConfigCode, Location, PolicyError};
+use crate::receipt::{SchemaVersion, schema};
 use globset::{GlobBuilder, GlobMatcher};
 use serde::Serialize;
+use serde_json::Value as Json;
 use std::ops::Range;
+use std::sync::OnceLock;
 use toml::de::{DeTable, DeValue};
 
 const ENVELOPE_KEYS: &[&str] = &[
@@ -304,7 +307,7 @@ fn when_keys(src: &mut Source, w: &DeTable, prefix: &str, out: &mut Vec<WhenKey>
             when_keys(src, inner, &format!("{path}."), out);
             continue;
         }
-        if let Err(help) = super::matching::check_path(&path) {
+        if let Err(help) = check_path(&path) {
             src.error(
                 ConfigCode::UnknownPath,
                 key.span(),
@@ -608,4 +611,49 @@ pub(crate) fn ambiguities(envelopes: &[Envelope]) -> Result<(), Vec<PolicyError>
     } else {
         Err(errors)
     }
+}
+
+/// Whether `path` names a field of the receipt schema. Fields the schema leaves
+/// open (`environment`, objects without listed properties) take any sub-key.
+pub fn check_path(path: &str) -> Result<(), String> {
+    static SCHEMA: OnceLock<Option<Json>> = OnceLock::new();
+    let schema =
+        SCHEMA.get_or_init(|| serde_json::from_str(schema::text(SchemaVersion::V1_1)).ok());
+    let Some(mut node) = schema.as_ref() else {
+        return Ok(());
+    };
+    let mut walked = String::new();
+    for segment in path.split('.') {
+        if segment.is_empty() {
+            return Err(format!(
+                "a path is field names joined by single dots, e.g. \"model.format\" (got \"{path}\")"
+            ));
+        }
+        let Some(properties) = node.get("properties").and_then(Json::as_object) else {
+            // An object the schema leaves open, or a scalar: nothing more to check.
+            return Ok(());
+        };
+        match properties.get(segment) {
+            Some(next) => node = next,
+            None => {
+                let known = properties.keys().map(String::as_str);
+                let hint = match crate::config::spanned::nearest(segment, known.clone()) {
+                    Some(n) => format!("did you mean \"{walked}{n}\"? "),
+                    None => String::new(),
+                };
+                return Err(format!(
+                    "{hint}fields {}: {}",
+                    if walked.is_empty() {
+                        "of a receipt".to_string()
+                    } else {
+                        format!("under \"{}\"", walked.trim_end_matches('.'))
+                    },
+                    known.collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        walked.push_str(segment);
+        walked.push('.');
+    }
+    Ok(())
 }

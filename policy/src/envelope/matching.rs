@@ -2,59 +2,12 @@
 //! specific envelope (most `when` keys) wins, and two equally specific envelopes
 //! that could match one receipt are refused when the policy loads. No judging here.
 
-use super::{Envelope, Pattern, WhenKey};
-use crate::receipt::{SchemaVersion, schema};
+use super::cfg::{Envelope, Pattern, WhenKey};
 use serde_json::Value;
-use std::sync::OnceLock;
 
 /// Receipt fields whose value is a list: a `when` key on one matches when any
 /// element does, so two envelopes with different globs there can both match.
 const LIST_PATHS: &[&str] = &["kernels", "host.runner.labels", "build.features"];
-
-/// Whether `path` names a field of the receipt schema. Fields the schema leaves
-/// open (`environment`, objects without listed properties) take any sub-key.
-pub fn check_path(path: &str) -> Result<(), String> {
-    static SCHEMA: OnceLock<Option<Value>> = OnceLock::new();
-    let schema =
-        SCHEMA.get_or_init(|| serde_json::from_str(schema::text(SchemaVersion::V1_1)).ok());
-    let Some(mut node) = schema.as_ref() else {
-        return Ok(());
-    };
-    let mut walked = String::new();
-    for segment in path.split('.') {
-        if segment.is_empty() {
-            return Err(format!(
-                "a path is field names joined by single dots, e.g. \"model.format\" (got \"{path}\")"
-            ));
-        }
-        let Some(properties) = node.get("properties").and_then(Value::as_object) else {
-            // An object the schema leaves open, or a scalar: nothing more to check.
-            return Ok(());
-        };
-        match properties.get(segment) {
-            Some(next) => node = next,
-            None => {
-                let known = properties.keys().map(String::as_str);
-                let hint = match crate::config::spanned::nearest(segment, known.clone()) {
-                    Some(n) => format!("did you mean \"{walked}{n}\"? "),
-                    None => String::new(),
-                };
-                return Err(format!(
-                    "{hint}fields {}: {}",
-                    if walked.is_empty() {
-                        "of a receipt".to_string()
-                    } else {
-                        format!("under \"{}\"", walked.trim_end_matches('.'))
-                    },
-                    known.collect::<Vec<_>>().join(", ")
-                ));
-            }
-        }
-        walked.push_str(segment);
-        walked.push('.');
-    }
-    Ok(())
-}
 
 impl Pattern {
     fn matches_scalar(&self, value: &Value) -> bool {
@@ -210,6 +163,7 @@ mod tests {
 
     #[test]
     fn paths_are_checked_against_the_receipt_schema() {
+        use crate::envelope::cfg::check_path;
         assert!(check_path("backend").is_ok());
         assert!(check_path("model.format").is_ok());
         assert!(check_path("host.gpu.name").is_ok());

@@ -2,9 +2,9 @@
 //! against physics (the host's measured memory bandwidth). A receipt whose
 //! numbers do not follow from its own measurements was not written by the run.
 
+use super::Finding;
 use super::{Code, GateConfig};
 use crate::receipt::Receipt;
-use crate::verdict::Finding;
 use std::collections::BTreeSet;
 
 /// No single-stream decode comes near this; above it is a unit error or made up.

@@ -1,9 +1,9 @@
 //! Environment gates: can the run be placed (what built it, where it ran) and
 //! dated (a valid time, not in the future, not too old)?
 
+use super::Finding;
 use super::{Code, GateConfig};
 use crate::receipt::{Receipt, SchemaVersion};
-use crate::verdict::Finding;
 use time::{Duration, OffsetDateTime};
 
 /// Clocks on CI runners drift; a receipt this far ahead is still accepted.

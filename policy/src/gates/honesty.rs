@@ -1,9 +1,9 @@
 //! Honesty gates: does the receipt show that real, quantized kernels ran on the
 //! backend it names? Kernel ids are classified by prefix (DESIGN §3).
 
+use super::Finding;
 use super::{Code, GateConfig, identifiers};
 use crate::receipt::Receipt;
-use crate::verdict::Finding;
 use std::collections::HashSet;
 
 pub const MAX_KERNEL_ID_CHARS: usize = 128;

@@ -7,8 +7,8 @@
 //! invisible characters dropped) so the finding can say what it pretends to be.
 
 use super::Code;
+use super::Finding;
 use crate::receipt::Receipt;
-use crate::verdict::Finding;
 
 /// Backends a receipt may name (compared without case).
 pub const KNOWN_BACKENDS: &[&str] = &[

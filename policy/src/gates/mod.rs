@@ -12,9 +12,40 @@ pub mod structure;
 pub use codes::{Code, Family, explain};
 
 use crate::receipt::{Receipt, SchemaVersion};
-use crate::verdict::{Finding, Level};
+use crate::verdict::Level;
+use serde::Serialize;
 use std::collections::HashMap;
 use time::{Duration, OffsetDateTime};
+
+/// One thing wrong (or worth saying) about one receipt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub code: Code,
+    pub level: Level,
+    /// JSON pointer into the receipt ("" is the whole document).
+    pub pointer: String,
+    /// What is wrong, with the values that are wrong.
+    pub message: String,
+    /// How to fix it.
+    pub fix: String,
+}
+
+impl Finding {
+    pub fn new(
+        code: Code,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            code,
+            level: code.default_level(),
+            pointer: pointer.into(),
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+}
 
 /// The sha256 of a model file given with `--model`, hashed once per run.
 #[derive(Debug, Clone)]

@@ -3,9 +3,9 @@
 //! reaches the other gates.
 
 use super::Code;
+use super::Finding;
 use crate::receipt::parse::{self, ParseProblem};
 use crate::receipt::{Receipt, SchemaVersion, schema};
-use crate::verdict::Finding;
 use serde_json::Value;
 
 /// A receipt that passed the structure gates, and the findings that do not stop

@@ -102,3 +102,22 @@ pub fn json(r: &GateResult) -> String {
     s.push('\n');
     s
 }
+
+/// The checklist as the report carries it.
+impl From<&GateResult> for crate::report::model::GateEntry {
+    fn from(g: &GateResult) -> Self {
+        crate::report::model::GateEntry {
+            status: g.status.to_string(),
+            items: g
+                .items
+                .iter()
+                .map(|i| crate::report::model::GateItemEntry {
+                    name: i.name.to_string(),
+                    status: i.status.as_str().to_string(),
+                    detail: i.detail.clone(),
+                    fix: i.fix.clone(),
+                })
+                .collect(),
+        }
+    }
+}

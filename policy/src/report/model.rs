@@ -104,24 +104,6 @@ pub struct GateItemEntry {
     pub fix: Option<String>,
 }
 
-impl From<&crate::release::GateResult> for GateEntry {
-    fn from(g: &crate::release::GateResult) -> Self {
-        GateEntry {
-            status: g.status.to_string(),
-            items: g
-                .items
-                .iter()
-                .map(|i| GateItemEntry {
-                    name: i.name.to_string(),
-                    status: i.status.as_str().to_string(),
-                    detail: i.detail.clone(),
-                    fix: i.fix.clone(),
-                })
-                .collect(),
-        }
-    }
-}
-
 impl GateEntry {
     fn status(&self) -> Status {
         match self.status.as_str() {
