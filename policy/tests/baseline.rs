@@ -54,7 +54,11 @@ fn day(offset: i64) -> String {
 
 /// A CPU i2s receipt measured `days_ago` days ago (an hour ago for 0).
 fn receipt(rate: f64, days_ago: i64, cpu: &str, threads: u64) -> Value {
-    let ts = OffsetDateTime::now_utc() - Duration::days(days_ago) - Duration::hours(1);
+    // Earlier on the same UTC day (an hour, or half the time since midnight), so a
+    // test run just after midnight still measures "today".
+    let now = OffsetDateTime::now_utc();
+    let back = ((now - now.replace_time(time::Time::MIDNIGHT)) / 2).min(Duration::hours(1));
+    let ts = now - Duration::days(days_ago) - back;
     json!({
         "schema_version": "1.1.0",
         "timestamp": ts.format(&time::format_description::well_known::Rfc3339).unwrap(),
