@@ -57,7 +57,8 @@ fn receipt(rate: f64, days_ago: i64, cpu: &str, threads: u64) -> Value {
     // Earlier on the same UTC day (an hour, or half the time since midnight), so a
     // test run just after midnight still measures "today".
     let now = OffsetDateTime::now_utc();
-    let back = ((now - now.replace_time(time::Time::MIDNIGHT)) / 2).min(Duration::hours(1));
+    let since_midnight: time::Duration = now - now.replace_time(time::Time::MIDNIGHT);
+    let back = (since_midnight / 2_i32).min(time::Duration::hours(1));
     let ts = now - Duration::days(days_ago) - back;
     json!({
         "schema_version": "1.1.0",
