@@ -33,7 +33,7 @@ fn report() -> Report {
         })
         .collect();
     let doc = json!({
-        "format": "receipt-action/report/1", "verdict": "fail", "exit_code": 1,
+        "format": "receipt-action/report/2", "verdict": "fail", "exit_code": 1,
         "generated_at": "2026-11-26T12:00:00Z", "tool": {"name": "policy-check", "version": "0.1.0"},
         "policy": {"path": "ci/receipt-policy.toml", "sha256": "a".repeat(64)},
         "commit": {"sha": "b".repeat(40)},

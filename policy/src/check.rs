@@ -3,65 +3,15 @@
 //! verdict per receipt, in input order, each carrying the policy's sha256.
 
 use crate::config::Policy;
-use crate::envelope::{self, EnvelopeFinding, EnvelopeRef, RateJudgement, RooflineJudgement};
-use crate::gates::Finding;
+use crate::envelope::{self, EnvelopeRef, RateJudgement, RooflineJudgement};
+use crate::gates::GateFinding;
 use crate::gates::{self, structure};
 use crate::receipt::Receipt;
-use crate::verdict::{Level, Status};
+use crate::verdict::{Finding, Status};
 use crate::verify::{self, Input, InputError, Loaded, VerifyOptions};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::path::Path;
-
-/// Where a finding came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Source {
-    Gate,
-    Envelope,
-}
-
-/// A gate or envelope finding, in one shape for every renderer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct CheckFinding {
-    pub code: &'static str,
-    pub source: Source,
-    pub level: Level,
-    pub pointer: String,
-    pub message: String,
-    pub fix: String,
-    /// The policy rule behind an envelope finding ("file:line:column").
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-}
-
-impl From<Finding> for CheckFinding {
-    fn from(f: Finding) -> Self {
-        CheckFinding {
-            code: f.code.as_str(),
-            source: Source::Gate,
-            level: f.level,
-            pointer: f.pointer,
-            message: f.message,
-            fix: f.fix,
-            rule: None,
-        }
-    }
-}
-
-impl From<EnvelopeFinding> for CheckFinding {
-    fn from(f: EnvelopeFinding) -> Self {
-        CheckFinding {
-            code: f.code.as_str(),
-            source: Source::Envelope,
-            level: f.level,
-            pointer: f.pointer,
-            message: f.message,
-            fix: f.fix,
-            rule: f.rule.map(|l| l.to_string()),
-        }
-    }
-}
 
 /// The verdict on one receipt.
 #[derive(Debug, Clone, Serialize)]
@@ -89,7 +39,7 @@ pub struct Verdict {
     /// Measured rate over the bandwidth roofline, when the receipt was calibrated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub roofline_fraction: Option<f64>,
-    pub findings: Vec<CheckFinding>,
+    pub findings: Vec<Finding>,
     pub error: Option<InputError>,
 }
 
@@ -170,15 +120,18 @@ pub fn verdict(
     path: String,
     policy: &Policy,
     receipt: Option<&Receipt>,
-    gate_findings: Vec<Finding>,
+    gate_findings: Vec<GateFinding>,
     judgement: Option<envelope::Judgement>,
 ) -> Verdict {
     let mut status = Status::from_levels(gate_findings.iter().map(|f| f.level));
-    let mut findings: Vec<CheckFinding> = gate_findings.into_iter().map(Into::into).collect();
+    let mut findings: Vec<Finding> = gate_findings
+        .into_iter()
+        .map(|f| f.into_finding(&path))
+        .collect();
     let (mut env, mut rate, mut roofline) = (None, None, None);
     if let Some(j) = judgement {
         status = status.max(j.status);
-        findings.extend(j.findings.into_iter().map(Into::into));
+        findings.extend(j.findings.into_iter().map(|f| f.into_finding(&path)));
         env = j.envelope;
         rate = j.rate;
         roofline = j.roofline;

@@ -15,7 +15,7 @@ pub mod text;
 
 pub use model::Report;
 
-use crate::verdict::{Level, Status};
+use crate::verdict::{Finding, Level, Status};
 use crate::verify::{ReceiptResult, overall};
 use escape::plain;
 use serde::Serialize;
@@ -73,15 +73,7 @@ pub fn verify_text(results: &[ReceiptResult], style: Style) -> String {
             input_error_lines(&mut out, e);
         }
         for f in r.findings.iter().filter(|f| f.level != Level::Allow) {
-            finding_lines(
-                &mut out,
-                style,
-                f.level,
-                f.code.as_str(),
-                &f.pointer,
-                &f.message,
-                &f.fix,
-            );
+            finding_lines(&mut out, style, f);
         }
     }
     let statuses: Vec<Status> = results.iter().map(|r| r.status).collect();
@@ -112,28 +104,23 @@ pub(crate) fn input_error_lines(out: &mut String, e: &crate::verify::InputError)
 }
 
 /// One finding: level, code, place and message, then the fix, each value escaped.
-pub(crate) fn finding_lines(
-    out: &mut String,
-    style: Style,
-    level: Level,
-    code: &str,
-    pointer: &str,
-    message: &str,
-    fix: &str,
-) {
-    let place = if pointer.is_empty() {
-        String::new()
-    } else {
-        format!(" at {}", plain(pointer))
+pub(crate) fn finding_lines(out: &mut String, style: Style, f: &Finding) {
+    let place = match (&f.place.pointer, f.place.line) {
+        (Some(p), _) if !p.is_empty() => format!(" at {}", plain(p)),
+        (_, Some(line)) => format!(" at line {line}"),
+        _ => String::new(),
     };
     let _ = writeln!(
         out,
         "  {} {}{place}: {}",
-        style.level(level),
-        plain(code),
-        plain(message)
+        style.level(f.level),
+        plain(&f.code),
+        plain(&f.message)
     );
-    let _ = writeln!(out, "       fix: {}", plain(fix));
+    let _ = writeln!(out, "       fix: {}", plain(&f.fix));
+    if let Some(rule) = &f.rule {
+        let _ = writeln!(out, "       rule: {}", plain(rule));
+    }
 }
 
 /// "3 receipts: 1 pass, 2 fail → fail (exit 1)": statuses that occurred, plus

@@ -169,7 +169,7 @@ pub fn snippet(
         return Err(SnippetError(format!("{cited}: {}; {}", e.message, e.fix)));
     }
     if !matches!(verdict.status, Status::Pass | Status::Warn) {
-        let codes: Vec<&str> = verdict.findings.iter().map(|f| f.code).collect();
+        let codes: Vec<&str> = verdict.findings.iter().map(|f| f.code.as_str()).collect();
         return Err(SnippetError(format!(
             "{cited}: `policy-check check` says {} ({}); an example needs a receipt that passes — run `policy-check check {cited}` to see why, fix the run and measure again",
             verdict.status.as_str(),

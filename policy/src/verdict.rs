@@ -42,6 +42,88 @@ impl fmt::Display for Level {
     }
 }
 
+/// Which check found something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The file could not be read (missing, unreadable, over a size cap).
+    Input,
+    /// A gate on one receipt (`policy-check explain <code>`).
+    Gate,
+    /// The receipt's envelope in the policy.
+    Envelope,
+    /// A performance claim in a doc.
+    Claim,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Input => "input",
+            Source::Gate => "gate",
+            Source::Envelope => "envelope",
+            Source::Claim => "claim",
+        }
+    }
+}
+
+/// Where a finding points: a file, and in it a JSON pointer (a receipt) or a
+/// line and column (a doc).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Place {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// JSON pointer into the receipt ("" is the whole document).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+}
+
+impl Place {
+    /// A place in a receipt.
+    pub fn receipt(file: &str, pointer: impl Into<String>) -> Place {
+        Place {
+            file: Some(file.to_string()),
+            pointer: Some(pointer.into()),
+            ..Place::default()
+        }
+    }
+
+    /// A line and column in a text file.
+    pub fn text(file: &str, line: u32, column: u32) -> Place {
+        Place {
+            file: Some(file.to_string()),
+            line: Some(line),
+            column: Some(column),
+            ..Place::default()
+        }
+    }
+}
+
+/// One finding, in the one shape every renderer and every JSON output uses
+/// (docs/reports.md). Each check keeps its own typed record while it works and
+/// hands this on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// The stable code (`policy-check explain <code>`).
+    pub code: String,
+    pub level: Level,
+    pub source: Source,
+    pub place: Place,
+    /// What is wrong, with the values that are wrong.
+    pub message: String,
+    /// How to fix it.
+    pub fix: String,
+    /// The policy rule behind it ("file:line:column"), for envelope findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
 /// The outcome for one receipt, and for a whole run (the worst of its parts).
 /// Ordered from best to worst so that `max` gives the overall status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -3,11 +3,11 @@
 //! per receipt in input order. An input that cannot be read is reported and the
 //! others are still checked.
 
-use crate::gates::Finding;
+use crate::gates::GateFinding;
 use crate::gates::{self, GateConfig, structure};
 use crate::input::{self, ReadError};
 use crate::receipt::parse::DEFAULT_MAX_BYTES;
-use crate::verdict::Status;
+use crate::verdict::{Finding, Status};
 use rayon::prelude::*;
 use serde::Serialize;
 use std::io::Read;
@@ -190,15 +190,18 @@ pub fn verify_file(path: &Path, options: &VerifyOptions) -> ReceiptResult {
 fn finish(
     path: String,
     receipt: Option<crate::receipt::Receipt>,
-    findings: Vec<Finding>,
+    findings: Vec<GateFinding>,
 ) -> ReceiptResult {
     ReceiptResult {
-        path,
         status: Status::from_levels(findings.iter().map(|f| f.level)),
         schema_version: receipt.as_ref().map(|r| r.schema_version.clone()),
         backend: receipt.as_ref().map(|r| r.backend.clone()),
         tokens_per_second: receipt.as_ref().map(|r| r.tokens_per_second),
-        findings,
+        findings: findings
+            .into_iter()
+            .map(|f| f.into_finding(&path))
+            .collect(),
+        path,
         error: None,
     }
 }

@@ -391,7 +391,7 @@ fn cpu_kernel_rules_fail_naming_the_rule_and_its_line() {
     assert_eq!(m["rule"], format!("{policy}:7:24"));
     let f = &doc["verdicts"][1]["findings"][0];
     assert_eq!(f["code"], "forbidden-kernel");
-    assert_eq!(f["pointer"], "/kernels/1");
+    assert_eq!(f["place"]["pointer"], "/kernels/1");
     assert!(
         f["message"].as_str().unwrap().contains("fallback_matmul"),
         "{f}"

@@ -435,7 +435,7 @@ fn a_forged_report_verdict_is_not_trusted() {
     assert!(out.contains("mock-kernel"), "{out}");
     // A report that says pass, with the findings removed.
     let report = json!({
-        "format": "receipt-action/report/1",
+        "format": "receipt-action/report/2",
         "verdict": "pass",
         "exit_code": 0,
         "generated_at": recent(),

@@ -136,7 +136,7 @@ fn check_and_verify_json_keep_the_strings_exact() {
 /// (its verdict is what its findings make it).
 fn hostile_report() -> Value {
     json!({
-        "format": "receipt-action/report/1",
+        "format": "receipt-action/report/2",
         "verdict": "fail",
         "exit_code": 1,
         "generated_at": "2026-11-26T12:00:00Z",
@@ -154,7 +154,8 @@ fn hostile_report() -> Value {
             "findings": [{
                 "code": "mock-kernel",
                 "level": "deny",
-                "pointer": PAYLOAD,
+                "source": "gate",
+                "place": {"file": PAYLOAD, "pointer": PAYLOAD},
                 "message": PAYLOAD,
                 "fix": PAYLOAD
             }],

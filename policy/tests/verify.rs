@@ -146,7 +146,7 @@ fn mock_kernel_fails_with_the_mock_code() {
     assert_eq!(code, 1);
     assert!(codes.contains(&"mock-kernel".to_string()), "{codes:?}");
     let f = &doc["receipts"][0]["findings"][0];
-    assert_eq!(f["pointer"], "/kernels/0");
+    assert_eq!(f["place"]["pointer"], "/kernels/0");
     assert!(f["fix"].as_str().unwrap().len() > 10);
 }
 
@@ -352,7 +352,7 @@ fn wrong_types_for_every_field_are_schema_violations_at_their_pointer() {
         assert!(!codes.is_empty(), "{pointer}");
         let findings = doc["receipts"][0]["findings"].as_array().unwrap();
         assert!(
-            findings.iter().all(|f| f["pointer"] == *pointer),
+            findings.iter().all(|f| f["place"]["pointer"] == *pointer),
             "{pointer}: {findings:?}"
         );
     }
@@ -441,7 +441,7 @@ fn malformed_files_get_structure_findings_never_a_panic() {
     let (code, codes, doc) = verify_paths(&[s(&p)]);
     assert_eq!((code, codes), (1, vec!["duplicate-key".to_string()]));
     assert_eq!(
-        doc["receipts"][0]["findings"][0]["pointer"],
+        doc["receipts"][0]["findings"][0]["place"]["pointer"],
         "/tokens_per_second"
     );
     let p = dir.write("dup2.json", dup);

@@ -478,7 +478,7 @@ impl<'p> Backer<'p> {
             .findings
             .iter()
             .filter(|f| f.level == Level::Deny)
-            .map(|f| f.code)
+            .map(|f| f.code.as_str())
             .filter(|c| !c.starts_with("rate-") && !c.starts_with("roofline-"))
             .collect();
         if !blocking.is_empty() {

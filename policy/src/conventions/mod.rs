@@ -12,13 +12,13 @@ use crate::claims::audit::{self, Request, ScanResult};
 use crate::claims::scan::ScanConfig;
 use cfg::CommandsSettings;
 use extract::CommandLine;
-use rules::Finding;
+use rules::Violation;
 
 /// What `policy-check commands` saw: how many command lines, and the findings.
 #[derive(Debug, Default)]
 pub struct Checked {
     pub commands: usize,
-    pub findings: Vec<Finding>,
+    pub findings: Vec<Violation>,
     pub warnings: Vec<String>,
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 /// One command that breaks one or more rules.
 #[derive(Debug, Clone, Serialize)]
-pub struct Finding {
+pub struct Violation {
     pub path: String,
     pub line: u32,
     pub end_line: u32,
@@ -22,7 +22,7 @@ pub struct Finding {
 }
 
 /// The rules' verdict on one command: `None` when it follows all of them.
-pub fn judge(path: &str, c: &CommandLine, rules: &[Rule]) -> Option<Finding> {
+pub fn judge(path: &str, c: &CommandLine, rules: &[Rule]) -> Option<Violation> {
     let mut broken = Vec::new();
     let mut problems = Vec::new();
     let mut env = c.env.clone();
@@ -86,7 +86,7 @@ pub fn judge(path: &str, c: &CommandLine, rules: &[Rule]) -> Option<Finding> {
     if problems.is_empty() {
         return None;
     }
-    Some(Finding {
+    Some(Violation {
         path: path.to_string(),
         line: c.line,
         end_line: c.end_line,

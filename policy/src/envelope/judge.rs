@@ -7,7 +7,7 @@ use super::matching::{self, Match};
 use super::{Envelope, EnvelopeStatus};
 use crate::config::{Location, Policy};
 use crate::receipt::Receipt;
-use crate::verdict::{Level, Status};
+use crate::verdict::{Finding, Level, Place, Source, Status};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -35,6 +35,21 @@ pub struct EnvelopeFinding {
     /// evidence) when the policy leaves its level at the default.
     #[serde(skip)]
     pub status: Option<Status>,
+}
+
+impl EnvelopeFinding {
+    /// The finding in the one shape renderers take, placed in `file`.
+    pub fn into_finding(self, file: &str) -> Finding {
+        Finding {
+            code: self.code.as_str().to_string(),
+            level: self.level,
+            source: Source::Envelope,
+            place: Place::receipt(file, self.pointer),
+            message: self.message,
+            fix: self.fix,
+            rule: self.rule.map(|l| l.to_string()),
+        }
+    }
 }
 
 /// Which envelope judged the receipt.

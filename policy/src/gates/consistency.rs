@@ -2,7 +2,7 @@
 //! against physics (the host's measured memory bandwidth). A receipt whose
 //! numbers do not follow from its own measurements was not written by the run.
 
-use super::Finding;
+use super::GateFinding;
 use super::{Code, GateConfig};
 use crate::receipt::Receipt;
 use std::collections::BTreeSet;
@@ -16,10 +16,10 @@ const SUMMARY_REL_TOLERANCE: f64 = 0.005;
 const CV_ABS_TOLERANCE: f64 = 0.005;
 const CALIBRATION_REL_TOLERANCE: f64 = 0.02;
 
-pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>) {
+pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<GateFinding>) {
     let rate = receipt.tokens_per_second;
     if receipt.compute_path == "real" && rate <= 0.0 {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::NonpositiveRate,
             "/tokens_per_second",
             format!("tokens_per_second is {rate} on a \"real\" run"),
@@ -27,7 +27,7 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
         ));
     }
     if rate > MAX_PLAUSIBLE_TOKENS_PER_SECOND {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::RateImplausible,
             "/tokens_per_second",
             format!("tokens_per_second is {rate}, above {MAX_PLAUSIBLE_TOKENS_PER_SECOND} tok/s"),
@@ -37,7 +37,7 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
     if let (Some(requested), Some(generated)) = (receipt.tokens_requested, receipt.tokens_generated)
         && generated < requested
     {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::TokensShort,
             "/tokens_generated",
             format!("{generated} tokens generated of {requested} requested"),
@@ -46,7 +46,7 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
     }
     samples(receipt, findings);
     if receipt.deterministic == Some(true) && receipt.seed().is_none() {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::DeterministicWithoutSeed,
             "/deterministic",
             "deterministic is true but no seed is recorded (run.seed or environment.BITNET_SEED)",
@@ -73,7 +73,7 @@ pub fn coefficient_of_variation(samples: &[f64]) -> f64 {
     var.sqrt() / mean
 }
 
-fn samples(receipt: &Receipt, findings: &mut Vec<Finding>) {
+fn samples(receipt: &Receipt, findings: &mut Vec<GateFinding>) {
     let Some(m) = &receipt.measurement else {
         return;
     };
@@ -81,7 +81,7 @@ fn samples(receipt: &Receipt, findings: &mut Vec<Finding>) {
         return;
     };
     let inconsistent = |pointer: &str, message: String| {
-        Finding::new(
+        GateFinding::new(
             Code::MeasurementInconsistent,
             pointer,
             message,
@@ -104,7 +104,7 @@ fn samples(receipt: &Receipt, findings: &mut Vec<Finding>) {
     }
     let med = crate::stats::median(samples).expect("samples are not empty");
     if !close(receipt.tokens_per_second, med, SUMMARY_REL_TOLERANCE) {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::RateDisagreesWithSamples,
             "/tokens_per_second",
             format!(
@@ -155,7 +155,7 @@ fn samples(receipt: &Receipt, findings: &mut Vec<Finding>) {
     if let (Some(tokens), Some(wall_ms)) = (m.decode_tokens, m.wall_ms) {
         let decode_ms: f64 = samples.iter().map(|s| tokens as f64 / s * 1000.0).sum();
         if decode_ms > wall_ms * 1.01 + 1.0 {
-            findings.push(Finding::new(
+            findings.push(GateFinding::new(
                 Code::RateExceedsWallTime,
                 "/measurement/wall_ms",
                 format!(
@@ -170,7 +170,7 @@ fn samples(receipt: &Receipt, findings: &mut Vec<Finding>) {
 /// The upper bound on wall_ms (the lower one is `rate-exceeds-wall-time`): the
 /// slowest sample's decode for every run, the prompt at the prefill rate (else at
 /// the slowest decode rate), twice over, plus 5 s for what lies between runs.
-fn wall_time(m: &crate::receipt::Measurement, samples: &[f64], findings: &mut Vec<Finding>) {
+fn wall_time(m: &crate::receipt::Measurement, samples: &[f64], findings: &mut Vec<GateFinding>) {
     let Some(wall_ms) = m.wall_ms else {
         return;
     };
@@ -184,7 +184,7 @@ fn wall_time(m: &crate::receipt::Measurement, samples: &[f64], findings: &mut Ve
     let per_run_ms = (decode / slowest + prompt / prefill.min(slowest)) * 1000.0;
     let bound = 2.0 * per_run_ms * samples.len() as f64 + 5000.0;
     if !wall_ms.is_finite() || (m.decode_tokens.is_some() && wall_ms > bound) {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::WallTimeImplausible,
             "/measurement/wall_ms",
             format!(
@@ -198,7 +198,7 @@ fn wall_time(m: &crate::receipt::Measurement, samples: &[f64], findings: &mut Ve
 
 /// A decode step reads the output projection (hidden × vocab, ≥ 1 bit each) and
 /// at least 1/256 of the parameters at 1 bit (a mixture of experts reads few).
-fn bytes_per_token(receipt: &Receipt, findings: &mut Vec<Finding>) {
+fn bytes_per_token(receipt: &Receipt, findings: &mut Vec<GateFinding>) {
     let Some(model) = &receipt.model else {
         return;
     };
@@ -213,7 +213,7 @@ fn bytes_per_token(receipt: &Receipt, findings: &mut Vec<Finding>) {
     if let Some(floor) = head.into_iter().chain(params).max()
         && bpt < floor
     {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::BytesPerTokenImplausible,
             "/model/bytes_per_token",
             format!(
@@ -224,7 +224,7 @@ fn bytes_per_token(receipt: &Receipt, findings: &mut Vec<Finding>) {
     }
 }
 
-fn kernel_stats(receipt: &Receipt, findings: &mut Vec<Finding>) {
+fn kernel_stats(receipt: &Receipt, findings: &mut Vec<GateFinding>) {
     let Some(stats) = &receipt.kernel_stats else {
         return;
     };
@@ -243,7 +243,7 @@ fn kernel_stats(receipt: &Receipt, findings: &mut Vec<Finding>) {
         if !not_listed.is_empty() {
             parts.push(format!("counted but not listed: {}", not_listed.join(", ")));
         }
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::KernelStatsMismatch,
             "/kernel_stats",
             format!("kernels and kernel_stats disagree ({})", parts.join("; ")),
@@ -252,7 +252,7 @@ fn kernel_stats(receipt: &Receipt, findings: &mut Vec<Finding>) {
     }
     for (i, stat) in stats.iter().enumerate() {
         if stat.calls == 0 {
-            findings.push(Finding::new(
+            findings.push(GateFinding::new(
                 Code::KernelStatsMismatch,
                 format!("/kernel_stats/{i}/calls"),
                 format!("kernel \"{}\" is listed with 0 calls", stat.id),
@@ -262,7 +262,7 @@ fn kernel_stats(receipt: &Receipt, findings: &mut Vec<Finding>) {
     }
 }
 
-fn calibration(receipt: &Receipt, findings: &mut Vec<Finding>) {
+fn calibration(receipt: &Receipt, findings: &mut Vec<GateFinding>) {
     let Some(cal) = &receipt.calibration else {
         return;
     };
@@ -272,7 +272,7 @@ fn calibration(receipt: &Receipt, findings: &mut Vec<Finding>) {
     if let (Some(stated), Some(derived)) = (cal.roofline_tokens_per_second, derived)
         && !close(stated, derived, CALIBRATION_REL_TOLERANCE)
     {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
                 Code::CalibrationInconsistent,
                 "/calibration/roofline_tokens_per_second",
                 format!(
@@ -286,7 +286,7 @@ fn calibration(receipt: &Receipt, findings: &mut Vec<Finding>) {
     {
         let actual = rate / roofline;
         if !close(stated, actual, CALIBRATION_REL_TOLERANCE) {
-            findings.push(Finding::new(
+            findings.push(GateFinding::new(
                 Code::CalibrationInconsistent,
                 "/calibration/roofline_fraction",
                 format!(
@@ -303,7 +303,7 @@ fn calibration(receipt: &Receipt, findings: &mut Vec<Finding>) {
     if let Some(worst) = fraction.reduce(f64::max)
         && worst > MAX_ROOFLINE_FRACTION
     {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
                 Code::RooflineExceeded,
                 "/calibration/roofline_fraction",
                 format!(
@@ -316,7 +316,7 @@ fn calibration(receipt: &Receipt, findings: &mut Vec<Finding>) {
     }
 }
 
-fn model_hash(receipt: &Receipt, expected: &super::ModelHash, findings: &mut Vec<Finding>) {
+fn model_hash(receipt: &Receipt, expected: &super::ModelHash, findings: &mut Vec<GateFinding>) {
     let stated = receipt.model.as_ref().and_then(|m| m.sha256.as_deref());
     let message = match stated {
         None => format!(
@@ -329,7 +329,7 @@ fn model_hash(receipt: &Receipt, expected: &super::ModelHash, findings: &mut Vec
             expected.path, expected.sha256
         ),
     };
-    findings.push(Finding::new(
+    findings.push(GateFinding::new(
         Code::ModelHashMismatch,
         "/model/sha256",
         message,

@@ -1,7 +1,7 @@
 //! Environment gates: can the run be placed (what built it, where it ran) and
 //! dated (a valid time, not in the future, not too old)?
 
-use super::Finding;
+use super::GateFinding;
 use super::{Code, GateConfig};
 use crate::receipt::{Receipt, SchemaVersion};
 use time::{Duration, OffsetDateTime};
@@ -14,7 +14,7 @@ pub fn check(
     version: SchemaVersion,
     timestamp: OffsetDateTime,
     config: &GateConfig,
-    findings: &mut Vec<Finding>,
+    findings: &mut Vec<GateFinding>,
 ) {
     match version {
         SchemaVersion::V1_0 => {
@@ -25,7 +25,7 @@ pub fn check(
                     } else {
                         ""
                     };
-                    findings.push(Finding::new(
+                    findings.push(GateFinding::new(
                         Code::MissingEnvironmentKey,
                         pointer,
                         format!("environment.{key} is missing: the run cannot be placed"),
@@ -41,7 +41,7 @@ pub fn check(
                 ("host", receipt.host.is_some()),
             ] {
                 if !present {
-                    findings.push(Finding::new(
+                    findings.push(GateFinding::new(
                         Code::MissingEnvironmentKey,
                         "",
                         format!("{key} is missing: a v1.1 receipt records what built it and where it ran"),
@@ -53,7 +53,7 @@ pub fn check(
     }
 
     if timestamp > config.now + FUTURE_SLACK {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::TimestampInFuture,
             "/timestamp",
             format!(
@@ -67,7 +67,7 @@ pub fn check(
     if let Some(max_age) = config.max_age {
         let age = config.now - timestamp;
         if age > max_age {
-            findings.push(Finding::new(
+            findings.push(GateFinding::new(
                 Code::StaleReceipt,
                 "/timestamp",
                 format!(
@@ -118,9 +118,9 @@ pub fn parse_age(s: &str) -> Option<Duration> {
 /// What a v1.1 receipt promises beyond presence: build and host that say
 /// something, timed samples and per-kernel counts, so that the consistency gates
 /// have something to check (without them each would skip silently).
-fn evidence(receipt: &Receipt, findings: &mut Vec<Finding>) {
+fn evidence(receipt: &Receipt, findings: &mut Vec<GateFinding>) {
     let mut missing = |pointer: &str, what: &str| {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::EvidenceMissing,
             pointer,
             format!("{what}: a 1.1.0 receipt carries the evidence it is checked against"),

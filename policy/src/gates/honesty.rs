@@ -1,7 +1,7 @@
 //! Honesty gates: does the receipt show that real, quantized kernels ran on the
 //! backend it names? Kernel ids are classified by prefix (DESIGN §3).
 
-use super::Finding;
+use super::GateFinding;
 use super::{Code, GateConfig, identifiers};
 use crate::receipt::Receipt;
 use std::collections::HashSet;
@@ -40,10 +40,10 @@ fn is_gpu_backend(backend: &str) -> bool {
     matches!(backend.to_ascii_lowercase().as_str(), "cuda" | "gpu")
 }
 
-pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>) {
+pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<GateFinding>) {
     identifiers::check(receipt, findings);
     for (key, value) in identifiers::mock_flags(receipt) {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::MockEnvironment,
             format!(
                 "/environment/{}",
@@ -58,7 +58,7 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
         ));
     }
     if receipt.compute_path != "real" {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::ComputePathNotReal,
             "/compute_path",
             format!("compute_path is \"{}\", not \"real\"", receipt.compute_path),
@@ -67,7 +67,7 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
     }
     let kernels = &receipt.kernels;
     if kernels.is_empty() {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::KernelsEmpty,
             "/kernels",
             "no kernels are listed: a run that executed no kernel measured nothing",
@@ -76,7 +76,7 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
         return;
     }
     if kernels.len() > MAX_KERNELS {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::TooManyKernels,
             "/kernels",
             format!(
@@ -140,7 +140,7 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
     let any_fallback = kernels.iter().any(|k| is_fallback_kernel(k));
     let fallback_only = any_fallback && !any_gpu && !any_quantized_cpu;
     if fallback_only {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::FallbackOnly,
             "/kernels",
             format!(
@@ -161,7 +161,7 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
         } else {
             format!("backend is \"{}\"", receipt.backend)
         };
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::MissingGpuKernel,
             "/kernels",
             format!("{why} but no GPU kernel ran (kernels: {})", preview(kernels)),
@@ -169,7 +169,7 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
         ));
     }
     if backend_is_cpu && !any_quantized_cpu && !fallback_only {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::MissingQuantizedCpuKernel,
             "/kernels",
             format!(
@@ -183,7 +183,7 @@ pub fn check(receipt: &Receipt, config: &GateConfig, findings: &mut Vec<Finding>
 
 /// Run a per-id check over the kernel list, capping how many findings one code adds.
 fn per_kernel<'k>(
-    findings: &mut Vec<Finding>,
+    findings: &mut Vec<GateFinding>,
     kernels: &'k [String],
     code: Code,
     mut check: impl FnMut(&'k str) -> Option<(String, &'static str)>,
@@ -193,12 +193,17 @@ fn per_kernel<'k>(
         if let Some((message, fix)) = check(id) {
             hits += 1;
             if hits <= MAX_FINDINGS_PER_CODE {
-                findings.push(Finding::new(code, format!("/kernels/{i}"), message, fix));
+                findings.push(GateFinding::new(
+                    code,
+                    format!("/kernels/{i}"),
+                    message,
+                    fix,
+                ));
             }
         }
     }
     if hits > MAX_FINDINGS_PER_CODE {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             code,
             "/kernels",
             format!(

@@ -7,7 +7,7 @@
 //! invisible characters dropped) so the finding can say what it pretends to be.
 
 use super::Code;
-use super::Finding;
+use super::GateFinding;
 use crate::receipt::Receipt;
 
 /// Backends a receipt may name (compared without case).
@@ -140,7 +140,7 @@ fn why_not(id: &str) -> String {
     }
 }
 
-pub fn check(receipt: &Receipt, findings: &mut Vec<Finding>) {
+pub fn check(receipt: &Receipt, findings: &mut Vec<GateFinding>) {
     let stats = receipt.kernel_stats.iter().flatten();
     let ids = receipt
         .kernels
@@ -159,7 +159,7 @@ pub fn check(receipt: &Receipt, findings: &mut Vec<Finding>) {
         }
         invalid += 1;
         if invalid <= 10 {
-            findings.push(Finding::new(
+            findings.push(GateFinding::new(
                 Code::KernelIdInvalid,
                 pointer,
                 format!(
@@ -172,7 +172,7 @@ pub fn check(receipt: &Receipt, findings: &mut Vec<Finding>) {
         }
     }
     if invalid > 10 {
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::KernelIdInvalid,
             "/kernels",
             format!(
@@ -194,7 +194,7 @@ pub fn check(receipt: &Receipt, findings: &mut Vec<Finding>) {
             } else {
                 String::new()
             };
-        findings.push(Finding::new(
+        findings.push(GateFinding::new(
             Code::BackendUnknown,
             "/backend",
             format!(
@@ -212,7 +212,7 @@ pub fn check(receipt: &Receipt, findings: &mut Vec<Finding>) {
             if let Some(v) = value
                 && !is_identifier(v)
             {
-                findings.push(Finding::new(
+                findings.push(GateFinding::new(
                     Code::KernelIdInvalid,
                     format!("/model/{field}"),
                     format!(

@@ -12,14 +12,14 @@ pub mod structure;
 pub use codes::{Code, Family, explain};
 
 use crate::receipt::{Receipt, SchemaVersion};
-use crate::verdict::Level;
+use crate::verdict::{Finding, Level, Place, Source};
 use serde::Serialize;
 use std::collections::HashMap;
 use time::{Duration, OffsetDateTime};
 
 /// One thing wrong (or worth saying) about one receipt.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
+pub struct GateFinding {
     pub code: Code,
     pub level: Level,
     /// JSON pointer into the receipt ("" is the whole document).
@@ -30,19 +30,34 @@ pub struct Finding {
     pub fix: String,
 }
 
-impl Finding {
+impl GateFinding {
     pub fn new(
         code: Code,
         pointer: impl Into<String>,
         message: impl Into<String>,
         fix: impl Into<String>,
-    ) -> Finding {
-        Finding {
+    ) -> GateFinding {
+        GateFinding {
             code,
             level: code.default_level(),
             pointer: pointer.into(),
             message: message.into(),
             fix: fix.into(),
+        }
+    }
+}
+
+impl GateFinding {
+    /// The finding in the one shape renderers take, placed in `file`.
+    pub fn into_finding(self, file: &str) -> Finding {
+        Finding {
+            code: self.code.as_str().to_string(),
+            level: self.level,
+            source: Source::Gate,
+            place: Place::receipt(file, self.pointer),
+            message: self.message,
+            fix: self.fix,
+            rule: None,
         }
     }
 }
@@ -98,7 +113,7 @@ impl GateConfig {
 pub struct Gated {
     pub receipt: Option<Receipt>,
     pub version: Option<SchemaVersion>,
-    pub findings: Vec<Finding>,
+    pub findings: Vec<GateFinding>,
 }
 
 /// Run every gate on a receipt's bytes.
@@ -130,7 +145,7 @@ pub fn check_receipt(
     receipt: &Receipt,
     version: SchemaVersion,
     config: &GateConfig,
-    findings: &mut Vec<Finding>,
+    findings: &mut Vec<GateFinding>,
 ) {
     honesty::check(receipt, config, findings);
     // The schema's date-time format is looser than RFC 3339 in places (leap

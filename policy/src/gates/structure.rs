@@ -3,7 +3,7 @@
 //! reaches the other gates.
 
 use super::Code;
-use super::Finding;
+use super::GateFinding;
 use crate::receipt::parse::{self, ParseProblem};
 use crate::receipt::{Receipt, SchemaVersion, schema};
 use serde_json::Value;
@@ -13,11 +13,11 @@ use serde_json::Value;
 pub struct Structured {
     pub receipt: Receipt,
     pub version: SchemaVersion,
-    pub findings: Vec<Finding>,
+    pub findings: Vec<GateFinding>,
 }
 
-pub fn too_large(size: u64, cap: u64) -> Finding {
-    Finding::new(
+pub fn too_large(size: u64, cap: u64) -> GateFinding {
+    GateFinding::new(
         Code::FileTooLarge,
         "",
         format!("the file is {size} bytes, above the {cap}-byte cap for receipts; it was not read"),
@@ -25,7 +25,7 @@ pub fn too_large(size: u64, cap: u64) -> Finding {
     )
 }
 
-pub fn check(bytes: &[u8]) -> Result<Structured, Vec<Finding>> {
+pub fn check(bytes: &[u8]) -> Result<Structured, Vec<GateFinding>> {
     let document = parse::parse(bytes).map_err(|p| vec![parse_finding(p)])?;
     let version = schema_version(&document.value)?;
     let violations = schema::validate(version, &document.value);
@@ -35,11 +35,11 @@ pub fn check(bytes: &[u8]) -> Result<Structured, Vec<Finding>> {
             .map(|v| violation_finding(version, v))
             .collect());
     }
-    let findings: Vec<Finding> = document
+    let findings: Vec<GateFinding> = document
         .duplicate_keys
         .iter()
         .map(|pointer| {
-            Finding::new(
+            GateFinding::new(
                 Code::DuplicateKey,
                 pointer.clone(),
                 format!("key {pointer} appears more than once; readers disagree on which value counts (policy-check used the last)"),
@@ -48,7 +48,7 @@ pub fn check(bytes: &[u8]) -> Result<Structured, Vec<Finding>> {
         })
         .collect();
     let receipt = Receipt::from_document(document.value).map_err(|e| {
-        vec![Finding::new(
+        vec![GateFinding::new(
             Code::SchemaViolation,
             "",
             format!("the receipt matches its schema but cannot be read: {e}"),
@@ -62,9 +62,9 @@ pub fn check(bytes: &[u8]) -> Result<Structured, Vec<Finding>> {
     })
 }
 
-fn parse_finding(problem: ParseProblem) -> Finding {
+fn parse_finding(problem: ParseProblem) -> GateFinding {
     match problem {
-        ParseProblem::Empty => Finding::new(
+        ParseProblem::Empty => GateFinding::new(
             Code::EmptyFile,
             "",
             "the file is empty",
@@ -74,7 +74,7 @@ fn parse_finding(problem: ParseProblem) -> Finding {
             offset,
             line,
             column,
-        } => Finding::new(
+        } => GateFinding::new(
             Code::InvalidUtf8,
             "",
             format!("byte {offset} (line {line}, column {column}) is not valid UTF-8"),
@@ -91,14 +91,14 @@ fn parse_finding(problem: ParseProblem) -> Finding {
             } else {
                 ""
             };
-            Finding::new(
+            GateFinding::new(
                 Code::InvalidJson,
                 "",
                 format!("not JSON at line {line}, column {column}: {message}{hint}"),
                 "write receipts with a JSON serializer; NaN and Infinity are not JSON, so a rate that could not be measured must fail the benchmark",
             )
         }
-        ParseProblem::TooDeep { line, column } => Finding::new(
+        ParseProblem::TooDeep { line, column } => GateFinding::new(
             Code::NestingTooDeep,
             "",
             format!("nesting deeper than 128 levels at line {line}, column {column}"),
@@ -107,7 +107,7 @@ fn parse_finding(problem: ParseProblem) -> Finding {
     }
 }
 
-fn schema_version(value: &Value) -> Result<SchemaVersion, Vec<Finding>> {
+fn schema_version(value: &Value) -> Result<SchemaVersion, Vec<GateFinding>> {
     let Some(object) = value.as_object() else {
         let kind = match value {
             Value::Array(_) => "an array",
@@ -116,7 +116,7 @@ fn schema_version(value: &Value) -> Result<SchemaVersion, Vec<Finding>> {
             Value::Bool(_) => "a boolean",
             _ => "null",
         };
-        return Err(vec![Finding::new(
+        return Err(vec![GateFinding::new(
             Code::NotAnObject,
             "",
             format!("the top level is {kind}, not an object"),
@@ -125,21 +125,21 @@ fn schema_version(value: &Value) -> Result<SchemaVersion, Vec<Finding>> {
     };
     let known = SchemaVersion::KNOWN.join(", ");
     match object.get("schema_version") {
-        None => Err(vec![Finding::new(
+        None => Err(vec![GateFinding::new(
             Code::UnknownSchemaVersion,
             "/schema_version",
             "schema_version is missing",
             format!("add \"schema_version\": \"1.1.0\" (known versions: {known})"),
         )]),
         Some(Value::String(s)) => SchemaVersion::parse(s).ok_or_else(|| {
-            vec![Finding::new(
+            vec![GateFinding::new(
                 Code::UnknownSchemaVersion,
                 "/schema_version",
                 format!("schema_version \"{s}\" is not one this policy-check reads"),
                 format!("write one of {known}, or update policy-check"),
             )]
         }),
-        Some(other) => Err(vec![Finding::new(
+        Some(other) => Err(vec![GateFinding::new(
             Code::UnknownSchemaVersion,
             "/schema_version",
             format!("schema_version is {other}, not a string"),
@@ -148,7 +148,7 @@ fn schema_version(value: &Value) -> Result<SchemaVersion, Vec<Finding>> {
     }
 }
 
-fn violation_finding(version: SchemaVersion, v: schema::Violation) -> Finding {
+fn violation_finding(version: SchemaVersion, v: schema::Violation) -> GateFinding {
     if v.pointer == "/timestamp"
         && v.keyword == "format"
         && let Some(value) = v.message.split('"').nth(1)
@@ -160,7 +160,7 @@ fn violation_finding(version: SchemaVersion, v: schema::Violation) -> Finding {
     } else {
         v.pointer.clone()
     };
-    Finding::new(
+    GateFinding::new(
         Code::SchemaViolation,
         v.pointer,
         format!(
@@ -173,8 +173,8 @@ fn violation_finding(version: SchemaVersion, v: schema::Violation) -> Finding {
     )
 }
 
-pub(super) fn timestamp_finding(value: &str) -> Finding {
-    Finding::new(
+pub(super) fn timestamp_finding(value: &str) -> GateFinding {
+    GateFinding::new(
         Code::TimestampInvalid,
         "/timestamp",
         format!("timestamp \"{value}\" is not an RFC 3339 date-time with a zone"),

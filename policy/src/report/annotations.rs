@@ -5,7 +5,7 @@
 
 use super::escape;
 use super::model::Report;
-use crate::verdict::Level;
+use crate::verdict::{Finding, Level, Source};
 use std::fmt::Write;
 
 /// Workflow-command annotations GitHub displays per step, per level.
@@ -25,56 +25,31 @@ pub struct Annotation {
     pub message: String,
 }
 
-/// Every annotation the report calls for, claims first (they point at lines
-/// the PR changed), then receipt findings.
+/// Every annotation the report calls for: one per finding (`Report::findings`).
 pub fn annotations(report: &Report) -> Vec<Annotation> {
-    let claims = report.claims.iter().filter(|c| c.is_problem()).map(|c| {
-        let mut message = format!("{} — {}", c.text, c.message);
-        if let Some(s) = &c.suggestion {
-            let _ = write!(message, "\nFix: {s}");
-        }
-        Annotation {
-            path: c.path.clone(),
-            line: c.line.max(1),
-            column: Some(c.column.max(1)),
-            level: c.level,
-            title: format!("{} performance claim", c.outcome),
-            message,
-        }
-    });
-    let receipts = report.receipts.iter().flat_map(|r| {
-        let error = r.error.iter().map(|e| Annotation {
-            path: r.path.clone(),
-            line: 1,
-            column: None,
-            level: Level::Deny,
-            title: "unreadable receipt".into(),
-            message: e.clone(),
-        });
-        let findings = r
-            .findings
-            .iter()
-            .filter(|f| f.level != Level::Allow)
-            .map(|f| Annotation {
-                path: r.path.clone(),
-                line: 1,
-                column: None,
-                level: f.level,
-                title: f.code.clone(),
-                message: format!(
-                    "{}{}\nFix: {}",
-                    if f.pointer.is_empty() {
-                        String::new()
-                    } else {
-                        format!("at {}: ", f.pointer)
-                    },
-                    f.message,
-                    f.fix
-                ),
-            });
-        error.chain(findings)
-    });
-    claims.chain(receipts).collect()
+    report.findings().iter().map(annotation).collect()
+}
+
+fn annotation(f: &Finding) -> Annotation {
+    let mut message = match &f.place.pointer {
+        Some(p) if !p.is_empty() => format!("at {p}: {}", f.message),
+        _ => f.message.clone(),
+    };
+    if !f.fix.is_empty() {
+        let _ = write!(message, "\nFix: {}", f.fix);
+    }
+    Annotation {
+        path: f.place.file.clone().unwrap_or_default(),
+        line: f.place.line.unwrap_or(1).max(1),
+        column: f.place.column.map(|c| c.max(1)),
+        level: f.level,
+        title: match f.source {
+            Source::Claim => format!("{} performance claim", f.code),
+            Source::Input => "unreadable receipt".into(),
+            Source::Gate | Source::Envelope => f.code.clone(),
+        },
+        message,
+    }
 }
 
 /// Workflow commands for the job log: up to 10 errors and 10 warnings, then a

@@ -63,12 +63,7 @@ pub fn check_text(verdicts: &[Verdict], origin: &Origin, style: Style) -> String
             super::input_error_lines(&mut out, e);
         }
         for f in v.findings.iter().filter(|f| f.level != Level::Allow) {
-            super::finding_lines(
-                &mut out, style, f.level, f.code, &f.pointer, &f.message, &f.fix,
-            );
-            if let Some(rule) = &f.rule {
-                let _ = writeln!(out, "       rule: {}", plain(rule));
-            }
+            super::finding_lines(&mut out, style, f);
         }
     }
     let statuses: Vec<Status> = verdicts.iter().map(|v| v.status).collect();

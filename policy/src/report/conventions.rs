@@ -52,7 +52,7 @@ struct CommandsJson<'a> {
     exit_code: i32,
     commands: usize,
     warnings: &'a [String],
-    findings: &'a [crate::conventions::rules::Finding],
+    findings: &'a [crate::conventions::rules::Violation],
 }
 
 pub fn commands_json(checked: &Checked) -> String {

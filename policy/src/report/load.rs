@@ -3,15 +3,15 @@
 //! anything in it is used, because a publisher may be reading an artifact made
 //! by untrusted code (a fork's pull request).
 
-use super::model::Report;
+use super::model::{REPORT_FORMAT, Report};
 use crate::verify::{Loaded, read_capped};
 use jsonschema::Validator;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
 
-/// The published schema (policy/schema/report-v1.schema.json).
-pub const REPORT_SCHEMA: &str = include_str!("../../schema/report-v1.schema.json");
+/// The published schema (policy/schema/report-v2.schema.json).
+pub const REPORT_SCHEMA: &str = include_str!("../../schema/report-v2.schema.json");
 
 /// Reports above this are refused unread: 200,000 claims fit in well under it.
 pub const DEFAULT_MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
@@ -54,6 +54,16 @@ pub fn parse(bytes: &[u8]) -> Result<Report, String> {
             e.column()
         )
     })?;
+    // Another version's report is named as such, not as a schema violation.
+    if let Some(format) = value.get("format").and_then(Value::as_str)
+        && format != REPORT_FORMAT
+        && format.starts_with("receipt-action/report/")
+    {
+        return Err(format!(
+            "is a {} report, and this policy-check reads {REPORT_FORMAT}; render and publish it with the receipt-action version that wrote it (use one version in every job of the workflow)",
+            super::escape::plain(format)
+        ));
+    }
     let errors: Vec<String> = validator()
         .iter_errors(&value)
         .take(5)

@@ -114,10 +114,9 @@ pub fn markdown(report: &Report, target: Target) -> String {
                 let _ = writeln!(out, "- {}", text(e));
             }
             for f in r.findings.iter().filter(|f| f.level != Level::Allow) {
-                let place = if f.pointer.is_empty() {
-                    String::new()
-                } else {
-                    format!(" at {}", code(&f.pointer))
+                let place = match &f.place.pointer {
+                    Some(p) if !p.is_empty() => format!(" at {}", code(p)),
+                    _ => String::new(),
                 };
                 let _ = writeln!(
                     out,

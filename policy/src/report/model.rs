@@ -7,12 +7,12 @@
 use crate::check::Verdict;
 use crate::claims::backing::ClaimVerdict;
 use crate::config::Origin;
-use crate::verdict::{Level, Status};
+use crate::verdict::{Finding, Level, Place, Source, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Identifies the shape of `report.json` (policy/schema/report-v1.schema.json).
-pub const REPORT_FORMAT: &str = "receipt-action/report/1";
+/// Identifies the shape of `report.json` (policy/schema/report-v2.schema.json).
+pub const REPORT_FORMAT: &str = "receipt-action/report/2";
 
 /// The whole result of one run (or several runs merged).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,7 +191,7 @@ pub struct ReceiptEntry {
     #[serde(default)]
     pub kernels: Vec<String>,
     #[serde(default)]
-    pub findings: Vec<FindingEntry>,
+    pub findings: Vec<Finding>,
     /// Why the receipt could not be read at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -239,17 +239,6 @@ pub struct RooflineEntry {
     /// inside, below, above or straddles.
     pub outcome: String,
     pub samples: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FindingEntry {
-    pub code: String,
-    pub level: Level,
-    /// JSON pointer into the receipt.
-    pub pointer: String,
-    pub message: String,
-    pub fix: String,
 }
 
 /// One claim and its result.
@@ -306,17 +295,7 @@ impl From<&Verdict> for ReceiptEntry {
             }),
             roofline_fraction: v.roofline_fraction,
             kernels: v.kernels.clone(),
-            findings: v
-                .findings
-                .iter()
-                .map(|f| FindingEntry {
-                    code: f.code.to_string(),
-                    level: f.level,
-                    pointer: f.pointer.clone(),
-                    message: f.message.clone(),
-                    fix: f.fix.clone(),
-                })
-                .collect(),
+            findings: v.findings.clone(),
             error: v
                 .error
                 .as_ref()
@@ -357,9 +336,63 @@ impl ClaimEntry {
     pub fn is_problem(&self) -> bool {
         self.level != Level::Allow
     }
+
+    /// The claim as a finding: its outcome is the code (`policy-check explain unbacked`).
+    pub fn finding(&self) -> Finding {
+        Finding {
+            code: self.outcome.clone(),
+            level: self.level,
+            source: Source::Claim,
+            place: Place::text(&self.path, self.line, self.column),
+            message: format!("{} — {}", self.text, self.message),
+            fix: self.suggestion.clone().unwrap_or_default(),
+            rule: None,
+        }
+    }
+}
+
+/// The code of a receipt that could not be read at all.
+pub const UNREADABLE_RECEIPT: &str = "unreadable-receipt";
+
+impl ReceiptEntry {
+    /// Why the receipt could not be read, as a finding.
+    pub fn error_finding(&self) -> Option<Finding> {
+        self.error.as_ref().map(|e| Finding {
+            code: UNREADABLE_RECEIPT.into(),
+            level: Level::Deny,
+            source: Source::Input,
+            place: Place {
+                file: Some(self.path.clone()),
+                ..Place::default()
+            },
+            message: e.clone(),
+            fix: String::new(),
+            rule: None,
+        })
+    }
 }
 
 impl Report {
+    /// Every finding that is not allowed, in the one shape the finding renderers
+    /// (annotations, SARIF) take: claims first (they point at lines the PR
+    /// changed), then each receipt's read error and findings.
+    pub fn findings(&self) -> Vec<Finding> {
+        let claims = self
+            .claims
+            .iter()
+            .filter(|c| c.is_problem())
+            .map(ClaimEntry::finding);
+        let receipts = self.receipts.iter().flat_map(|r| {
+            r.error_finding().into_iter().chain(
+                r.findings
+                    .iter()
+                    .filter(|f| f.level != Level::Allow)
+                    .cloned(),
+            )
+        });
+        claims.chain(receipts).collect()
+    }
+
     /// A report from verdicts and claim results; the verdict is derived here.
     pub fn new(
         verdicts: &[Verdict],

@@ -1,8 +1,8 @@
 //! SARIF 2.1.0, for code scanning and other SARIF viewers: one result per
-//! finding that is not allowed, one rule per code that occurs.
+//! finding that is not allowed (`Report::findings`), one rule per code that occurs.
 
 use super::model::Report;
-use crate::verdict::Level;
+use crate::verdict::{Level, Source};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -12,57 +12,32 @@ const DOCS: &str = "https://github.com/bitnet/receipt-action/blob/main/docs/";
 pub fn sarif(report: &Report) -> String {
     let mut rules: BTreeMap<String, Value> = BTreeMap::new();
     let mut results = Vec::new();
-    for r in &report.receipts {
-        if let Some(e) = &r.error {
-            rules.entry("unreadable-receipt".into()).or_insert_with(|| {
-                rule(
-                    "unreadable-receipt",
-                    "The receipt could not be read.",
-                    "receipts.md",
-                    Level::Deny,
-                )
-            });
-            results.push(json!({
-                "ruleId": "unreadable-receipt",
-                "level": "error",
-                "message": { "text": e },
-                "locations": [file_location(&r.path, None)],
-            }));
-        }
-        for f in r.findings.iter().filter(|f| f.level != Level::Allow) {
-            rules
-                .entry(f.code.clone())
-                .or_insert_with(|| rule(&f.code, code_summary(&f.code), "receipts.md", f.level));
-            results.push(json!({
-                "ruleId": f.code,
-                "level": sarif_level(f.level),
-                "message": { "text": format!("{} Fix: {}", f.message, f.fix) },
-                "locations": [file_location(&r.path, None)],
-                "properties": { "pointer": f.pointer, "status": r.status.as_str() },
-            }));
-        }
-    }
-    for c in report.claims.iter().filter(|c| c.is_problem()) {
-        let id = format!("claim-{}", c.outcome);
-        rules.entry(id.clone()).or_insert_with(|| {
-            rule(
-                &id,
-                &format!("A performance claim is {}.", c.outcome),
-                "claims.md",
-                c.level,
-            )
-        });
-        let mut message = format!("{}: {}", c.text, c.message);
-        if let Some(s) = &c.suggestion {
+    for f in report.findings() {
+        let (summary, doc) = match f.source {
+            Source::Claim => (format!("A performance claim is {}.", f.code), "claims.md"),
+            Source::Input => ("The receipt could not be read.".to_string(), "receipts.md"),
+            Source::Gate | Source::Envelope => (code_summary(&f.code).to_string(), "receipts.md"),
+        };
+        rules
+            .entry(f.code.clone())
+            .or_insert_with(|| rule(&f.code, &summary, doc, f.level));
+        let mut message = f.message.clone();
+        if !f.fix.is_empty() {
             message.push_str(" Fix: ");
-            message.push_str(s);
+            message.push_str(&f.fix);
         }
-        results.push(json!({
-            "ruleId": id,
-            "level": sarif_level(c.level),
+        let file = f.place.file.as_deref().unwrap_or("");
+        let region = f.place.line.map(|l| (l, f.place.column.unwrap_or(1)));
+        let mut result = json!({
+            "ruleId": f.code,
+            "level": sarif_level(f.level),
             "message": { "text": message },
-            "locations": [file_location(&c.path, Some((c.line, c.column)))],
-        }));
+            "locations": [file_location(file, region)],
+        });
+        if let Some(pointer) = &f.place.pointer {
+            result["properties"] = json!({ "pointer": pointer });
+        }
+        results.push(result);
     }
     let mut run = json!({
         "tool": { "driver": {

@@ -65,9 +65,7 @@ pub fn text(report: &Report, style: Style) -> String {
             let _ = writeln!(out, "      {}", plain(e));
         }
         for f in r.findings.iter().filter(|f| f.level != Level::Allow) {
-            super::finding_lines(
-                &mut out, style, f.level, &f.code, &f.pointer, &f.message, &f.fix,
-            );
+            super::finding_lines(&mut out, style, f);
         }
     }
     let problems: Vec<_> = report.claims.iter().filter(|c| c.is_problem()).collect();
