@@ -183,6 +183,53 @@ pub const EXIT_USAGE: i32 = 2;
 /// Exit code for an internal error (a panic: a bug in policy-check, reported as one).
 pub const EXIT_INTERNAL: i32 = 4;
 
+/// Stable codes, derived one way for every family (gates, envelopes, policy
+/// files): an enum whose variants have a kebab-case name and a `'static` record of
+/// what the family says about each (`info()`), with `ALL`, `as_str`, `parse`,
+/// `Display` and `Serialize` (as its name). Codes are public contract: only add.
+macro_rules! stable_codes {
+    (
+        $(#[$meta:meta])*
+        pub enum $code:ident: $info:ident {
+            $( $variant:ident = $name:literal { $( $field:ident: $value:expr ),* $(,)? } )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $code { $( $variant, )* }
+
+        impl $code {
+            pub const ALL: &'static [$code] = &[ $( $code::$variant, )* ];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $( $code::$variant => $name, )* }
+            }
+
+            pub fn parse(s: &str) -> Option<$code> {
+                match s { $( $name => Some($code::$variant), )* _ => None }
+            }
+
+            /// What the family records about this code.
+            pub fn info(self) -> &'static $info {
+                match self { $( $code::$variant => &$info { $( $field: $value ),* }, )* }
+            }
+        }
+
+        impl std::fmt::Display for $code {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $code {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use stable_codes;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! exit 2), and `PolicyError`, which names the file, line and column, shows the
 //! line with the place underlined, and says how to fix it.
 
+use crate::verdict::stable_codes;
 use serde::Serialize;
 use std::fmt;
 
@@ -19,44 +20,34 @@ impl fmt::Display for Location {
     }
 }
 
-macro_rules! config_codes {
-    ($( $variant:ident = $name:literal, summary: $summary:literal; )*) => {
-        /// Why a policy file could not be loaded.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum ConfigCode { $( $variant, )* }
-
-        impl ConfigCode {
-            pub const ALL: &'static [ConfigCode] = &[ $( ConfigCode::$variant, )* ];
-            pub fn as_str(self) -> &'static str {
-                match self { $( ConfigCode::$variant => $name, )* }
-            }
-            pub fn summary(self) -> &'static str {
-                match self { $( ConfigCode::$variant => $summary, )* }
-            }
-        }
-    };
+/// What a configuration code says.
+pub struct ConfigInfo {
+    pub summary: &'static str,
 }
 
-config_codes! {
-    PolicySyntax = "policy-syntax", summary: "The policy is not valid TOML.";
-    PolicyEmpty = "policy-empty", summary: "The policy file is empty.";
-    PolicyVersion = "policy-version", summary: "The policy's `version` is missing or newer than this policy-check knows.";
-    UnknownKey = "unknown-key", summary: "A key the policy language does not have (typo?).";
-    MissingKey = "missing-key", summary: "A required key is absent.";
-    WrongType = "wrong-type", summary: "A value of the wrong TOML type.";
-    InvalidValue = "invalid-value", summary: "A value of the right type that is not allowed (negative rate, unknown status, ...).";
-    InvalidTolerance = "invalid-tolerance", summary: "A tolerance that is not a percentage from 0% to below 100%.";
-    MinAboveMax = "min-above-max", summary: "A range whose min is above its max.";
-    InvalidGlob = "invalid-glob", summary: "A glob pattern that does not compile.";
-    UnknownPath = "unknown-path", summary: "A `when` key that names no receipt field.";
-    UnknownCode = "unknown-code", summary: "A `levels` key that names no gate or envelope code.";
-    DuplicateEnvelope = "duplicate-envelope", summary: "Two envelopes with the same id in one file.";
-    AmbiguousEnvelopes = "ambiguous-envelopes", summary: "Two equally specific envelopes can match the same receipt.";
+stable_codes! {
+    /// Why a policy file could not be loaded.
+    pub enum ConfigCode: ConfigInfo {
+        PolicySyntax = "policy-syntax" { summary: "The policy is not valid TOML." }
+        PolicyEmpty = "policy-empty" { summary: "The policy file is empty." }
+        PolicyVersion = "policy-version" { summary: "The policy's `version` is missing or newer than this policy-check knows." }
+        UnknownKey = "unknown-key" { summary: "A key the policy language does not have (typo?)." }
+        MissingKey = "missing-key" { summary: "A required key is absent." }
+        WrongType = "wrong-type" { summary: "A value of the wrong TOML type." }
+        InvalidValue = "invalid-value" { summary: "A value of the right type that is not allowed (negative rate, unknown status, ...)." }
+        InvalidTolerance = "invalid-tolerance" { summary: "A tolerance that is not a percentage from 0% to below 100%." }
+        MinAboveMax = "min-above-max" { summary: "A range whose min is above its max." }
+        InvalidGlob = "invalid-glob" { summary: "A glob pattern that does not compile." }
+        UnknownPath = "unknown-path" { summary: "A `when` key that names no receipt field." }
+        UnknownCode = "unknown-code" { summary: "A `levels` key that names no gate or envelope code." }
+        DuplicateEnvelope = "duplicate-envelope" { summary: "Two envelopes with the same id in one file." }
+        AmbiguousEnvelopes = "ambiguous-envelopes" { summary: "Two equally specific envelopes can match the same receipt." }
+    }
 }
 
-impl fmt::Display for ConfigCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+impl ConfigCode {
+    pub fn summary(self) -> &'static str {
+        self.info().summary
     }
 }
 

@@ -2,9 +2,7 @@
 //! receipt against its envelope finds (a policy file's own codes are
 //! `config::ConfigCode`). Codes are public contract: only add.
 
-use crate::verdict::Level;
-use serde::{Serialize, Serializer};
-use std::fmt;
+use crate::verdict::{Level, stable_codes};
 
 /// What the status of a code is when the policy does not set its level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,29 +14,12 @@ pub enum CodeDefault {
     InsufficientEvidence,
 }
 
-macro_rules! envelope_codes {
-    ($( $variant:ident = $name:literal, $default:expr,
-        summary: $summary:literal, explain: $explain:literal; )*) => {
-        /// A stable code for what judging a receipt against an envelope found.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum EnvelopeCode { $( $variant, )* }
-
-        impl EnvelopeCode {
-            pub const ALL: &'static [EnvelopeCode] = &[ $( EnvelopeCode::$variant, )* ];
-            pub fn as_str(self) -> &'static str {
-                match self { $( EnvelopeCode::$variant => $name, )* }
-            }
-            pub fn default(self) -> CodeDefault {
-                match self { $( EnvelopeCode::$variant => $default, )* }
-            }
-            pub fn summary(self) -> &'static str {
-                match self { $( EnvelopeCode::$variant => $summary, )* }
-            }
-            pub fn explanation(self) -> &'static str {
-                match self { $( EnvelopeCode::$variant => $explain, )* }
-            }
-        }
-    };
+/// What an envelope code says: what a finding of it does by default, and the
+/// text `policy-check explain <code>` prints.
+pub struct EnvelopeInfo {
+    pub default: CodeDefault,
+    pub summary: &'static str,
+    pub explain: &'static str,
 }
 
 const DENY: CodeDefault = CodeDefault::Level(Level::Deny);
@@ -46,85 +27,124 @@ const WARN: CodeDefault = CodeDefault::Level(Level::Warn);
 const INCOMPARABLE: CodeDefault = CodeDefault::Incomparable;
 const INSUFFICIENT: CodeDefault = CodeDefault::InsufficientEvidence;
 
-envelope_codes! {
-    NoMatchingEnvelope = "no-matching-envelope", INCOMPARABLE,
-        summary: "No envelope's `when` matches the receipt, so there is nothing to judge it against.",
-        explain: "Every `when` key of an envelope must match the receipt for the envelope to apply. \
-                  A receipt no envelope matches is `incomparable` (exit 3): its numbers may be fine, \
-                  but no rule says what fine is. Fix: add an envelope for this backend and format, or \
-                  check the receipt's backend and model.format. `levels = { no-matching-envelope = \"deny\" }` \
-                  in [receipt] makes it a failure.";
-    AmbiguousMatch = "ambiguous-match", DENY,
-        summary: "Two equally specific envelopes match the receipt.",
-        explain: "Loading rejects envelopes that can overlap; this catches the rest (a `when` key on a \
-                  list such as `kernels`, where one receipt can match two different globs). Fix: add a \
-                  `when` key to the envelope that should win.";
-    RateBelowEnvelope = "rate-below-envelope", DENY,
-        summary: "The decode rate is below the envelope's band.",
-        explain: "The band is [min·(1−tolerance), max·(1+tolerance)], edges included. With samples, the \
-                  whole confidence interval of the median is below the band. Fix: find the regression \
-                  (a slower kernel, a fallback path, a busy runner), or change the envelope in review.";
-    RateAboveEnvelope = "rate-above-envelope", DENY,
-        summary: "The decode rate is above the envelope's band.",
-        explain: "Faster than the band is as suspicious as slower: a skipped computation, a cached result, \
-                  a different model than the envelope is for. Fix: check that the run did the work, then \
-                  raise the envelope in review if the speed-up is real.";
-    RateInconclusive = "rate-inconclusive", INSUFFICIENT,
-        summary: "The confidence interval of the median rate straddles an edge of the band.",
-        explain: "The samples cannot say on which side of the edge the true median lies, so the verdict \
-                  is `insufficient-evidence` (exit 3). Fix: run more timed runs (`--runs`), or re-run on a \
-                  quieter runner (the action's `confirm_runs`).";
-    RooflineBelowEnvelope = "roofline-below-envelope", DENY,
-        summary: "The rate is a smaller fraction of the memory-bandwidth roofline than the envelope allows.",
-        explain: "roofline_fraction = tokens_per_second / (measured bandwidth / bytes per token) normalises \
-                  for the hardware. Fix: find what keeps the decode from streaming weights at memory speed.";
-    RooflineAboveEnvelope = "roofline-above-envelope", DENY,
-        summary: "The rate is a larger fraction of the roofline than the envelope allows.",
-        explain: "A fraction above the envelope's max usually means the calibration or bytes_per_token is \
-                  wrong. Fix: check calibration.mem_bw_gbps and model.bytes_per_token.";
-    RooflineUnmeasured = "roofline-unmeasured", WARN,
-        summary: "The envelope judges the rate only by roofline_fraction and the receipt has no calibration.",
-        explain: "Receipts of schema 1.0 carry no calibration, so nothing places their rate against their \
-                  machine's ceiling; an envelope that also has a tokens_per_second band judges them by the \
-                  band instead, and this finding does not appear. Fix: write receipts of schema 1.1 with \
-                  calibration.mem_bw_gbps and model.bytes_per_token, or give the envelope a band.";
-    RooflineInconclusive = "roofline-inconclusive", INSUFFICIENT,
-        summary: "The confidence interval of the median roofline fraction straddles an edge of the envelope's bounds.",
-        explain: "The samples, each divided by the receipt's roofline, cannot say on which side of the \
-                  edge the true median fraction lies, so the verdict is `insufficient-evidence` (exit 3). \
-                  Fix: run more timed runs (`--runs`), or re-run on a quieter runner (the action's \
-                  `confirm-runs`).";
-    MissingRequiredKernel = "missing-required-kernel", DENY,
-        summary: "No kernel the receipt ran matches a glob in `kernels.require`.",
-        explain: "A required kernel that did not run means the fast path was not taken. Fix: check the \
-                  dispatcher's choice (host.simd) and the build's features.";
-    ForbiddenKernel = "forbidden-kernel", DENY,
-        summary: "A kernel the receipt ran matches a glob in `kernels.forbid`.",
-        explain: "Forbidden kernels are fallbacks or test doubles this envelope must never see. Fix: run \
-                  in strict mode to find where the fallback is taken.";
-    NotDeterministic = "not-deterministic", DENY,
-        summary: "The envelope requires a deterministic run and the receipt is not one.",
-        explain: "Fix: run with BITNET_DETERMINISTIC=1 and a seed, or set `deterministic = false` in the \
-                  envelope for backends (CUDA) whose reductions are not ordered.";
-    TokensOverCap = "tokens-over-cap", DENY,
-        summary: "The run generated more tokens than the envelope's `max_tokens`.",
-        explain: "MVP paths are slow (QK256 scalar kernels run at about 0.1 tok/s), so their runs are \
-                  capped to keep CI short. Fix: run with --tokens at or below the cap.";
-    TooFewTokens = "too-few-tokens", DENY,
-        summary: "A production envelope judged a run that decoded fewer than 16 tokens.",
-        explain: "A rate from a handful of tokens is mostly timer and warm-up noise, and a 1-token run \
-                  measures no decode at all; production numbers come from at least 16 decoded tokens per \
-                  timed run. Fix: run with --tokens 16 or more (bitnet-engine bench decodes 128 by default).";
-    MvpEnvelope = "mvp-envelope", WARN,
-        summary: "The receipt was judged by an MVP or experimental envelope: not for production.",
-        explain: "Envelopes with status mvp or experimental turn their findings into warnings and label \
-                  the verdict, so a slow known-incomplete path is tracked without failing CI. Honesty \
-                  gates are never relaxed.";
+stable_codes! {
+    /// A stable code for what judging a receipt against an envelope found.
+    pub enum EnvelopeCode: EnvelopeInfo {
+        NoMatchingEnvelope = "no-matching-envelope" {
+            default: INCOMPARABLE,
+            summary: "No envelope's `when` matches the receipt, so there is nothing to judge it against.",
+            explain: "Every `when` key of an envelope must match the receipt for the envelope to apply. \
+                      A receipt no envelope matches is `incomparable` (exit 3): its numbers may be fine, \
+                      but no rule says what fine is. Fix: add an envelope for this backend and format, or \
+                      check the receipt's backend and model.format. `levels = { no-matching-envelope = \"deny\" }` \
+                      in [receipt] makes it a failure.",
+        }
+        AmbiguousMatch = "ambiguous-match" {
+            default: DENY,
+            summary: "Two equally specific envelopes match the receipt.",
+            explain: "Loading rejects envelopes that can overlap; this catches the rest (a `when` key on a \
+                      list such as `kernels`, where one receipt can match two different globs). Fix: add a \
+                      `when` key to the envelope that should win.",
+        }
+        RateBelowEnvelope = "rate-below-envelope" {
+            default: DENY,
+            summary: "The decode rate is below the envelope's band.",
+            explain: "The band is [min·(1−tolerance), max·(1+tolerance)], edges included. With samples, the \
+                      whole confidence interval of the median is below the band. Fix: find the regression \
+                      (a slower kernel, a fallback path, a busy runner), or change the envelope in review.",
+        }
+        RateAboveEnvelope = "rate-above-envelope" {
+            default: DENY,
+            summary: "The decode rate is above the envelope's band.",
+            explain: "Faster than the band is as suspicious as slower: a skipped computation, a cached result, \
+                      a different model than the envelope is for. Fix: check that the run did the work, then \
+                      raise the envelope in review if the speed-up is real.",
+        }
+        RateInconclusive = "rate-inconclusive" {
+            default: INSUFFICIENT,
+            summary: "The confidence interval of the median rate straddles an edge of the band.",
+            explain: "The samples cannot say on which side of the edge the true median lies, so the verdict \
+                      is `insufficient-evidence` (exit 3). Fix: run more timed runs (`--runs`), or re-run on a \
+                      quieter runner (the action's `confirm_runs`).",
+        }
+        RooflineBelowEnvelope = "roofline-below-envelope" {
+            default: DENY,
+            summary: "The rate is a smaller fraction of the memory-bandwidth roofline than the envelope allows.",
+            explain: "roofline_fraction = tokens_per_second / (measured bandwidth / bytes per token) normalises \
+                      for the hardware. Fix: find what keeps the decode from streaming weights at memory speed.",
+        }
+        RooflineAboveEnvelope = "roofline-above-envelope" {
+            default: DENY,
+            summary: "The rate is a larger fraction of the roofline than the envelope allows.",
+            explain: "A fraction above the envelope's max usually means the calibration or bytes_per_token is \
+                      wrong. Fix: check calibration.mem_bw_gbps and model.bytes_per_token.",
+        }
+        RooflineUnmeasured = "roofline-unmeasured" {
+            default: WARN,
+            summary: "The envelope judges the rate only by roofline_fraction and the receipt has no calibration.",
+            explain: "Receipts of schema 1.0 carry no calibration, so nothing places their rate against their \
+                      machine's ceiling; an envelope that also has a tokens_per_second band judges them by the \
+                      band instead, and this finding does not appear. Fix: write receipts of schema 1.1 with \
+                      calibration.mem_bw_gbps and model.bytes_per_token, or give the envelope a band.",
+        }
+        RooflineInconclusive = "roofline-inconclusive" {
+            default: INSUFFICIENT,
+            summary: "The confidence interval of the median roofline fraction straddles an edge of the envelope's bounds.",
+            explain: "The samples, each divided by the receipt's roofline, cannot say on which side of the \
+                      edge the true median fraction lies, so the verdict is `insufficient-evidence` (exit 3). \
+                      Fix: run more timed runs (`--runs`), or re-run on a quieter runner (the action's \
+                      `confirm-runs`).",
+        }
+        MissingRequiredKernel = "missing-required-kernel" {
+            default: DENY,
+            summary: "No kernel the receipt ran matches a glob in `kernels.require`.",
+            explain: "A required kernel that did not run means the fast path was not taken. Fix: check the \
+                      dispatcher's choice (host.simd) and the build's features.",
+        }
+        ForbiddenKernel = "forbidden-kernel" {
+            default: DENY,
+            summary: "A kernel the receipt ran matches a glob in `kernels.forbid`.",
+            explain: "Forbidden kernels are fallbacks or test doubles this envelope must never see. Fix: run \
+                      in strict mode to find where the fallback is taken.",
+        }
+        NotDeterministic = "not-deterministic" {
+            default: DENY,
+            summary: "The envelope requires a deterministic run and the receipt is not one.",
+            explain: "Fix: run with BITNET_DETERMINISTIC=1 and a seed, or set `deterministic = false` in the \
+                      envelope for backends (CUDA) whose reductions are not ordered.",
+        }
+        TokensOverCap = "tokens-over-cap" {
+            default: DENY,
+            summary: "The run generated more tokens than the envelope's `max_tokens`.",
+            explain: "MVP paths are slow (QK256 scalar kernels run at about 0.1 tok/s), so their runs are \
+                      capped to keep CI short. Fix: run with --tokens at or below the cap.",
+        }
+        TooFewTokens = "too-few-tokens" {
+            default: DENY,
+            summary: "A production envelope judged a run that decoded fewer than 16 tokens.",
+            explain: "A rate from a handful of tokens is mostly timer and warm-up noise, and a 1-token run \
+                      measures no decode at all; production numbers come from at least 16 decoded tokens per \
+                      timed run. Fix: run with --tokens 16 or more (bitnet-engine bench decodes 128 by default).",
+        }
+        MvpEnvelope = "mvp-envelope" {
+            default: WARN,
+            summary: "The receipt was judged by an MVP or experimental envelope: not for production.",
+            explain: "Envelopes with status mvp or experimental turn their findings into warnings and label \
+                      the verdict, so a slow known-incomplete path is tracked without failing CI. Honesty \
+                      gates are never relaxed.",
+        }
+    }
 }
 
 impl EnvelopeCode {
-    pub fn parse(s: &str) -> Option<EnvelopeCode> {
-        EnvelopeCode::ALL.iter().copied().find(|c| c.as_str() == s)
+    pub fn default(self) -> CodeDefault {
+        self.info().default
+    }
+    pub fn summary(self) -> &'static str {
+        self.info().summary
+    }
+    pub fn explanation(self) -> &'static str {
+        self.info().explain
     }
 
     /// `policy-check explain` text.
@@ -139,18 +159,6 @@ impl EnvelopeCode {
             self.summary(),
             self.explanation()
         )
-    }
-}
-
-impl fmt::Display for EnvelopeCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for EnvelopeCode {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
     }
 }
 
