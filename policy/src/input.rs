@@ -210,6 +210,8 @@ pub fn stays_inside(rel: &Path) -> bool {
 /// Every regular file under `dir` that `keep` accepts, sorted. Symlinks are
 /// followed, but each directory and each file is visited once (by device and
 /// inode), so a link loop ends and a receipt reached by two paths counts once.
+/// (walkdir stops loops but would count a receipt linked twice twice, and stats
+/// every file: receipts are verified by the thousand.)
 /// Entries that cannot be read are skipped: the caller reports what it found.
 /// `max_depth` 1 means the files directly in `dir`.
 pub fn walk_files(dir: &Path, max_depth: usize, keep: impl Fn(&Path) -> bool) -> Vec<PathBuf> {

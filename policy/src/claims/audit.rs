@@ -219,31 +219,25 @@ fn tracked_files(root: &Path) -> Option<Vec<String>> {
     })
 }
 
-/// Every file under `dir`, as paths relative to `root`, skipping `.git` and `target`.
+/// Every file under `dir`, as paths relative to `root`, skipping `.git`,
+/// `target` and `node_modules`; symlinks are not followed (as `git ls-files`
+/// lists a link, not what it points to).
 fn walk(root: &Path, dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let name = entry.file_name();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                if name != ".git" && name != "target" && name != "node_modules" {
-                    stack.push(path);
-                }
-            } else if kind.is_file()
-                && let Ok(rel) = path.strip_prefix(root)
-            {
-                out.push(rel.to_string_lossy().into_owned());
-            }
-        }
-    }
+    const SKIPPED: &[&str] = &[".git", "target", "node_modules"];
+    let mut out: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0
+                || !(e.file_type().is_dir()
+                    && e.file_name().to_str().is_some_and(|n| SKIPPED.contains(&n)))
+        })
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .filter_map(|e| {
+            let rel = e.path().strip_prefix(root).ok()?;
+            Some(rel.to_string_lossy().into_owned())
+        })
+        .collect();
     out.sort();
     out
 }
