@@ -2,19 +2,20 @@
 //! GPU is a clear exit-2 error before any model is built), then benchmarking or
 //! cross-checking on it. Without the `gpu` feature, `open` says how to rebuild.
 
-/// `--backend cpu|cuda`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `--backend cpu|cuda` (`gpu` is accepted for `cuda`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
     Cpu,
+    #[value(alias = "gpu")]
     Cuda,
 }
 
 impl Backend {
-    pub fn parse(s: Option<&str>) -> Option<Backend> {
-        match s.unwrap_or("cpu") {
-            "cpu" => Some(Backend::Cpu),
-            "cuda" | "gpu" => Some(Backend::Cuda),
-            _ => None,
+    /// The receipt's and the report's `backend`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Cuda => "cuda",
         }
     }
 }
