@@ -584,7 +584,7 @@ pub fn model_from(g: GgufFile) -> Result<Model> {
                 .collect()),
             GGML_F16 => Ok(bytes
                 .chunks_exact(2)
-                .map(|b| crate::f16::f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
                 .collect()),
             other => Err(EngineError::Config(format!(
                 "{}: norm '{name}' has type {} ({other}); norms must be F32 or F16",

@@ -3,11 +3,11 @@
 
 use std::sync::OnceLock;
 
-use crate::f16::f16_to_f32;
+use half::f16;
 
 fn f16_table() -> &'static [f32] {
     static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
-    TABLE.get_or_init(|| (0..=u16::MAX).map(f16_to_f32).collect())
+    TABLE.get_or_init(|| (0..=u16::MAX).map(|h| f16::from_bits(h).to_f32()).collect())
 }
 
 /// Scalar reference: Σ f32(e_i)·x_i in order.
@@ -78,7 +78,7 @@ pub unsafe fn dot_f16_avx2(row: &[u8], x: &[f32]) -> f32 {
     let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
     let mut sum = hsum_ps_256(s);
     for j in i..n {
-        sum += f16_to_f32(u16::from_le_bytes([row[2 * j], row[2 * j + 1]])) * x[j];
+        sum += f16::from_le_bytes([row[2 * j], row[2 * j + 1]]).to_f32() * x[j];
     }
     sum
 }
@@ -133,7 +133,7 @@ pub unsafe fn dot_f16_avx512(row: &[u8], x: &[f32]) -> f32 {
     let acc1 = _mm512_add_ps(acc[1], acc[3]);
     let mut sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
     for j in i..n {
-        sum += f16_to_f32(u16::from_le_bytes([row[2 * j], row[2 * j + 1]])) * x[j];
+        sum += f16::from_le_bytes([row[2 * j], row[2 * j + 1]]).to_f32() * x[j];
     }
     sum
 }
