@@ -28,8 +28,8 @@ mod imp {
     use bitnet_engine::bench::{self, BenchOptions, BenchResult, Calibration, Decoder};
     use bitnet_engine::cuda::{self, CudaBackend, GpuInfo};
     use bitnet_engine::model::Model;
+    use bitnet_engine::receipt::Gpu;
     use cudarc::driver::CudaContext;
-    use serde_json::Value;
 
     pub struct Device(Arc<CudaContext>, GpuInfo);
 
@@ -64,7 +64,7 @@ mod imp {
         m: &Model,
         opts: &BenchOptions,
         passes: usize,
-    ) -> Result<(BenchResult, Calibration, Value)> {
+    ) -> Result<(BenchResult, Calibration, Gpu)> {
         let mut b = backend(d, m)?;
         let calibration = b.calibrate(passes)?;
         eprintln!(
@@ -87,7 +87,7 @@ mod imp {
             calibration = calibration.merge(c?);
         }
         let calibration = calibration.merge(b.calibrate(passes)?);
-        let gpu = b.info.to_json();
+        let gpu = b.info.receipt();
         Ok((result, calibration, gpu))
     }
 
@@ -102,7 +102,7 @@ mod imp {
     use bitnet_engine::EngineError;
     use bitnet_engine::bench::{BenchOptions, BenchResult, Calibration, CpuDecoder};
     use bitnet_engine::model::Model;
-    use serde_json::Value;
+    use bitnet_engine::receipt::Gpu;
 
     /// No device can be opened without the `gpu` feature.
     pub enum Device {}
@@ -119,7 +119,7 @@ mod imp {
         _: &Model,
         _: &BenchOptions,
         _: usize,
-    ) -> Result<(BenchResult, Calibration, Value)> {
+    ) -> Result<(BenchResult, Calibration, Gpu)> {
         match d {}
     }
 

@@ -417,7 +417,7 @@ fn cmd_bench(args: BenchArgs) -> Result<()> {
     if deterministic && !result.outputs_identical {
         bail!("BITNET_DETERMINISTIC is set but the timed runs generated different tokens");
     }
-    let value = receipt::build(&receipt::ReceiptInputs {
+    let receipt = receipt::build(&receipt::ReceiptInputs {
         model: m,
         model_path: loaded.path.clone(),
         model_sha256,
@@ -439,15 +439,13 @@ fn cmd_bench(args: BenchArgs) -> Result<()> {
     if let Some(dir) = receipt_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let text = serde_json::to_string_pretty(&value)? + "\n";
+    let text = serde_json::to_string_pretty(&receipt)? + "\n";
     write_replacing(&receipt_path, text.as_bytes())
         .with_context(|| format!("writing {}", receipt_path.display()))?;
     eprintln!(
         "[bitnet-engine] {:.2} tok/s (median of {runs}), roofline fraction {:.3}, receipt {}",
-        value["tokens_per_second"].as_f64().unwrap_or(f64::NAN),
-        value["calibration"]["roofline_fraction"]
-            .as_f64()
-            .unwrap_or(f64::NAN),
+        receipt.tokens_per_second,
+        receipt.calibration.roofline_fraction,
         receipt_path.display()
     );
     Ok(())
@@ -563,11 +561,13 @@ fn cmd_crosscheck(args: CrosscheckArgs) -> Result<()> {
             crosscheck::run(&mut reference, &mut candidate, &prompt, steps)?
         }
     };
-    let mut report = check.to_json(min_cosine, near_ties);
-    report["model"] = serde_json::json!(loaded.path);
-    report["format"] = serde_json::json!(m.format.name());
-    report["backend"] = serde_json::json!(args.backend.name());
-    report["prompt"] = serde_json::json!(prompt);
+    let report = CrosscheckReport {
+        check: check.report(min_cosine, near_ties),
+        model: &loaded.path,
+        format: m.format.name(),
+        backend: args.backend.name(),
+        prompt: &prompt,
+    };
     let text = serde_json::to_string_pretty(&report)? + "\n";
     if let Some(path) = &args.report {
         std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
@@ -587,6 +587,17 @@ fn cmd_crosscheck(args: CrosscheckArgs) -> Result<()> {
         );
     }
     print_stdout(&text)
+}
+
+/// The cross-check's report, then what was compared.
+#[derive(serde::Serialize)]
+struct CrosscheckReport<'a> {
+    #[serde(flatten)]
+    check: crosscheck::Report,
+    model: &'a str,
+    format: &'static str,
+    backend: &'static str,
+    prompt: &'a [u32],
 }
 
 /// Write a file whole or not at all: a new temporary file beside it, then a

@@ -129,8 +129,8 @@ kernel_ids! {
     SampleGreedy => "sample_greedy",
 }
 
-/// Calls and nanoseconds of one kernel, as counted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Calls and nanoseconds of one kernel, as counted (a receipt's `kernel_stats` entry).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct KernelStat {
     pub id: &'static str,
     pub calls: u64,
