@@ -37,10 +37,9 @@ pub fn dot_f32_scalar(row: &[u8], x: &[f32]) -> f32 {
 }
 
 /// Four accumulators, each taking two FMAs per 64 elements, and the lm_head's L2
-/// prefetch. With two accumulators and no prefetch the kernel could not keep the
-/// memory busy: on the 2-core dev machine, `bench --kernels avx2` counted the lm_head
-/// at 26.7–27.2 GB/s before and 33.1–34.0 after (2 alternating runs each), level with
-/// the AVX-512 kernel.
+/// prefetch: fewer independent FMA chains and no prefetch leave too few loads in
+/// flight to keep the memory busy, and this kernel must stream at the memory's rate
+/// like the AVX-512 one.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C; `row.len() == 2 * x.len()`.

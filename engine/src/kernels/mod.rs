@@ -299,13 +299,9 @@ impl Dispatcher {
                 i2s::permute_for_pairs(&a.q, &mut perm);
             }
             // One task per thread: a contiguous share of the concatenated rows (one piece
-            // per matrix it covers). Smaller tasks would rebalance a slowed thread, but
-            // every extra task boundary cost streaming: 8 tasks per thread read ~3% less
-            // per second than one on the 2-core dev machine (I2_S GEMV 30.0 vs 31.0 GB/s in
-            // kernel_stats, six alternating bench runs), 2 per thread kept half the gain.
-            // (A later single-thread lab found no cost per kernel call or atomic claim, so
-            // part of that gap may be the machine's drift; stealing to rebalance did not
-            // stream faster either, so one share per thread stays.)
+            // per matrix it covers), so each thread streams one long run of weights.
+            // Smaller tasks, or stealing, would rebalance a slowed thread, but they did
+            // not stream faster, and each boundary interrupts a thread's sequential read.
             // A share whose thread has not started when another finishes (preempted, or
             // parked) is still taken by that one.
             let rows: usize = jobs.iter().map(|(w, _)| w.rows).sum();
@@ -452,7 +448,7 @@ impl Dispatcher {
 
 /// Runs `f` on a rayon worker thread and waits for it. The decoder's own regions run
 /// on the dispatcher's [`Team`]; this keeps any rayon region reached from `f` from
-/// being injected from outside the pool (tens of µs per region on the dev machine).
+/// being injected from outside the pool, a cross-thread hand-over for every region.
 pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
@@ -464,14 +460,14 @@ fn each_row(rows: &[u8], rb: usize, post: f32, out: &mut [f32], dot: impl Fn(&[u
     }
 }
 
-/// Rows per lm_head task: 256 rows of 2B-4T's embedding are 1.3 MB, so the last task
-/// costs ~70 µs instead of the ~1 ms of an eighth of a thread's share.
+/// Rows per lm_head task: few enough that the last task to finish is short (256 rows
+/// of 2B-4T's embedding are 1.3 MB, a small part of a thread's share), many enough
+/// that handing out tasks costs nothing next to reading them.
 const LM_HEAD_CHUNK_ROWS: usize = 256;
 
 /// Hands the rows (`rb` bytes each) of `data` to `f` in runs of [`LM_HEAD_CHUNK_ROWS`]
 /// over the team, each with its slice of `out`, so a SIMD kernel loops over the rows
-/// inside its own code (no call and `vzeroupper` per row: ~3% more lm_head bandwidth
-/// on the dev machine).
+/// inside its own code (no call and `vzeroupper` per row).
 fn par_row_chunks(
     team: &Team,
     data: &[u8],
