@@ -481,3 +481,37 @@ fn par_row_chunks(
         f(&data[start..start + o.len() * rb], o)
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{ActQuant, KernelId, SimdLevel};
+    use crate::formats::Format;
+    use receipt_policy::gates::honesty::{
+        is_fallback_kernel, is_gpu_kernel, is_quantized_cpu_kernel,
+    };
+
+    /// What policy-check's honesty gate (asked directly, not restated) makes of the
+    /// CPU ids: none is GPU work or a fallback, and every ternary GEMV is quantized
+    /// CPU work, so a CPU receipt reads as what ran.
+    #[test]
+    fn the_policy_reads_cpu_ids_as_what_ran() {
+        for k in KernelId::ALL {
+            let id = k.name();
+            assert!(!is_gpu_kernel(id), "policy-check counts {id} as GPU work");
+            assert!(
+                !is_fallback_kernel(id),
+                "policy-check counts {id} as a fallback"
+            );
+        }
+        let levels = [SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512Vnni];
+        let gemvs = Format::ALL
+            .iter()
+            .flat_map(|f| levels.map(|l| f.kernel(l)))
+            .chain([super::Dispatcher::new(SimdLevel::Scalar)
+                .with_act_quant(ActQuant::Q8K)
+                .gemv_kernel(Format::Tq2_0)]);
+        for k in gemvs {
+            assert!(is_quantized_cpu_kernel(k.name()), "{}", k.name());
+        }
+    }
+}
