@@ -296,9 +296,10 @@ pub fn stream_read_gbps(team: &Team, pieces: &[&[u8]], method: ReadMethod) -> f6
 }
 
 /// How a calibration pass reads: a plain streaming read, or a read paced by F16
-/// conversion and FMA like the lm_head. On the dev machine the paced read streamed
-/// ~20% faster (demand loads that outrun the L2 prefetches stall), so the ceiling is
-/// the best of both: a kernel must never be able to beat its own roofline.
+/// conversion and FMA like the lm_head. Which one streams faster depends on the CPU
+/// (demand loads that outrun the L2 prefetches stall), so the ceiling is the best of
+/// both: a kernel must never be able to beat its own roofline (docs/engine.md, design
+/// measurements).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReadMethod {
     Plain,

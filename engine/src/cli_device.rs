@@ -2,19 +2,20 @@
 //! GPU is a clear exit-2 error before any model is built), then benchmarking or
 //! cross-checking on it. Without the `gpu` feature, `open` says how to rebuild.
 
-/// `--backend cpu|cuda`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// `--backend cpu|cuda` (`gpu` is accepted for `cuda`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
     Cpu,
+    #[value(alias = "gpu")]
     Cuda,
 }
 
 impl Backend {
-    pub fn parse(s: Option<&str>) -> Option<Backend> {
-        match s.unwrap_or("cpu") {
-            "cpu" => Some(Backend::Cpu),
-            "cuda" | "gpu" => Some(Backend::Cuda),
-            _ => None,
+    /// The receipt's and the report's `backend`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Cpu => "cpu",
+            Backend::Cuda => "cuda",
         }
     }
 }
@@ -27,8 +28,8 @@ mod imp {
     use bitnet_engine::bench::{self, BenchOptions, BenchResult, Calibration, Decoder};
     use bitnet_engine::cuda::{self, CudaBackend, GpuInfo};
     use bitnet_engine::model::Model;
+    use bitnet_engine::receipt::Gpu;
     use cudarc::driver::CudaContext;
-    use serde_json::Value;
 
     pub struct Device(Arc<CudaContext>, GpuInfo);
 
@@ -63,7 +64,7 @@ mod imp {
         m: &Model,
         opts: &BenchOptions,
         passes: usize,
-    ) -> Result<(BenchResult, Calibration, Value)> {
+    ) -> Result<(BenchResult, Calibration, Gpu)> {
         let mut b = backend(d, m)?;
         let calibration = b.calibrate(passes)?;
         eprintln!(
@@ -86,7 +87,7 @@ mod imp {
             calibration = calibration.merge(c?);
         }
         let calibration = calibration.merge(b.calibrate(passes)?);
-        let gpu = b.info.to_json();
+        let gpu = b.info.receipt();
         Ok((result, calibration, gpu))
     }
 
@@ -101,7 +102,7 @@ mod imp {
     use bitnet_engine::EngineError;
     use bitnet_engine::bench::{BenchOptions, BenchResult, Calibration, CpuDecoder};
     use bitnet_engine::model::Model;
-    use serde_json::Value;
+    use bitnet_engine::receipt::Gpu;
 
     /// No device can be opened without the `gpu` feature.
     pub enum Device {}
@@ -118,7 +119,7 @@ mod imp {
         _: &Model,
         _: &BenchOptions,
         _: usize,
-    ) -> Result<(BenchResult, Calibration, Value)> {
+    ) -> Result<(BenchResult, Calibration, Gpu)> {
         match d {}
     }
 

@@ -3,7 +3,7 @@
 //! forcing, so one near-tie cannot derail every later step) and its logits and own
 //! greedy choice are compared at every step.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::bench::Decoder;
 use crate::error::{EngineError, Result};
@@ -53,25 +53,56 @@ impl CrossCheck {
             })
     }
 
-    pub fn to_json(&self, min_cosine: f64, allow_near_ties: bool) -> Value {
-        json!({
-            "steps": self.steps.len(),
-            "min_cosine": self.min_cosine(),
-            "required_cosine": min_cosine,
-            "tokens_identical": self.tokens_identical(),
-            "near_ties_allowed": allow_near_ties,
-            "pass": self.passes(min_cosine, allow_near_ties),
-            "per_step": self.steps.iter().enumerate().map(|(i, s)| json!({
-                "step": i,
-                "cosine": s.cosine,
-                "max_abs_diff": s.max_abs_diff,
-                "reference_token": s.reference_token,
-                "candidate_token": s.candidate_token,
-                "reference_gap": s.reference_gap,
-                "near_tie": s.near_tie(),
-            })).collect::<Vec<_>>(),
-        })
+    /// The report of this check against `min_cosine` (and near ties, if allowed).
+    pub fn report(&self, min_cosine: f64, allow_near_ties: bool) -> Report {
+        Report {
+            steps: self.steps.len(),
+            min_cosine: self.min_cosine(),
+            required_cosine: min_cosine,
+            tokens_identical: self.tokens_identical(),
+            near_ties_allowed: allow_near_ties,
+            pass: self.passes(min_cosine, allow_near_ties),
+            per_step: self
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| StepReport {
+                    step: i,
+                    cosine: s.cosine,
+                    max_abs_diff: s.max_abs_diff.into(),
+                    reference_token: s.reference_token,
+                    candidate_token: s.candidate_token,
+                    reference_gap: s.reference_gap.into(),
+                    near_tie: s.near_tie(),
+                })
+                .collect(),
+        }
     }
+}
+
+/// What `bitnet-engine crosscheck` prints and `--report` writes.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub steps: usize,
+    pub min_cosine: f64,
+    pub required_cosine: f64,
+    pub tokens_identical: bool,
+    pub near_ties_allowed: bool,
+    pub pass: bool,
+    pub per_step: Vec<StepReport>,
+}
+
+/// One step of a [`Report`]. The f32 differences are written as their exact f64
+/// values, as the report has always shown them.
+#[derive(Clone, Debug, Serialize)]
+pub struct StepReport {
+    pub step: usize,
+    pub cosine: f64,
+    pub max_abs_diff: f64,
+    pub reference_token: u32,
+    pub candidate_token: u32,
+    pub reference_gap: f64,
+    pub near_tie: bool,
 }
 
 /// Cosine similarity in f64.

@@ -11,7 +11,6 @@ pub mod crosscheck;
 #[cfg(feature = "gpu")]
 pub mod cuda;
 pub mod error;
-pub mod f16;
 pub mod formats;
 pub mod gguf;
 pub mod kernels;

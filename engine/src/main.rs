@@ -1,7 +1,8 @@
-//! `bitnet-engine`: bench (writes a receipt), generate (greedy token ids) and inspect
-//! (a GGUF's metadata and tensors). A thin layer: parsing flags and wiring the library.
+//! `bitnet-engine`: bench (writes a receipt), crosscheck (a backend against the CPU
+//! engine), generate (greedy token ids), inspect (a GGUF's metadata and tensors) and
+//! export (a synthetic model as GGUF). A thin layer: clap parses the flags (exit 2 on
+//! any usage error), the rest wires the library.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -11,29 +12,230 @@ use bitnet_engine::formats::{EmbeddingType, Format};
 use bitnet_engine::kernels::ActQuant;
 use bitnet_engine::model::{Activation, Model, ModelSource};
 use bitnet_engine::{Dispatcher, EngineError, SimdLevel, crosscheck, gguf, receipt, synthetic};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
 
 mod cli_device;
 use cli_device::Backend;
 
-const USAGE: &str = "usage:
-  bitnet-engine bench --model <synthetic:tiny|synthetic:2b-4t|file.gguf> [--tokens 128] [--runs 5]
-                      [--warmup 1] [--prompt 32] [--threads N] [--kernels auto|scalar|avx2|avx512]
-                      [--format i2s|tq2_0|bitnet32f16|qk256] [--embedding f16|f32] [--seed S]
-                      [--calibration-passes 3] [--backend cpu|cuda] --receipt PATH
-  bitnet-engine crosscheck --model M [--backend cuda] [--steps 32] [--prompt-ids 1,2,3 | --prompt 4]
-                           [--min-cosine 0.999] [--near-ties fail|allow] [--format F] [--embedding E] [--activation A]
-                           [--report FILE]    (per-step logits of the backend vs the CPU engine)
-  bitnet-engine generate --model M --prompt-ids 1,2,3 --tokens N [--threads N] [--kernels K]
-                         [--dump-logits FILE] [--act-quant per-token|q8_k]
-                         (q8_k: llama.cpp's per-256-block activations, tq2_0 models only)
-  bitnet-engine inspect FILE.gguf
-  bitnet-engine export --model synthetic:PRESET [--format F] [--activation relu2|silu]
-                       [--arch bitnet-b1.58|bitnet] --out FILE.gguf
+/// The variables every subcommand reads; clap shows them under each help page.
+const ENVIRONMENT: &str = "environment: BITNET_SEED (default 42), BITNET_DETERMINISTIC, BITNET_STRICT_MODE, RAYON_NUM_THREADS";
 
-environment: BITNET_SEED (default 42), BITNET_DETERMINISTIC, BITNET_STRICT_MODE, RAYON_NUM_THREADS";
+#[derive(Parser, Debug)]
+#[command(
+    name = "bitnet-engine",
+    version,
+    about = "Reference BitNet b1.58 inference engine that writes honest receipts",
+    after_help = ENVIRONMENT,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Warm-up, timed runs and calibration, then a receipt.
+    #[command(after_help = ENVIRONMENT)]
+    Bench(BenchArgs),
+    /// Per-step logits of the backend against the CPU engine (teacher-forced).
+    #[command(after_help = ENVIRONMENT)]
+    Crosscheck(CrosscheckArgs),
+    /// Greedy generation: prints the new token ids, comma-separated.
+    #[command(after_help = ENVIRONMENT)]
+    Generate(GenerateArgs),
+    /// A GGUF's metadata, tensors and the model config read from them.
+    Inspect {
+        /// The GGUF file.
+        #[arg(value_name = "FILE.gguf")]
+        file: PathBuf,
+    },
+    /// Write a synthetic model as a GGUF file.
+    #[command(after_help = ENVIRONMENT)]
+    Export(ExportArgs),
+}
+
+/// Which model, and how a synthetic one is built.
+#[derive(Args, Debug)]
+struct ModelArgs {
+    /// synthetic:tiny, synthetic:2b-4t or the path of a .gguf file.
+    #[arg(long, value_name = "MODEL")]
+    model: String,
+    /// Weight format of a synthetic model [default: i2s] (a GGUF says its own).
+    #[arg(long, value_parser = one_of(&Format::ALL, Format::name))]
+    format: Option<Format>,
+    /// Element type of a synthetic model's embedding.
+    #[arg(long, default_value = "f16", value_parser = one_of(&[EmbeddingType::F16, EmbeddingType::F32], EmbeddingType::name))]
+    embedding: EmbeddingType,
+    /// Seed of the synthetic weights and the prompt [default: BITNET_SEED, else 42].
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// Where the kernels run on the CPU.
+#[derive(Args, Debug)]
+struct CpuArgs {
+    /// Threads of the pool [default: RAYON_NUM_THREADS, else every core].
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    threads: Option<usize>,
+    /// Kernel set: auto, scalar, avx2 or avx512.
+    #[arg(long, value_name = "K", default_value = "auto")]
+    kernels: String,
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    cpu: CpuArgs,
+    /// Where to write the receipt.
+    #[arg(long, value_name = "PATH")]
+    receipt: PathBuf,
+    /// Tokens decoded per timed run.
+    #[arg(long, value_name = "N", default_value_t = 128, value_parser = at_least_one)]
+    tokens: usize,
+    /// Timed runs (the receipt's rate is their median).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = at_least_one)]
+    runs: usize,
+    /// Untimed runs before the timed ones.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    warmup: usize,
+    /// Length of the seeded prompt.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = at_least_one)]
+    prompt: usize,
+    /// The prompt as token ids instead of a seeded one.
+    #[arg(long, value_name = "IDS", value_parser = token_ids)]
+    prompt_ids: Option<TokenIds>,
+    /// Bandwidth passes before the warm-up and after the last run.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    calibration_passes: usize,
+    /// Where the decoder runs.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    backend: Backend,
+}
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+struct CrosscheckArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    cpu: CpuArgs,
+    /// FFN activation of a synthetic model.
+    #[arg(long, default_value = "relu2", value_parser = activation())]
+    activation: Activation,
+    /// The candidate compared with the CPU engine.
+    #[arg(long, value_enum, default_value_t = Backend::Cuda)]
+    backend: Backend,
+    /// Greedy steps compared.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = at_least_one)]
+    steps: usize,
+    /// Length of the seeded prompt.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = at_least_one)]
+    prompt: usize,
+    /// The prompt as token ids instead of a seeded one.
+    #[arg(long, value_name = "IDS", value_parser = token_ids)]
+    prompt_ids: Option<TokenIds>,
+    /// The lowest cosine between the two logit vectors any step may have.
+    #[arg(long, value_name = "C", default_value_t = 0.999)]
+    min_cosine: f64,
+    /// A different token where the reference's top two logits are within the engines'
+    /// difference: a failure, or allowed.
+    #[arg(long, action = clap::ArgAction::Set, default_value = "fail", value_parser = PossibleValuesParser::new(["fail", "allow"]).map(|s| s == "allow"))]
+    near_ties: bool,
+    /// Also write the JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct GenerateArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    #[command(flatten)]
+    cpu: CpuArgs,
+    /// FFN activation of a synthetic model.
+    #[arg(long, default_value = "relu2", value_parser = activation())]
+    activation: Activation,
+    /// The prompt's token ids, e.g. 1,2,3.
+    #[arg(long, value_name = "IDS", value_parser = token_ids)]
+    prompt_ids: TokenIds,
+    /// Tokens to generate.
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = at_least_one)]
+    tokens: usize,
+    /// Write the logits of every step (f32 little-endian, vocab each) to FILE.
+    #[arg(long, value_name = "FILE")]
+    dump_logits: Option<PathBuf>,
+    /// Activation quantisation: per-token, or q8_k (llama.cpp's per-256-block, tq2_0 models only).
+    #[arg(long, default_value = "per-token", value_parser = |s: &str| ActQuant::parse(s).map_err(|e| e.to_string()))]
+    act_quant: ActQuant,
+}
+
+#[derive(Args, Debug)]
+struct ExportArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// FFN activation of the model.
+    #[arg(long, default_value = "relu2", value_parser = activation())]
+    activation: Activation,
+    /// GGUF architecture: bitnet-b1.58 (what this engine reads) or bitnet (llama.cpp's).
+    #[arg(long, default_value = "bitnet-b1.58", value_parser = ["bitnet-b1.58", "bitnet"])]
+    arch: String,
+    /// The GGUF file to write.
+    #[arg(long, value_name = "FILE.gguf")]
+    out: PathBuf,
+}
+
+/// A parser that accepts exactly the names of `all` (listed in the help, with
+/// suggestions for a misspelling) and returns the value it names.
+fn one_of<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(all.iter().map(|&v| name(v))).map(move |s| {
+        *all.iter()
+            .find(|&&v| name(v) == s)
+            .expect("the parser accepted one of the names")
+    })
+}
+
+fn activation() -> impl TypedValueParser<Value = Activation> {
+    one_of(&[Activation::Relu2, Activation::Silu], Activation::name)
+}
+
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A non-empty prompt of token ids.
+#[derive(Clone, Debug)]
+struct TokenIds(Vec<u32>);
+
+fn token_ids(s: &str) -> Result<TokenIds, String> {
+    let ids = s
+        .split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| {
+            t.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("'{t}' is not a token id (expected e.g. 1,2,3)"))
+        })
+        .collect::<Result<Vec<u32>, String>>()?;
+    if ids.is_empty() {
+        return Err("needs at least one id".into());
+    }
+    Ok(TokenIds(ids))
+}
 
 fn main() {
-    if let Err(e) = run() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
         eprintln!("error: {e:#}");
         // A usage error, or a backend that cannot run here: exit 2, never a CPU run.
         let unavailable = matches!(
@@ -48,64 +250,18 @@ fn main() {
     }
 }
 
+/// A combination of arguments clap cannot check alone (it depends on the model).
 #[derive(Debug)]
 struct UsageError(String);
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}\n\n{USAGE}", self.0)
+        write!(f, "{}\n\nFor more information, try '--help'.", self.0)
     }
 }
 impl std::error::Error for UsageError {}
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
-}
-
-/// `--key value` flags after the subcommand, plus positional arguments.
-struct Args {
-    flags: HashMap<String, String>,
-    positional: Vec<String>,
-}
-
-impl Args {
-    fn parse(raw: &[String], known: &[&str]) -> Result<Self> {
-        let mut flags = HashMap::new();
-        let mut positional = Vec::new();
-        let mut it = raw.iter();
-        while let Some(a) = it.next() {
-            if let Some(name) = a.strip_prefix("--") {
-                let (name, value) = match name.split_once('=') {
-                    Some((n, v)) => (n.to_string(), v.to_string()),
-                    None => {
-                        let v = it
-                            .next()
-                            .ok_or_else(|| usage(format!("--{name} needs a value")))?;
-                        (name.to_string(), v.clone())
-                    }
-                };
-                if !known.contains(&name.as_str()) {
-                    return Err(usage(format!("unknown flag --{name}")));
-                }
-                flags.insert(name, value);
-            } else {
-                positional.push(a.clone());
-            }
-        }
-        Ok(Args { flags, positional })
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.flags.get(name).map(|s| s.as_str())
-    }
-
-    fn num<T: std::str::FromStr>(&self, name: &str, default: T) -> Result<T> {
-        match self.get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| usage(format!("--{name} expects a number, got '{v}'"))),
-        }
-    }
 }
 
 fn env_flag(key: &str) -> bool {
@@ -117,11 +273,9 @@ fn env_flag(key: &str) -> bool {
     )
 }
 
-fn seed(args: &Args) -> Result<u64> {
-    if let Some(s) = args.get("seed") {
-        return s
-            .parse()
-            .map_err(|_| usage(format!("--seed expects an integer, got '{s}'")));
+fn seed(args: &ModelArgs) -> Result<u64> {
+    if let Some(s) = args.seed {
+        return Ok(s);
     }
     match std::env::var("BITNET_SEED") {
         Ok(s) => s
@@ -132,14 +286,8 @@ fn seed(args: &Args) -> Result<u64> {
     }
 }
 
-fn setup_threads(args: &Args) -> Result<usize> {
-    if let Some(t) = args.get("threads") {
-        let n: usize = t
-            .parse()
-            .map_err(|_| usage(format!("--threads expects a number, got '{t}'")))?;
-        if n == 0 {
-            return Err(usage("--threads must be at least 1"));
-        }
+fn setup_threads(args: &CpuArgs) -> Result<usize> {
+    if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global()
@@ -164,35 +312,12 @@ impl Loaded {
     }
 }
 
-fn load(args: &Args, seed: u64) -> Result<Loaded> {
-    let spec = args
-        .get("model")
-        .ok_or_else(|| usage("--model is required"))?;
+fn load(args: &ModelArgs, activation: Activation, seed: u64) -> Result<Loaded> {
+    let spec = args.model.as_str();
     let t0 = Instant::now();
     if spec.starts_with("synthetic:") {
-        let format = match args.get("format") {
-            None => Format::I2s,
-            Some(f) => Format::parse(f).ok_or_else(|| usage(format!("unknown --format '{f}'")))?,
-        };
-        let dtype = match args.get("embedding").unwrap_or("f16") {
-            "f16" => EmbeddingType::F16,
-            "f32" => EmbeddingType::F32,
-            other => {
-                return Err(usage(format!(
-                    "--embedding must be f16 or f32, got '{other}'"
-                )));
-            }
-        };
-        let activation = match args.get("activation").unwrap_or("relu2") {
-            "relu2" => Activation::Relu2,
-            "silu" => Activation::Silu,
-            other => {
-                return Err(usage(format!(
-                    "--activation must be relu2 or silu, got '{other}'"
-                )));
-            }
-        };
-        let model = synthetic::build_spec(spec, seed, format, dtype, activation)?;
+        let format = args.format.unwrap_or(Format::I2s);
+        let model = synthetic::build_spec(spec, seed, format, args.embedding, activation)?;
         let load_ms = t0.elapsed().as_secs_f64() * 1e3;
         eprintln!(
             "[bitnet-engine] built {spec} ({}) in {load_ms:.0} ms",
@@ -204,7 +329,7 @@ fn load(args: &Args, seed: u64) -> Result<Loaded> {
             load_ms,
         })
     } else {
-        if args.get("format").is_some() {
+        if args.format.is_some() {
             return Err(usage(
                 "--format applies to synthetic models; a GGUF says its own format",
             ));
@@ -221,10 +346,8 @@ fn load(args: &Args, seed: u64) -> Result<Loaded> {
     }
 }
 
-fn dispatcher(args: &Args) -> Result<Dispatcher> {
-    Ok(Dispatcher::new(SimdLevel::choose(
-        args.get("kernels").unwrap_or("auto"),
-    )?))
+fn dispatcher(args: &CpuArgs) -> Result<Dispatcher> {
+    Ok(Dispatcher::new(SimdLevel::choose(&args.kernels)?))
 }
 
 /// Text on stdout, ending in a newline; a closed pipe (`| head`) ends the output
@@ -238,98 +361,54 @@ fn print_stdout(text: &str) -> Result<()> {
     }
 }
 
-fn run() -> Result<()> {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let Some((cmd, rest)) = argv.split_first() else {
-        return Err(usage("missing command"));
-    };
-    // `bench --help` and the like print the usage too.
-    if rest.iter().any(|a| a == "--help" || a == "-h") {
-        return print_stdout(USAGE);
-    }
-    match cmd.as_str() {
-        "bench" => cmd_bench(rest),
-        "generate" => cmd_generate(rest),
-        "inspect" => cmd_inspect(rest),
-        "export" => cmd_export(rest),
-        "crosscheck" => cmd_crosscheck(rest),
-        "-h" | "--help" | "help" => print_stdout(USAGE),
-        other => Err(usage(format!("unknown command '{other}'"))),
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Bench(args) => cmd_bench(args),
+        Command::Crosscheck(args) => cmd_crosscheck(args),
+        Command::Generate(args) => cmd_generate(args),
+        Command::Inspect { file } => print_stdout(&gguf::inspect(&file)?),
+        Command::Export(args) => cmd_export(args),
     }
 }
 
-fn cmd_bench(raw: &[String]) -> Result<()> {
-    let args = Args::parse(
-        raw,
-        &[
-            "model",
-            "tokens",
-            "runs",
-            "warmup",
-            "prompt",
-            "prompt-ids",
-            "threads",
-            "kernels",
-            "receipt",
-            "format",
-            "embedding",
-            "seed",
-            "calibration-passes",
-            "backend",
-        ],
-    )?;
-    let backend = backend(&args)?;
-    let receipt_path = PathBuf::from(
-        args.get("receipt")
-            .ok_or_else(|| usage("--receipt PATH is required"))?,
-    );
-    let tokens: usize = args.num("tokens", 128)?;
-    if tokens == 0 {
-        return Err(usage("--tokens must be at least 1"));
-    }
-    let runs: usize = args.num("runs", 5)?;
-    if runs == 0 {
-        return Err(usage("--runs must be at least 1"));
-    }
-    let warmup: usize = args.num("warmup", 1)?;
-    let passes: usize = args.num("calibration-passes", 3)?;
-    let seed = seed(&args)?;
+fn cmd_bench(args: BenchArgs) -> Result<()> {
+    let seed = seed(&args.model)?;
     let strict = env_flag("BITNET_STRICT_MODE");
     let deterministic = env_flag("BITNET_DETERMINISTIC");
-    let threads = setup_threads(&args)?;
-    let k = dispatcher(&args)?;
+    let threads = setup_threads(&args.cpu)?;
+    let k = dispatcher(&args.cpu)?;
     // The device first: a missing driver, NVRTC or GPU fails before the model is built.
-    let device = match backend {
+    let device = match args.backend {
         Backend::Cuda => Some(cli_device::open()?),
         Backend::Cpu => None,
     };
-    let loaded = load(&args, seed)?;
+    // `bench` builds synthetic models with BitNet b1.58's activation.
+    let loaded = load(&args.model, Activation::Relu2, seed)?;
     let m = &loaded.model;
     eprintln!("[bitnet-engine] hashing the weights");
     let model_sha256 = loaded.sha256()?;
-    let prompt = match args.get("prompt-ids") {
-        Some(ids) => parse_ids(ids)?,
-        None => bench::seeded_prompt(args.num("prompt", 32)?, m.config.vocab, seed),
+    let prompt = match args.prompt_ids {
+        Some(TokenIds(ids)) => ids,
+        None => bench::seeded_prompt(args.prompt, m.config.vocab, seed),
     };
-    if prompt.is_empty() {
-        return Err(usage("--prompt must be at least 1"));
-    }
+    let runs = args.runs;
     let opts = BenchOptions {
         prompt,
-        tokens,
+        tokens: args.tokens,
         runs,
-        warmup,
+        warmup: args.warmup,
     };
+    let passes = args.calibration_passes;
     let (result, calibration, gpu, calibration_method, backend_name) = match device {
         Some(dev) => {
             let (result, calibration, gpu) = cli_device::bench(dev, m, &opts, passes)?;
             let method = cli_device::CUDA_CALIBRATION_METHOD;
-            (result, calibration, Some(gpu), method, "cuda")
+            (result, calibration, Some(gpu), method, Backend::Cuda.name())
         }
         None => {
             let (result, calibration) = bench_cpu(m, &k, &opts, passes, threads)?;
             let method = receipt::CPU_CALIBRATION_METHOD;
-            (result, calibration, None, method, "cpu")
+            (result, calibration, None, method, Backend::Cpu.name())
         }
     };
     if strict {
@@ -338,7 +417,7 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
     if deterministic && !result.outputs_identical {
         bail!("BITNET_DETERMINISTIC is set but the timed runs generated different tokens");
     }
-    let value = receipt::build(&receipt::ReceiptInputs {
+    let receipt = receipt::build(&receipt::ReceiptInputs {
         model: m,
         model_path: loaded.path.clone(),
         model_sha256,
@@ -356,18 +435,17 @@ fn cmd_bench(raw: &[String]) -> Result<()> {
         gpu,
         calibration_method,
     });
+    let receipt_path = args.receipt;
     if let Some(dir) = receipt_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let text = serde_json::to_string_pretty(&value)? + "\n";
+    let text = serde_json::to_string_pretty(&receipt)? + "\n";
     write_replacing(&receipt_path, text.as_bytes())
         .with_context(|| format!("writing {}", receipt_path.display()))?;
     eprintln!(
         "[bitnet-engine] {:.2} tok/s (median of {runs}), roofline fraction {:.3}, receipt {}",
-        value["tokens_per_second"].as_f64().unwrap_or(f64::NAN),
-        value["calibration"]["roofline_fraction"]
-            .as_f64()
-            .unwrap_or(f64::NAN),
+        receipt.tokens_per_second,
+        receipt.calibration.roofline_fraction,
         receipt_path.display()
     );
     Ok(())
@@ -415,72 +493,22 @@ fn bench_cpu(
     Ok((result, calibration))
 }
 
-fn backend(args: &Args) -> Result<Backend> {
-    Backend::parse(args.get("backend")).ok_or_else(|| {
-        usage(format!(
-            "--backend must be cpu or cuda, got '{}'",
-            args.get("backend").unwrap_or("")
-        ))
-    })
-}
-
-fn parse_ids(s: &str) -> Result<Vec<u32>> {
-    s.split(',')
-        .filter(|t| !t.trim().is_empty())
-        .map(|t| {
-            t.trim().parse::<u32>().map_err(|_| {
-                usage(format!(
-                    "--prompt-ids: '{t}' is not a token id (expected e.g. 1,2,3)"
-                ))
-            })
-        })
-        .collect()
-}
-
-fn cmd_generate(raw: &[String]) -> Result<()> {
-    let args = Args::parse(
-        raw,
-        &[
-            "model",
-            "prompt-ids",
-            "tokens",
-            "threads",
-            "kernels",
-            "format",
-            "embedding",
-            "activation",
-            "seed",
-            "dump-logits",
-            "act-quant",
-        ],
-    )?;
-    let ids = parse_ids(
-        args.get("prompt-ids")
-            .ok_or_else(|| usage("--prompt-ids is required"))?,
-    )?;
-    if ids.is_empty() {
-        return Err(usage("--prompt-ids needs at least one id"));
-    }
-    let tokens: usize = args.num("tokens", 16)?;
-    if tokens == 0 {
-        return Err(usage("--tokens must be at least 1"));
-    }
-    let seed = seed(&args)?;
-    setup_threads(&args)?;
-    let aq = ActQuant::parse(args.get("act-quant").unwrap_or("per-token"))
-        .map_err(|e| usage(e.to_string()))?;
-    let k = dispatcher(&args)?.with_act_quant(aq);
-    let loaded = load(&args, seed)?;
+fn cmd_generate(args: GenerateArgs) -> Result<()> {
+    let TokenIds(ids) = args.prompt_ids;
+    let seed = seed(&args.model)?;
+    setup_threads(&args.cpu)?;
+    let k = dispatcher(&args.cpu)?.with_act_quant(args.act_quant);
+    let loaded = load(&args.model, args.activation, seed)?;
     k.check_model(loaded.model.format)?;
-    let out = match args.get("dump-logits") {
-        None => bitnet_engine::generate(&loaded.model, &k, &ids, tokens)?,
+    let out = match &args.dump_logits {
+        None => bitnet_engine::generate(&loaded.model, &k, &ids, args.tokens)?,
         Some(path) => {
             // Logits of every step (prompt positions too), f32 little-endian, vocab each:
             // the llama.cpp cross-check compares them.
             let (out, logits) =
-                bitnet_engine::model::generate_with_logits(&loaded.model, &k, &ids, tokens)?;
+                bitnet_engine::model::generate_with_logits(&loaded.model, &k, &ids, args.tokens)?;
             let bytes: Vec<u8> = logits.iter().flat_map(|x| x.to_le_bytes()).collect();
-            std::fs::write(path, bytes).with_context(|| format!("writing {path}"))?;
+            std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
             out
         }
     };
@@ -492,98 +520,32 @@ fn cmd_generate(raw: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn cmd_inspect(raw: &[String]) -> Result<()> {
-    let args = Args::parse(raw, &[])?;
-    let [path] = args.positional.as_slice() else {
-        return Err(usage("inspect takes one GGUF file"));
-    };
-    print_stdout(&gguf::inspect(&PathBuf::from(path))?)
-}
-
-fn cmd_export(raw: &[String]) -> Result<()> {
-    let args = Args::parse(
-        raw,
-        &[
-            "model",
-            "format",
-            "embedding",
-            "activation",
-            "seed",
-            "arch",
-            "out",
-        ],
-    )?;
-    let out = PathBuf::from(
-        args.get("out")
-            .ok_or_else(|| usage("--out FILE.gguf is required"))?,
-    );
-    let arch = args.get("arch").unwrap_or("bitnet-b1.58");
-    if !matches!(arch, "bitnet-b1.58" | "bitnet") {
-        return Err(usage(format!(
-            "--arch must be bitnet-b1.58 or bitnet, got '{arch}'"
-        )));
-    }
-    let loaded = load(&args, seed(&args)?)?;
-    gguf::write_model(&loaded.model, &out, arch)?;
+fn cmd_export(args: ExportArgs) -> Result<()> {
+    let loaded = load(&args.model, args.activation, seed(&args.model)?)?;
+    gguf::write_model(&loaded.model, &args.out, &args.arch)?;
     eprintln!(
-        "[bitnet-engine] wrote {} ({arch}, {})",
-        out.display(),
+        "[bitnet-engine] wrote {} ({}, {})",
+        args.out.display(),
+        args.arch,
         loaded.model.format.name()
     );
     Ok(())
 }
 
-fn cmd_crosscheck(raw: &[String]) -> Result<()> {
-    let args = Args::parse(
-        raw,
-        &[
-            "model",
-            "backend",
-            "steps",
-            "prompt",
-            "prompt-ids",
-            "min-cosine",
-            "near-ties",
-            "threads",
-            "kernels",
-            "format",
-            "embedding",
-            "activation",
-            "seed",
-            "report",
-        ],
-    )?;
-    let backend = Backend::parse(Some(args.get("backend").unwrap_or("cuda")))
-        .ok_or_else(|| usage("--backend must be cpu or cuda"))?;
-    let steps: usize = args.num("steps", 32)?;
-    if steps == 0 {
-        return Err(usage("--steps must be at least 1"));
-    }
-    let min_cosine: f64 = args.num("min-cosine", 0.999)?;
-    let near_ties = match args.get("near-ties").unwrap_or("fail") {
-        "fail" => false,
-        "allow" => true,
-        other => {
-            return Err(usage(format!(
-                "--near-ties must be fail or allow, got '{other}'"
-            )));
-        }
-    };
-    let seed = seed(&args)?;
-    setup_threads(&args)?;
-    let device = match backend {
+fn cmd_crosscheck(args: CrosscheckArgs) -> Result<()> {
+    let (steps, min_cosine, near_ties) = (args.steps, args.min_cosine, args.near_ties);
+    let seed = seed(&args.model)?;
+    setup_threads(&args.cpu)?;
+    let device = match args.backend {
         Backend::Cuda => Some(cli_device::open()?),
         Backend::Cpu => None,
     };
-    let loaded = load(&args, seed)?;
+    let loaded = load(&args.model, args.activation, seed)?;
     let m = &loaded.model;
-    let prompt = match args.get("prompt-ids") {
-        Some(ids) => parse_ids(ids)?,
-        None => bench::seeded_prompt(args.num("prompt", 4)?, m.config.vocab, seed),
+    let prompt = match args.prompt_ids {
+        Some(TokenIds(ids)) => ids,
+        None => bench::seeded_prompt(args.prompt, m.config.vocab, seed),
     };
-    if prompt.is_empty() {
-        return Err(usage("the prompt needs at least one token"));
-    }
     // The reference is always the CPU engine with its best kernels; `--kernels` picks
     // the candidate's level when the candidate is the CPU too (a self-check).
     let reference_k = Dispatcher::new(SimdLevel::detect());
@@ -594,22 +556,21 @@ fn cmd_crosscheck(raw: &[String]) -> Result<()> {
             crosscheck::run(&mut reference, &mut candidate, &prompt, steps)?
         }
         None => {
-            let k = dispatcher(&args)?;
+            let k = dispatcher(&args.cpu)?;
             let mut candidate = bench::CpuDecoder::new(m, &k);
             crosscheck::run(&mut reference, &mut candidate, &prompt, steps)?
         }
     };
-    let mut report = check.to_json(min_cosine, near_ties);
-    report["model"] = serde_json::json!(loaded.path);
-    report["format"] = serde_json::json!(m.format.name());
-    report["backend"] = serde_json::json!(match backend {
-        Backend::Cpu => "cpu",
-        Backend::Cuda => "cuda",
-    });
-    report["prompt"] = serde_json::json!(prompt);
+    let report = CrosscheckReport {
+        check: check.report(min_cosine, near_ties),
+        model: &loaded.path,
+        format: m.format.name(),
+        backend: args.backend.name(),
+        prompt: &prompt,
+    };
     let text = serde_json::to_string_pretty(&report)? + "\n";
-    if let Some(path) = args.get("report") {
-        std::fs::write(path, &text).with_context(|| format!("writing {path}"))?;
+    if let Some(path) = &args.report {
+        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
     }
     eprintln!(
         "[bitnet-engine] crosscheck {} ({}) over {steps} steps: min cosine {:.6} (need {min_cosine}), tokens identical: {}",
@@ -626,6 +587,17 @@ fn cmd_crosscheck(raw: &[String]) -> Result<()> {
         );
     }
     print_stdout(&text)
+}
+
+/// The cross-check's report, then what was compared.
+#[derive(serde::Serialize)]
+struct CrosscheckReport<'a> {
+    #[serde(flatten)]
+    check: crosscheck::Report,
+    model: &'a str,
+    format: &'static str,
+    backend: &'static str,
+    prompt: &'a [u32],
 }
 
 /// Write a file whole or not at all: a new temporary file beside it, then a
@@ -649,4 +621,107 @@ fn write_replacing(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> 
         let _ = std::fs::remove_file(&tmp);
     }
     written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// Every command line the repository documents or runs must still parse: docs/
+    /// (engine, release-gating, claims, the adopting example), engine/cuda/
+    /// device-check.sh, engine/scripts/llama_cpp_crosscheck.py and the command
+    /// policy-check's `run` builds (policy/src/action/measure.rs).
+    #[test]
+    fn documented_command_lines_parse() {
+        let lines = [
+            "bench --model synthetic:2b-4t --tokens 128 --runs 5 --receipt ci/inference.json",
+            "generate --model synthetic:tiny --prompt-ids 1,2,3 --tokens 8",
+            "inspect model.gguf",
+            "export --model synthetic:tiny --format tq2_0 --out tiny.gguf",
+            "bench --backend cuda --model synthetic:2b-4t --tokens 128 --runs 5 --receipt gpu.json",
+            "crosscheck --backend cuda --model synthetic:tiny --steps 32",
+            "export --model synthetic:2b-4t --format tq2_0 --activation silu --arch bitnet --out m.gguf",
+            "bench --model synthetic:2b-4t --prompt 1 --tokens 64 --runs 3 --threads 2 --receipt r.json",
+            "bench --model synthetic:2b-4t --tokens 128 --runs 5 --threads 1 --receipt /tmp/cpu-i2s.json",
+            "bench --model synthetic:2b-4t --tokens 128 --threads 1 --seed 42 --receipt ci/inference.json",
+            "bench --model models/bitnet-2b.gguf --tokens 128 --threads 1 --seed 42 --receipt ci/inference.json",
+            "bench --kernels scalar --prompt 2 --tokens 16 --runs 2 --threads 2 --model synthetic:2b-4t --receipt r.json",
+            "crosscheck --backend cuda --min-cosine 0.999 --report out/c.json --model synthetic:tiny --steps 32",
+            "crosscheck --backend cuda --min-cosine 0.999 --report out/c.json --model synthetic:tiny --embedding f32 --activation silu --steps 32",
+            "crosscheck --backend cuda --min-cosine 0.999 --report out/c.json --model synthetic:2b-4t --format tq2_0 --steps 8 --near-ties allow",
+            "export --model synthetic:tiny --format tq2_0 --activation silu --arch bitnet --out /tmp/model.gguf",
+            "generate --model /tmp/model.gguf --prompt-ids 1,2,3 --tokens 32 --dump-logits /tmp/ours.f32 --act-quant q8_k",
+            "bench --model synthetic:2b-4t --tokens 16 --runs 3 --threads 2 --prompt 8 --kernels avx2 --receipt r.json --backend cpu",
+        ];
+        for line in lines {
+            let argv = std::iter::once("bitnet-engine").chain(line.split_whitespace());
+            if let Err(e) = Cli::try_parse_from(argv) {
+                panic!("`bitnet-engine {line}` no longer parses:\n{e}");
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let Cli {
+            command: Command::Bench(b),
+        } = Cli::try_parse_from(["e", "bench", "--model", "m", "--receipt", "r"]).unwrap()
+        else {
+            panic!("not bench")
+        };
+        assert_eq!((b.tokens, b.runs, b.warmup, b.prompt), (128, 5, 1, 32));
+        assert_eq!(b.calibration_passes, 3);
+        assert_eq!(b.backend, Backend::Cpu);
+        assert_eq!(b.cpu.kernels, "auto");
+        assert_eq!(b.model.embedding, EmbeddingType::F16);
+        assert!(b.model.format.is_none() && b.model.seed.is_none() && b.cpu.threads.is_none());
+        let Cli {
+            command: Command::Crosscheck(c),
+        } = Cli::try_parse_from(["e", "crosscheck", "--model", "m"]).unwrap()
+        else {
+            panic!("not crosscheck")
+        };
+        assert_eq!((c.steps, c.prompt, c.min_cosine), (32, 4, 0.999));
+        assert_eq!((c.backend, c.near_ties), (Backend::Cuda, false));
+        assert_eq!(c.activation, Activation::Relu2);
+        let Cli {
+            command: Command::Generate(g),
+        } = Cli::try_parse_from(["e", "generate", "--model", "m", "--prompt-ids", "1"]).unwrap()
+        else {
+            panic!("not generate")
+        };
+        assert_eq!(g.tokens, 16);
+        assert_eq!(g.act_quant, ActQuant::PerToken);
+        let Cli {
+            command: Command::Export(x),
+        } = Cli::try_parse_from(["e", "export", "--model", "m", "--out", "o"]).unwrap()
+        else {
+            panic!("not export")
+        };
+        assert_eq!(x.arch, "bitnet-b1.58");
+        // `gpu` still names the CUDA backend.
+        let Cli {
+            command: Command::Bench(b),
+        } = Cli::try_parse_from([
+            "e",
+            "bench",
+            "--model",
+            "m",
+            "--receipt",
+            "r",
+            "--backend",
+            "gpu",
+        ])
+        .unwrap()
+        else {
+            panic!("not bench")
+        };
+        assert_eq!(b.backend, Backend::Cuda);
+    }
 }

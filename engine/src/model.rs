@@ -229,9 +229,8 @@ pub struct RunState {
 
 /// A zeroed f32 buffer in its own anonymous mapping, on huge pages where the kernel
 /// allows. Attention walks each head's cached rows in order; on 4 KiB pages that
-/// crossed a page every 8 rows (a TLB miss, and the hardware prefetcher stops at page
-/// boundaries), and huge pages made attention ~20% faster at 128 tokens on the 2-core
-/// dev machine.
+/// crosses a page every 8 rows, each a TLB miss and a stop for the hardware
+/// prefetcher (it does not cross page boundaries).
 pub struct KvBuffer {
     map: memmap2::MmapMut,
     len: usize,

@@ -7,7 +7,6 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::error::{EngineError, Result};
-use crate::f16::f32_to_f16;
 use crate::formats::{
     Bytes, Embedding, EmbeddingType, Format, TernaryMatrix, bitnet32f16, i2s, qk256, tq2_0,
 };
@@ -116,7 +115,7 @@ fn fill_blocks(
         rest.copy_from_slice(&last[..rest.len()]);
         if let Some(at) = scale_at {
             for block in c.chunks_exact_mut(block_bytes) {
-                let s = f32_to_f16(d * rng.uniform(0.75, 1.25));
+                let s = half::f16::from_f32(d * rng.uniform(0.75, 1.25));
                 block[at..at + 2].copy_from_slice(&s.to_le_bytes());
             }
         }

@@ -237,7 +237,7 @@ fn bad_arguments_are_clear_errors() {
             r,
         ],
         2,
-        "--tokens must be at least 1",
+        "invalid value '0' for '--tokens <N>': must be at least 1",
     );
     fails_with(
         &["bench", "--model", "synthetic:nonexistent", "--receipt", r],
@@ -255,7 +255,7 @@ fn bad_arguments_are_clear_errors() {
             "1",
         ],
         2,
-        "unknown flag --bogus",
+        "unexpected argument '--bogus'",
     );
     fails_with(
         &[
@@ -310,9 +310,108 @@ fn bad_arguments_are_clear_errors() {
         1,
         "outside the vocabulary",
     );
-    fails_with(&["inspect"], 2, "inspect takes one GGUF file");
-    fails_with(&["frobnicate"], 2, "unknown command");
+    fails_with(&["inspect"], 2, "<FILE.gguf>");
+    fails_with(
+        &["inspect", "a.gguf", "b.gguf"],
+        2,
+        "unexpected argument 'b.gguf'",
+    );
+    fails_with(&["frobnicate"], 2, "unrecognized subcommand 'frobnicate'");
     assert!(!std::path::Path::new(r).exists());
+}
+
+/// A flag given twice is an error, not a silent "the last one wins": a script that
+/// appends `--tokens 16` to a command that already has `--tokens 128` finds out.
+#[test]
+fn a_repeated_flag_is_a_usage_error() {
+    let r = common::temp_path("repeated.json");
+    let r = r.to_str().unwrap();
+    fails_with(
+        &[
+            "bench",
+            "--model",
+            "synthetic:tiny",
+            "--tokens",
+            "2",
+            "--tokens",
+            "3",
+            "--receipt",
+            r,
+        ],
+        2,
+        "'--tokens <N>' cannot be used multiple times",
+    );
+    fails_with(
+        &[
+            "generate",
+            "--model",
+            "synthetic:tiny",
+            "--model=synthetic:tiny",
+            "--prompt-ids",
+            "1",
+        ],
+        2,
+        "cannot be used multiple times",
+    );
+    assert!(!std::path::Path::new(r).exists());
+}
+
+#[test]
+fn version_prints_the_package_version() {
+    let version = env!("CARGO_PKG_VERSION");
+    for (args, name) in [
+        (&["--version"][..], "bitnet-engine"),
+        (&["-V"], "bitnet-engine"),
+        (&["bench", "--version"], "bitnet-engine-bench"),
+    ] {
+        let out = engine(args, &[]);
+        assert!(out.status.success(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("{name} {version}")
+        );
+    }
+}
+
+#[test]
+fn a_misspelt_flag_or_value_gets_a_suggestion() {
+    fails_with(
+        &["bench", "--modle", "synthetic:tiny"],
+        2,
+        "a similar argument exists: '--model'",
+    );
+    fails_with(
+        &[
+            "generate",
+            "--model",
+            "synthetic:tiny",
+            "--prompt-ids",
+            "1",
+            "--format",
+            "tq2",
+        ],
+        2,
+        "a similar value exists: 'tq2_0'",
+    );
+    fails_with(&["bnech"], 2, "a similar subcommand exists: 'bench'");
+}
+
+/// Help goes to stdout with exit 0 and keeps the environment-variable notes.
+#[test]
+fn help_names_the_environment() {
+    for args in [&["--help"][..], &["help", "bench"], &["bench", "-h"]] {
+        let out = engine(args, &[]);
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for var in [
+            "BITNET_SEED",
+            "BITNET_DETERMINISTIC",
+            "BITNET_STRICT_MODE",
+            "RAYON_NUM_THREADS",
+        ] {
+            assert!(text.contains(var), "{args:?}: {text}");
+        }
+    }
 }
 
 /// `--backend cuda` where no GPU can run it (this machine, CI) is exit 2 with a message

@@ -37,7 +37,7 @@ fn gpu_logits_match_the_cpu_engine_on_tiny() {
         assert!(
             check.passes(0.999, false),
             "{format:?}/{emb:?}/{act:?}: {}",
-            check.to_json(0.999, false)
+            serde_json::to_string_pretty(&check.report(0.999, false)).unwrap()
         );
     }
 }

@@ -42,7 +42,7 @@ fn random_matrix(rng: &mut Rng, format: Format, rows: usize, cols: usize) -> Ter
     };
     if let Some(at) = at {
         for b in data.chunks_exact_mut(block_bytes) {
-            let d = bitnet_engine::f16::f32_to_f16(0.01 + (rng.next() % 1000) as f32 / 1000.0);
+            let d = half::f16::from_f32(0.01 + (rng.next() % 1000) as f32 / 1000.0);
             b[at..at + 2].copy_from_slice(&d.to_le_bytes());
         }
     }
@@ -148,7 +148,7 @@ fn lm_head_simd_equals_scalar_on_awkward_sizes() {
         let data: Vec<u8> = (0..vocab * hidden)
             .flat_map(|_| {
                 let v = ((rng.next() % 2000) as f32 - 1000.0) / 700.0;
-                bitnet_engine::f16::f32_to_f16(v).to_le_bytes()
+                half::f16::from_f32(v).to_le_bytes()
             })
             .collect();
         let e = Embedding {

@@ -450,8 +450,169 @@ impl CudaBackend {
         )
     }
 
-    /// The forward pass of `model::forward` for `token` at `pos`; with `sample`, the
-    /// lm_head and argmax too, returning the next token.
+    /// x = embedding row of the token at device pointer `tok`.
+    fn embedding(&mut self, tok: u64) -> Result<()> {
+        let hidden = self.c.hidden;
+        let name = match self.emb_dtype {
+            EmbeddingType::F16 => "embedding_f16",
+            EmbeddingType::F32 => "embedding_f32",
+        };
+        let args = [
+            Arg::Ptr(self.emb),
+            Arg::Ptr(tok),
+            Arg::Ptr(self.x),
+            Arg::Int(hidden as i32),
+        ];
+        self.launch(
+            GpuKernel::Embedding,
+            name,
+            cfg(grid(hidden, 256), 256, 0),
+            &args,
+        )
+    }
+
+    /// RoPE on q and k, and k, v stored as row `pos` of the layer's caches.
+    fn rope_store(&mut self, kc: u64, vc: u64, pos: usize) -> Result<()> {
+        let c = &self.c;
+        let (hd, kv_dim) = (c.head_dim, c.kv_dim());
+        let row = (pos * kv_dim * 4) as u64;
+        let pairs = (c.heads + c.kv_heads) * hd / 2;
+        let args = [
+            Arg::Ptr(self.q),
+            Arg::Ptr(self.k),
+            Arg::Ptr(self.v),
+            Arg::Ptr(kc + row),
+            Arg::Ptr(vc + row),
+            Arg::Int(c.heads as i32),
+            Arg::Int(c.kv_heads as i32),
+            Arg::Int(hd as i32),
+            Arg::Int(pos as i32),
+            Arg::F32(c.rope_theta),
+        ];
+        self.launch(
+            GpuKernel::Rope,
+            "rope_store",
+            cfg(grid(pairs.max(kv_dim), 256), 256, 0),
+            &args,
+        )
+    }
+
+    /// att = softmax(q·K/√d)·V over the layer's first `seq` cached rows, one block per
+    /// head (its scores in shared memory).
+    fn attention(&mut self, kc: u64, vc: u64, seq: usize) -> Result<()> {
+        let c = &self.c;
+        let hd = c.head_dim;
+        let args = [
+            Arg::Ptr(self.q),
+            Arg::Ptr(kc),
+            Arg::Ptr(vc),
+            Arg::Ptr(self.att),
+            Arg::Int(c.heads as i32),
+            Arg::Int(c.kv_heads as i32),
+            Arg::Int(hd as i32),
+            Arg::Int(seq as i32),
+            Arg::F32(1.0 / (hd as f32).sqrt()),
+        ];
+        self.launch(
+            GpuKernel::Attention,
+            "attention",
+            cfg(c.heads as u32, 128, ((hd + seq) * 4) as u32),
+            &args,
+        )
+    }
+
+    /// gate = act(gate) · up, the model's activation.
+    fn ffn_gate(&mut self) -> Result<()> {
+        let ffn = self.c.ffn;
+        let (id, name) = match self.activation {
+            Activation::Relu2 => (GpuKernel::Relu2Gate, "relu2_gate"),
+            Activation::Silu => (GpuKernel::SiluGate, "silu_gate"),
+        };
+        let args = [Arg::Ptr(self.gate), Arg::Ptr(self.up), Arg::Int(ffn as i32)];
+        self.launch(id, name, cfg(grid(ffn, 256), 256, 0), &args)
+    }
+
+    /// out = rmsnorm(x) · w over `n` values (unquantised: the lm_head's input).
+    fn rmsnorm(&mut self, x: u64, w: u64, n: usize, out: u64) -> Result<()> {
+        let args = [
+            Arg::Ptr(x),
+            Arg::Ptr(w),
+            Arg::Int(n as i32),
+            Arg::F32(self.c.norm_eps),
+            Arg::Ptr(out),
+        ];
+        self.launch(
+            GpuKernel::Rmsnorm,
+            "rmsnorm",
+            cfg(1, REDUCE_THREADS, 0),
+            &args,
+        )
+    }
+
+    /// logits = E · xb over the tied embedding.
+    fn lm_head(&mut self) -> Result<()> {
+        let (vocab, hidden) = (self.c.vocab, self.c.hidden);
+        let (id, name) = match self.emb_dtype {
+            EmbeddingType::F16 => (GpuKernel::LmHeadF16, "lm_head_f16"),
+            EmbeddingType::F32 => (GpuKernel::LmHeadF32, "lm_head_f32"),
+        };
+        let args = [
+            Arg::Ptr(self.emb),
+            Arg::Ptr(self.xb),
+            Arg::Ptr(self.logits),
+            Arg::Int(vocab as i32),
+            Arg::Int(hidden as i32),
+        ];
+        self.launch(
+            id,
+            name,
+            cfg(grid(vocab, ROWS_PER_BLOCK), 32 * ROWS_PER_BLOCK, 0),
+            &args,
+        )
+    }
+
+    /// The greedy token, written to device pointer `tok` (the next step's input).
+    fn argmax(&mut self, tok: u64) -> Result<()> {
+        let args = [
+            Arg::Ptr(self.logits),
+            Arg::Int(self.c.vocab as i32),
+            Arg::Ptr(tok),
+        ];
+        self.launch(
+            GpuKernel::Argmax,
+            "argmax",
+            cfg(1, REDUCE_THREADS, 0),
+            &args,
+        )
+    }
+
+    /// Puts `token` in `tok` unless the device already holds it (the last argmax).
+    fn upload_token(&mut self, token: u32) -> Result<()> {
+        if self.device_token != Some(token) {
+            self.stream
+                .memcpy_htod(&[token as i32][..], &mut self.tok)
+                .map_err(cuda("uploading the token"))?;
+            self.device_token = Some(token);
+        }
+        Ok(())
+    }
+
+    /// Waits for the step and reads the token the argmax wrote.
+    fn download_token(&mut self) -> Result<u32> {
+        let mut next = [0i32; 1];
+        self.stream
+            .memcpy_dtoh(&self.tok, &mut next[..])
+            .map_err(cuda("reading the sampled token"))?;
+        self.stream
+            .synchronize()
+            .map_err(cuda("waiting for the step"))?;
+        let next = next[0] as u32;
+        self.device_token = Some(next);
+        Ok(next)
+    }
+
+    /// The forward pass of `model::forward` for `token` at `pos`, step by step; with
+    /// `sample`, the lm_head and argmax too, returning the next token.
     fn forward(&mut self, token: u32, pos: usize, sample: bool) -> Result<Option<u32>> {
         let c = self.c.clone();
         if pos >= self.max_seq {
@@ -466,97 +627,27 @@ impl CudaBackend {
                 vocab: c.vocab,
             });
         }
-        if self.device_token != Some(token) {
-            self.stream
-                .memcpy_htod(&[token as i32][..], &mut self.tok)
-                .map_err(cuda("uploading the token"))?;
-            self.device_token = Some(token);
-        }
-        let (hidden, hd, kv_dim) = (c.hidden, c.head_dim, c.kv_dim());
+        self.upload_token(token)?;
         let tok = raw(&self.tok, &self.stream);
-        let emb_kernel = match self.emb_dtype {
-            EmbeddingType::F16 => "embedding_f16",
-            EmbeddingType::F32 => "embedding_f32",
-        };
-        let args = [
-            Arg::Ptr(self.emb),
-            Arg::Ptr(tok),
-            Arg::Ptr(self.x),
-            Arg::Int(hidden as i32),
-        ];
-        self.launch(
-            GpuKernel::Embedding,
-            emb_kernel,
-            cfg(grid(hidden, 256), 256, 0),
-            &args,
-        )?;
-        let layer_cache = (self.max_seq * kv_dim * 4) as u64;
-        let row = (pos * kv_dim * 4) as u64;
+        self.embedding(tok)?;
+        let layer_cache = (self.max_seq * c.kv_dim() * 4) as u64;
         for l in 0..self.layers.len() {
             let lw = self.layers[l];
-            let (kc, vc) = (
-                self.kc + l as u64 * layer_cache,
-                self.vc + l as u64 * layer_cache,
-            );
-            // Attention block.
-            self.rmsnorm_quantize(self.x, lw.attn_norm, hidden)?;
-            self.gemv(
-                &[(lw.wq, self.q), (lw.wk, self.k), (lw.wv, self.v)],
-                hidden,
-                false,
-            )?;
-            let pairs = (c.heads + c.kv_heads) * hd / 2;
-            let args = [
-                Arg::Ptr(self.q),
-                Arg::Ptr(self.k),
-                Arg::Ptr(self.v),
-                Arg::Ptr(kc + row),
-                Arg::Ptr(vc + row),
-                Arg::Int(c.heads as i32),
-                Arg::Int(c.kv_heads as i32),
-                Arg::Int(hd as i32),
-                Arg::Int(pos as i32),
-                Arg::F32(c.rope_theta),
-            ];
-            self.launch(
-                GpuKernel::Rope,
-                "rope_store",
-                cfg(grid(pairs.max(kv_dim), 256), 256, 0),
-                &args,
-            )?;
-            let seq = pos + 1;
-            let args = [
-                Arg::Ptr(self.q),
-                Arg::Ptr(kc),
-                Arg::Ptr(vc),
-                Arg::Ptr(self.att),
-                Arg::Int(c.heads as i32),
-                Arg::Int(c.kv_heads as i32),
-                Arg::Int(hd as i32),
-                Arg::Int(seq as i32),
-                Arg::F32(1.0 / (hd as f32).sqrt()),
-            ];
-            self.launch(
-                GpuKernel::Attention,
-                "attention",
-                cfg(c.heads as u32, 128, ((hd + seq) * 4) as u32),
-                &args,
-            )?;
+            let kc = self.kc + l as u64 * layer_cache;
+            let vc = self.vc + l as u64 * layer_cache;
+            // Attention: q, k, v from the int8-quantised attn_norm(x).
+            self.rmsnorm_quantize(self.x, lw.attn_norm, c.hidden)?;
+            let qkv = [(lw.wq, self.q), (lw.wk, self.k), (lw.wv, self.v)];
+            self.gemv(&qkv, c.hidden, false)?;
+            self.rope_store(kc, vc, pos)?;
+            self.attention(kc, vc, pos + 1)?;
+            // x += o_proj(attn_sub_norm(att)).
             self.rmsnorm_quantize(self.att, lw.attn_sub_norm, c.q_dim())?;
             self.gemv(&[(lw.wo, self.x)], c.q_dim(), true)?;
-            // FFN block.
-            self.rmsnorm_quantize(self.x, lw.ffn_norm, hidden)?;
-            self.gemv(&[(lw.gate, self.gate), (lw.up, self.up)], hidden, false)?;
-            let (id, name) = match self.activation {
-                Activation::Relu2 => (GpuKernel::Relu2Gate, "relu2_gate"),
-                Activation::Silu => (GpuKernel::SiluGate, "silu_gate"),
-            };
-            let args = [
-                Arg::Ptr(self.gate),
-                Arg::Ptr(self.up),
-                Arg::Int(c.ffn as i32),
-            ];
-            self.launch(id, name, cfg(grid(c.ffn, 256), 256, 0), &args)?;
+            // FFN: x += down(ffn_sub_norm(act(gate) · up)) of ffn_norm(x).
+            self.rmsnorm_quantize(self.x, lw.ffn_norm, c.hidden)?;
+            self.gemv(&[(lw.gate, self.gate), (lw.up, self.up)], c.hidden, false)?;
+            self.ffn_gate()?;
             self.rmsnorm_quantize(self.gate, lw.ffn_sub_norm, c.ffn)?;
             self.gemv(&[(lw.down, self.x)], c.ffn, true)?;
         }
@@ -564,58 +655,11 @@ impl CudaBackend {
             self.mark(None)?;
             return Ok(None);
         }
-        let args = [
-            Arg::Ptr(self.x),
-            Arg::Ptr(self.output_norm),
-            Arg::Int(hidden as i32),
-            Arg::F32(c.norm_eps),
-            Arg::Ptr(self.xb),
-        ];
-        self.launch(
-            GpuKernel::Rmsnorm,
-            "rmsnorm",
-            cfg(1, REDUCE_THREADS, 0),
-            &args,
-        )?;
-        let (id, name) = match self.emb_dtype {
-            EmbeddingType::F16 => (GpuKernel::LmHeadF16, "lm_head_f16"),
-            EmbeddingType::F32 => (GpuKernel::LmHeadF32, "lm_head_f32"),
-        };
-        let args = [
-            Arg::Ptr(self.emb),
-            Arg::Ptr(self.xb),
-            Arg::Ptr(self.logits),
-            Arg::Int(c.vocab as i32),
-            Arg::Int(hidden as i32),
-        ];
-        self.launch(
-            id,
-            name,
-            cfg(grid(c.vocab, ROWS_PER_BLOCK), 32 * ROWS_PER_BLOCK, 0),
-            &args,
-        )?;
-        let args = [
-            Arg::Ptr(self.logits),
-            Arg::Int(c.vocab as i32),
-            Arg::Ptr(tok),
-        ];
-        self.launch(
-            GpuKernel::Argmax,
-            "argmax",
-            cfg(1, REDUCE_THREADS, 0),
-            &args,
-        )?;
+        self.rmsnorm(self.x, self.output_norm, c.hidden, self.xb)?;
+        self.lm_head()?;
+        self.argmax(tok)?;
         self.mark(None)?;
-        let mut next = [0i32; 1];
-        self.stream
-            .memcpy_dtoh(&self.tok, &mut next[..])
-            .map_err(cuda("reading the sampled token"))?;
-        self.stream
-            .synchronize()
-            .map_err(cuda("waiting for the step"))?;
-        let next = next[0] as u32;
-        self.device_token = Some(next);
-        Ok(Some(next))
+        self.download_token().map(Some)
     }
 
     /// The logits of the last sampled step (for the CPU cross-check).

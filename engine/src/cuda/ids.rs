@@ -1,6 +1,7 @@
-//! The kernel ids the `cuda` backend writes into `kernel_stats`. Every id is one that
+//! The kernel ids the `cuda` backend writes into `kernel_stats` (its counters are
+//! indexed by [`GpuKernel`], so no other id can reach a receipt). Every id is one that
 //! `policy-check` classifies as a GPU kernel (a `gemm_`/`i2s_gpu_` prefix or a `_cuda`
-//! suffix; policy/src/gates/honesty.rs), so a `cuda` receipt shows GPU work only.
+//! suffix), so a `cuda` receipt shows GPU work only; the test below asks the policy.
 
 macro_rules! gpu_kernel_ids {
     ($($variant:ident => $name:literal,)*) => {
@@ -34,20 +35,22 @@ gpu_kernel_ids! {
 #[cfg(test)]
 mod tests {
     use super::GpuKernel;
+    use receipt_policy::gates::honesty::{is_fallback_kernel, is_gpu_kernel};
 
-    /// The rule of policy/src/gates/honesty.rs `is_gpu_kernel`, restated: the engine
-    /// does not depend on the policy crate.
-    fn policy_calls_it_gpu(id: &str) -> bool {
-        const GPU_PREFIXES: &[&str] = &[
-            "gemm_", "wmma_", "cublas_", "cutlass_", "cuda_", "i2s_gpu_", "tl1_gpu_", "tl2_gpu_",
-        ];
-        GPU_PREFIXES.iter().any(|p| id.starts_with(p)) || id.ends_with("_cuda")
-    }
-
+    /// Asked of the policy's own honesty gate (a dev-dependency), not a copy of its
+    /// rule: renaming an id here or a prefix there fails this test.
     #[test]
     fn every_id_is_a_gpu_kernel_for_the_policy() {
         for k in GpuKernel::ALL {
-            assert!(policy_calls_it_gpu(k.name()), "{}", k.name());
+            let id = k.name();
+            assert!(
+                is_gpu_kernel(id),
+                "policy-check does not count {id} as GPU work"
+            );
+            assert!(
+                !is_fallback_kernel(id),
+                "policy-check counts {id} as a fallback"
+            );
         }
     }
 }

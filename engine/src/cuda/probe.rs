@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use cudarc::driver::{CudaContext, sys};
-use serde_json::{Value, json};
 
 use crate::error::{EngineError, Result};
 
@@ -20,13 +19,17 @@ pub struct GpuInfo {
 }
 
 impl GpuInfo {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "name": self.name,
-            "compute_capability": format!("{}.{}", self.compute_capability.0, self.compute_capability.1),
-            "driver": self.driver,
-            "memory_mb": self.memory_mb,
-        })
+    /// The receipt's `host.gpu`.
+    pub fn receipt(&self) -> crate::receipt::Gpu {
+        crate::receipt::Gpu {
+            name: self.name.clone(),
+            compute_capability: format!(
+                "{}.{}",
+                self.compute_capability.0, self.compute_capability.1
+            ),
+            driver: self.driver.clone(),
+            memory_mb: self.memory_mb,
+        }
     }
 }
 

@@ -12,18 +12,17 @@ pub const TAIL_BYTES: usize = 32;
 
 /// How far ahead of the bytes being read the lm_head and the calibration reads prefetch,
 /// into L2 (the GEMVs use [`GEMV_PREFETCH_L2`]). Rows are short (640 bytes for 2B-4T's
-/// ternary matrices), so the hardware prefetcher alone starts too late; on
-/// the 2-core dev machine 8 KiB ahead into L2 read ~10% faster than 1 KiB into L1, and
-/// no prefetch was ~25% slower (engine/examples/kernel_bandwidth.rs measures it).
+/// ternary matrices), so the hardware prefetcher alone starts too late. Far ahead into
+/// L2 streamed faster than a little ahead into L1, or no prefetch at all
+/// (engine/examples/kernel_bandwidth.rs shows the rates when this is changed).
 pub const PREFETCH_AHEAD: usize = 8192;
 
 /// The I2_S GEMVs prefetch each line twice: into L2 [`GEMV_PREFETCH_L2`] bytes ahead,
-/// then into L1 [`GEMV_PREFETCH_L1`] bytes ahead, so the loads themselves hit L1. Their
-/// compute per byte is about half the memory time on the dev machine, and with the L2
-/// prefetch alone the loads caught up with it; both steps streamed a few percent faster
-/// there (engine/examples/kernel_bandwidth.rs, GEMV against the calibration read). The
-/// calibration's plain and paced reads were slower with the extra step, so they keep
-/// the single one.
+/// then into L1 [`GEMV_PREFETCH_L1`] bytes ahead, so the loads themselves hit L1: the
+/// GEMVs compute enough per byte that loads waiting on L2 would catch up with the
+/// prefetches (engine/examples/kernel_bandwidth.rs compares the GEMVs with the
+/// calibration read). The calibration reads compute little per byte and streamed
+/// slower with the extra step, so they keep the single one.
 pub const GEMV_PREFETCH_L2: usize = 16384;
 pub const GEMV_PREFETCH_L1: usize = 2048;
 

@@ -192,8 +192,7 @@ impl TernaryMatrix {
             Format::I2s | Format::Qk256 => return Ok(()),
         };
         for (b, block) in self.data.chunks_exact(block_bytes).enumerate() {
-            let d =
-                crate::f16::f16_to_f32(u16::from_le_bytes([block[scale_at], block[scale_at + 1]]));
+            let d = half::f16::from_le_bytes([block[scale_at], block[scale_at + 1]]).to_f32();
             if !d.is_finite() {
                 return Err(EngineError::BadScale {
                     place: format!("{place} block {b}"),
@@ -267,8 +266,16 @@ impl Embedding {
         let row = self.row(r);
         match self.dtype {
             EmbeddingType::F16 => {
-                for (o, b) in out.iter_mut().zip(row.chunks_exact(2)) {
-                    *o = crate::f16::f16_to_f32(u16::from_le_bytes([b[0], b[1]]));
+                // A run of values at a time: half widens a slice with F16C where the
+                // CPU has it, checking for it once per slice instead of per value.
+                use half::slice::HalfFloatSliceExt;
+                let mut h = [half::f16::ZERO; 64];
+                for (o, b) in out.chunks_mut(h.len()).zip(row.chunks(2 * h.len())) {
+                    let h = &mut h[..o.len()];
+                    for (h, b) in h.iter_mut().zip(b.chunks_exact(2)) {
+                        *h = half::f16::from_le_bytes([b[0], b[1]]);
+                    }
+                    h.convert_to_f32_slice(o);
                 }
             }
             EmbeddingType::F32 => {
@@ -277,5 +284,111 @@ impl Embedding {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Bytes, Embedding, EmbeddingType};
+    use half::f16;
+
+    /// An F16 embedding row widens a run at a time; every value must be its own f16
+    /// widened, whatever the row length.
+    #[test]
+    fn f16_embedding_rows_widen_value_by_value() {
+        for hidden in [1, 63, 64, 130] {
+            let data: Vec<u8> = (0..3 * hidden as u32)
+                .flat_map(|i| f16::from_bits((i * 40_503) as u16).to_le_bytes())
+                .collect();
+            let e = Embedding {
+                dtype: EmbeddingType::F16,
+                vocab: 3,
+                hidden,
+                data: Bytes::Owned(data),
+            };
+            for r in 0..3 {
+                let mut out = vec![0.0f32; hidden];
+                e.row_f32(r, &mut out);
+                for (o, b) in out.iter().zip(e.row(r).chunks_exact(2)) {
+                    let want = f16::from_le_bytes([b[0], b[1]]).to_f32();
+                    assert!(o.to_bits() == want.to_bits() || (o.is_nan() && want.is_nan()));
+                }
+            }
+        }
+    }
+
+    /// An f16 bit pattern's value from its definition, (−1)^s · m · 2^(e−25) with the
+    /// implicit bit (m · 2^−24 for subnormals), in f64 arithmetic: an oracle that
+    /// shares no code with the bit manipulation being checked.
+    fn value(h: u16) -> f64 {
+        let (e, m) = ((h >> 10) & 0x1f, (h & 0x3ff) as f64);
+        let v = match e {
+            0 => m * 2f64.powi(-24),
+            31 => f64::INFINITY,
+            e => (1024.0 + m) * 2f64.powi(e as i32 - 25),
+        };
+        if h & 0x8000 != 0 { -v } else { v }
+    }
+
+    /// Block scales and the embedding are f16: every one of the 65,536 bit patterns
+    /// widens exactly (NaN stays NaN with its sign).
+    #[test]
+    fn every_f16_widens_exactly() {
+        for h in 0..=u16::MAX {
+            let got = f16::from_bits(h).to_f32();
+            if (h >> 10) & 0x1f == 31 && h & 0x3ff != 0 {
+                assert!(got.is_nan() && got.is_sign_negative() == (h & 0x8000 != 0));
+            } else {
+                assert_eq!(got.to_bits(), (value(h) as f32).to_bits(), "{h:#06x}");
+            }
+        }
+    }
+
+    /// Packing a scale rounds to the nearest f16, ties to even, overflowing to
+    /// infinity: checked at every f16, at every midpoint between neighbours, and one
+    /// f32 step either side of each midpoint.
+    #[test]
+    fn f32_to_f16_rounds_to_nearest_even() {
+        for sign in [0u16, 0x8000] {
+            for h in (0..0x7c00u16).map(|h| h | sign) {
+                let next = h + 1;
+                // The would-be value above the largest finite f16, for its midpoint.
+                let hi = if next & 0x7fff == 0x7c00 {
+                    value(h).signum() * 65536.0
+                } else {
+                    value(next)
+                };
+                let mid = ((value(h) + hi) / 2.0) as f32;
+                assert_eq!(
+                    mid as f64,
+                    (value(h) + hi) / 2.0,
+                    "midpoints are exact in f32"
+                );
+                let even = if h & 1 == 0 { h } else { next };
+                let away = |x: f32| {
+                    if sign == 0 {
+                        x.next_up()
+                    } else {
+                        x.next_down()
+                    }
+                };
+                let toward = |x: f32| {
+                    if sign == 0 {
+                        x.next_down()
+                    } else {
+                        x.next_up()
+                    }
+                };
+                assert_eq!(f16::from_f32(value(h) as f32).to_bits(), h);
+                assert_eq!(f16::from_f32(mid).to_bits(), even, "tie at {h:#06x}");
+                assert_eq!(f16::from_f32(away(mid)).to_bits(), next, "above {h:#06x}");
+                assert_eq!(f16::from_f32(toward(mid)).to_bits(), h, "below {h:#06x}");
+            }
+        }
+        assert_eq!(f16::from_f32(f32::INFINITY).to_bits(), 0x7c00);
+        assert_eq!(f16::from_f32(-1e6).to_bits(), 0xfc00);
+        assert_eq!(f16::from_f32(-0.0).to_bits(), 0x8000);
+        assert_eq!(f16::from_f32(1e-10).to_bits(), 0);
+        assert!(f16::from_f32(f32::NAN).is_nan());
     }
 }

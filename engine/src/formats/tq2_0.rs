@@ -2,8 +2,8 @@
 //! In each 128-weight half j, byte qs[32j+m] holds weight 128j+m+32n at bits 2n
 //! (LSB first); the value is (code − 1)·d.
 
-use crate::f16::{f16_to_f32, f32_to_f16};
 use crate::kernels::QuantizedActivation;
+use half::f16;
 
 pub const BLOCK: usize = 256;
 pub const BLOCK_BYTES: usize = 66;
@@ -12,8 +12,10 @@ pub fn row_bytes(cols: usize) -> usize {
     cols / BLOCK * BLOCK_BYTES
 }
 
+/// Inside the dot products: half's software path, inlined, so no feature check or
+/// call per block (the AVX2 kernel converts with F16C itself).
 fn block_scale(b: &[u8]) -> f32 {
-    f16_to_f32(u16::from_le_bytes([b[64], b[65]]))
+    f16::from_le_bytes([b[64], b[65]]).to_f32_const()
 }
 
 /// Packs ternary values with one scale per block (as f16).
@@ -32,7 +34,7 @@ pub fn pack_row(values: &[i8], scales: &[f32], out: &mut [u8]) {
                 }
             }
         }
-        ob[64..66].copy_from_slice(&f32_to_f16(d).to_le_bytes());
+        ob[64..66].copy_from_slice(&f16::from_f32(d).to_le_bytes());
     }
 }
 
@@ -103,9 +105,9 @@ pub fn dot_q8k_scalar(row: &[u8], a: &QuantizedActivation) -> f32 {
 /// activations; the per-block integer sums are scaled by d in f32.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA; `row` holds `a.q.len() / 256` blocks.
+/// The CPU must support AVX2, FMA and F16C; `row` holds `a.q.len() / 256` blocks.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn dot_avx2(row: &[u8], a: &QuantizedActivation) -> f32 {
     use std::arch::x86_64::*;
     let mask = _mm256_set1_epi8(3);
@@ -137,7 +139,9 @@ pub unsafe fn dot_avx2(row: &[u8], a: &QuantizedActivation) -> f32 {
                 acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
             }
         }
-        let d = block_scale(b);
+        // F16C, exact like every IEEE conversion of an f16.
+        let h = u16::from_le_bytes([b[64], b[65]]);
+        let d = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h as i32)));
         accf = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_set1_ps(d), accf);
         correction += d * a.block_sum(bi * BLOCK, BLOCK) as f32;
     }

@@ -3,11 +3,11 @@
 
 use std::sync::OnceLock;
 
-use crate::f16::f16_to_f32;
+use half::f16;
 
 fn f16_table() -> &'static [f32] {
     static TABLE: OnceLock<Vec<f32>> = OnceLock::new();
-    TABLE.get_or_init(|| (0..=u16::MAX).map(f16_to_f32).collect())
+    TABLE.get_or_init(|| (0..=u16::MAX).map(|h| f16::from_bits(h).to_f32()).collect())
 }
 
 /// Scalar reference: Σ f32(e_i)·x_i in order.
@@ -37,10 +37,9 @@ pub fn dot_f32_scalar(row: &[u8], x: &[f32]) -> f32 {
 }
 
 /// Four accumulators, each taking two FMAs per 64 elements, and the lm_head's L2
-/// prefetch. With two accumulators and no prefetch the kernel could not keep the
-/// memory busy: on the 2-core dev machine, `bench --kernels avx2` counted the lm_head
-/// at 26.7–27.2 GB/s before and 33.1–34.0 after (2 alternating runs each), level with
-/// the AVX-512 kernel.
+/// prefetch: fewer independent FMA chains and no prefetch leave too few loads in
+/// flight to keep the memory busy, and this kernel must stream at the memory's rate
+/// like the AVX-512 one.
 ///
 /// # Safety
 /// The CPU must support AVX2, FMA and F16C; `row.len() == 2 * x.len()`.
@@ -78,7 +77,7 @@ pub unsafe fn dot_f16_avx2(row: &[u8], x: &[f32]) -> f32 {
     let s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
     let mut sum = hsum_ps_256(s);
     for j in i..n {
-        sum += f16_to_f32(u16::from_le_bytes([row[2 * j], row[2 * j + 1]])) * x[j];
+        sum += f16::from_le_bytes([row[2 * j], row[2 * j + 1]]).to_f32() * x[j];
     }
     sum
 }
@@ -133,7 +132,7 @@ pub unsafe fn dot_f16_avx512(row: &[u8], x: &[f32]) -> f32 {
     let acc1 = _mm512_add_ps(acc[1], acc[3]);
     let mut sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
     for j in i..n {
-        sum += f16_to_f32(u16::from_le_bytes([row[2 * j], row[2 * j + 1]])) * x[j];
+        sum += f16::from_le_bytes([row[2 * j], row[2 * j + 1]]).to_f32() * x[j];
     }
     sum
 }

@@ -129,8 +129,8 @@ kernel_ids! {
     SampleGreedy => "sample_greedy",
 }
 
-/// Calls and nanoseconds of one kernel, as counted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Calls and nanoseconds of one kernel, as counted (a receipt's `kernel_stats` entry).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct KernelStat {
     pub id: &'static str,
     pub calls: u64,
@@ -299,13 +299,9 @@ impl Dispatcher {
                 i2s::permute_for_pairs(&a.q, &mut perm);
             }
             // One task per thread: a contiguous share of the concatenated rows (one piece
-            // per matrix it covers). Smaller tasks would rebalance a slowed thread, but
-            // every extra task boundary cost streaming: 8 tasks per thread read ~3% less
-            // per second than one on the 2-core dev machine (I2_S GEMV 30.0 vs 31.0 GB/s in
-            // kernel_stats, six alternating bench runs), 2 per thread kept half the gain.
-            // (A later single-thread lab found no cost per kernel call or atomic claim, so
-            // part of that gap may be the machine's drift; stealing to rebalance did not
-            // stream faster either, so one share per thread stays.)
+            // per matrix it covers), so each thread streams one long run of weights.
+            // Smaller tasks, or stealing, would rebalance a slowed thread, but they did
+            // not stream faster, and each boundary interrupts a thread's sequential read.
             // A share whose thread has not started when another finishes (preempted, or
             // parked) is still taken by that one.
             let rows: usize = jobs.iter().map(|(w, _)| w.rows).sum();
@@ -452,7 +448,7 @@ impl Dispatcher {
 
 /// Runs `f` on a rayon worker thread and waits for it. The decoder's own regions run
 /// on the dispatcher's [`Team`]; this keeps any rayon region reached from `f` from
-/// being injected from outside the pool (tens of µs per region on the dev machine).
+/// being injected from outside the pool, a cross-thread hand-over for every region.
 pub fn on_worker<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
@@ -464,14 +460,14 @@ fn each_row(rows: &[u8], rb: usize, post: f32, out: &mut [f32], dot: impl Fn(&[u
     }
 }
 
-/// Rows per lm_head task: 256 rows of 2B-4T's embedding are 1.3 MB, so the last task
-/// costs ~70 µs instead of the ~1 ms of an eighth of a thread's share.
+/// Rows per lm_head task: few enough that the last task to finish is short (256 rows
+/// of 2B-4T's embedding are 1.3 MB, a small part of a thread's share), many enough
+/// that handing out tasks costs nothing next to reading them.
 const LM_HEAD_CHUNK_ROWS: usize = 256;
 
 /// Hands the rows (`rb` bytes each) of `data` to `f` in runs of [`LM_HEAD_CHUNK_ROWS`]
 /// over the team, each with its slice of `out`, so a SIMD kernel loops over the rows
-/// inside its own code (no call and `vzeroupper` per row: ~3% more lm_head bandwidth
-/// on the dev machine).
+/// inside its own code (no call and `vzeroupper` per row).
 fn par_row_chunks(
     team: &Team,
     data: &[u8],
@@ -484,4 +480,38 @@ fn par_row_chunks(
         let start = c * LM_HEAD_CHUNK_ROWS * rb;
         f(&data[start..start + o.len() * rb], o)
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ActQuant, KernelId, SimdLevel};
+    use crate::formats::Format;
+    use receipt_policy::gates::honesty::{
+        is_fallback_kernel, is_gpu_kernel, is_quantized_cpu_kernel,
+    };
+
+    /// What policy-check's honesty gate (asked directly, not restated) makes of the
+    /// CPU ids: none is GPU work or a fallback, and every ternary GEMV is quantized
+    /// CPU work, so a CPU receipt reads as what ran.
+    #[test]
+    fn the_policy_reads_cpu_ids_as_what_ran() {
+        for k in KernelId::ALL {
+            let id = k.name();
+            assert!(!is_gpu_kernel(id), "policy-check counts {id} as GPU work");
+            assert!(
+                !is_fallback_kernel(id),
+                "policy-check counts {id} as a fallback"
+            );
+        }
+        let levels = [SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512Vnni];
+        let gemvs = Format::ALL
+            .iter()
+            .flat_map(|f| levels.map(|l| f.kernel(l)))
+            .chain([super::Dispatcher::new(SimdLevel::Scalar)
+                .with_act_quant(ActQuant::Q8K)
+                .gemv_kernel(Format::Tq2_0)]);
+        for k in gemvs {
+            assert!(is_quantized_cpu_kernel(k.name()), "{}", k.name());
+        }
+    }
 }

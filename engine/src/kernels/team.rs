@@ -1,10 +1,9 @@
 //! A small spinning thread team for the decoder's parallel regions.
 //!
-//! A decoded token runs ~120 short parallel regions (30 layers × q/k/v, o, gate/up,
-//! down; 40 to 230 µs each on the 2-core dev machine) separated by a few µs of
-//! single-threaded ops. Rayon parks idle workers and starts each region by
-//! splitting and stealing, which cost about 25 µs per region there (a sixth of the
-//! I2_S GEMV time on 2 threads). Here the helpers spin on an epoch counter between
+//! A decoded token of 2B-4T runs about 120 short parallel regions (30 layers ×
+//! q/k/v, o, gate/up, down) separated by short single-threaded ops. Rayon parks idle
+//! workers and starts each region by splitting and stealing, a start-up that is a
+//! large share of a region this short. Here the helpers spin on an epoch counter between
 //! regions (parking only after [`SPIN`] without work), a region is published with one
 //! atomic store, and tasks are handed out by a shared counter, so a thread slowed by
 //! another process simply takes fewer tasks.
@@ -24,10 +23,10 @@ use std::time::{Duration, Instant};
 /// for long once a run ends.
 const SPIN: Duration = Duration::from_millis(2);
 
-/// Pause-loop iterations (~50 ns each on the dev machine) before a waiting thread starts yielding its
-/// core on every check: the gaps between a token's regions are shorter than this, so
-/// on an idle machine nobody yields; with more runnable threads than cores, nobody
-/// hogs a core that a preempted team thread (or another process) needs.
+/// Pause-loop iterations before a waiting thread starts yielding its core on every
+/// check: enough to cover the gaps between a token's regions, so on an idle machine
+/// nobody yields; with more runnable threads than cores, nobody hogs a core that a
+/// preempted team thread (or another process) needs.
 const YIELD_AFTER_SPINS: u32 = 2_000;
 
 type Job = *const (dyn Fn(usize) + Sync + 'static);
