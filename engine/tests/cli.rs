@@ -415,9 +415,10 @@ fn help_names_the_environment() {
 }
 
 /// `--backend cuda` where no GPU can run it (this machine, CI) is exit 2 with a message
-/// that names what is missing, and never a CPU run or a receipt.
+/// that names what is missing, and never a CPU run or a receipt. Where a GPU can
+/// run it, the receipt must say so: backend cuda, GPU kernels only, a real rate.
 #[test]
-fn cuda_backend_without_a_device_is_a_clear_exit_2() {
+fn cuda_backend_runs_on_a_gpu_or_is_a_clear_exit_2() {
     let path = common::temp_path("cuda-unavailable.json");
     let p = path.to_str().unwrap();
     let out = engine(
@@ -437,7 +438,23 @@ fn cuda_backend_without_a_device_is_a_clear_exit_2() {
         &[],
     );
     if out.status.success() {
-        eprintln!("SKIPPED: a CUDA device is present, so --backend cuda ran");
+        let receipt: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("a CUDA run writes its receipt"))
+                .unwrap();
+        assert_eq!(receipt["backend"], "cuda", "{receipt}");
+        let kernels = receipt["kernels"].as_array().unwrap();
+        assert!(!kernels.is_empty(), "{receipt}");
+        for k in kernels {
+            let id = k.as_str().unwrap();
+            assert!(
+                receipt_policy::gates::honesty::is_gpu_kernel(id),
+                "{id} is not a GPU kernel"
+            );
+        }
+        assert!(
+            receipt["tokens_per_second"].as_f64().unwrap() > 0.0,
+            "{receipt}"
+        );
         return;
     }
     let err = String::from_utf8_lossy(&out.stderr);

@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use receipt_policy::claims::scan::{Filter, ScanConfig, candidate_files, keeps};
+use receipt_policy::claims::scan::{ScanConfig, candidate_files};
+use receipt_policy::diff::{Filter, keeps};
 use receipt_policy::diff::parse;
 use std::sync::OnceLock;
 

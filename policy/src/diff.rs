@@ -2,6 +2,7 @@
 //! the new-side ranges of each hunk. Knows nothing about claims (reviewdog's
 //! `filter` split): the claim scanner decides what to do with the lines.
 
+use serde::Serialize;
 use std::ops::RangeInclusive;
 use std::path::Path;
 use std::process::Command;
@@ -488,6 +489,41 @@ fn unquote(name: &str) -> String {
         }
     }
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Which claims to report, reviewdog's filter modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Filter {
+    /// Claims on added lines only (the default for PRs).
+    Added,
+    /// Claims on any line inside a diff hunk.
+    DiffContext,
+    /// Every claim in a changed file.
+    File,
+    /// Every claim in every included file (an audit of the whole tree).
+    All,
+}
+
+impl Filter {
+    pub fn parse(s: &str) -> Option<Filter> {
+        match s {
+            "added" => Some(Filter::Added),
+            "diff-context" => Some(Filter::DiffContext),
+            "file" => Some(Filter::File),
+            "all" => Some(Filter::All),
+            _ => None,
+        }
+    }
+}
+
+/// Does the filter keep a claim at `line` of this changed file?
+pub fn keeps(filter: Filter, file: &FileDiff, line: u32) -> bool {
+    match filter {
+        Filter::Added => file.added.binary_search_by_key(&line, |a| a.line).is_ok(),
+        Filter::DiffContext => file.hunks.iter().any(|h| h.contains(&line)),
+        Filter::File | Filter::All => true,
+    }
 }
 
 #[cfg(test)]

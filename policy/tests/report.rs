@@ -115,7 +115,7 @@ fn realistic() -> (tempfile::TempDir, Report) {
     let config = scan::ScanConfig::from_settings(&policy.claims, vec![], vec![], false).unwrap();
     let request = audit::Request {
         root: root.to_path_buf(),
-        filter: scan::Filter::Added,
+        filter: receipt_policy::diff::Filter::Added,
         range: Range::Commits {
             base: "HEAD~1".into(),
             head: "HEAD".into(),

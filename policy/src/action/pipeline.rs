@@ -178,7 +178,7 @@ fn scan_claims(
         scan::ScanConfig::from_settings(&plan.policy.claims, Vec::new(), Vec::new(), false)?;
     let request = audit::Request {
         root: plan.root.clone(),
-        filter: scan::Filter::Added,
+        filter: crate::diff::Filter::Added,
         range,
         paths: Vec::new(),
     };

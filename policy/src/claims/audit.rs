@@ -4,7 +4,8 @@
 
 use super::Claim;
 use super::backing::{Backer, ClaimVerdict};
-use super::scan::{self, Filter, ScanConfig};
+use super::scan::{self, ScanConfig};
+use crate::diff::Filter;
 use crate::diff::{self, Range};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -91,7 +92,7 @@ where
                 let mut s = Scanned::of(&file.path, bytes, &scan);
                 s.items.retain(|item| {
                     let (first, last) = lines(item);
-                    (first..=last).any(|line| scan::keeps(request.filter, file, line))
+                    (first..=last).any(|line| crate::diff::keeps(request.filter, file, line))
                 });
                 s
             }

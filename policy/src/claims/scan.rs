@@ -9,34 +9,7 @@ use crate::diff::{Diff, FileDiff};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
 use regex::Regex;
-use serde::Serialize;
 use std::sync::{Arc, OnceLock};
-
-/// Which claims to report, reviewdog's filter modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Filter {
-    /// Claims on added lines only (the default for PRs).
-    Added,
-    /// Claims on any line inside a diff hunk.
-    DiffContext,
-    /// Every claim in a changed file.
-    File,
-    /// Every claim in every included file (an audit of the whole tree).
-    All,
-}
-
-impl Filter {
-    pub fn parse(s: &str) -> Option<Filter> {
-        match s {
-            "added" => Some(Filter::Added),
-            "diff-context" => Some(Filter::DiffContext),
-            "file" => Some(Filter::File),
-            "all" => Some(Filter::All),
-            _ => None,
-        }
-    }
-}
 
 /// Which files are scanned and what counts (the policy's `[claims]` table).
 #[derive(Debug, Clone)]
@@ -372,15 +345,6 @@ impl LineIndex {
         };
         self.last = (offset, line, column);
         (line as u32 + 1, column as u32)
-    }
-}
-
-/// Does the filter keep a claim at `line` of this changed file?
-pub fn keeps(filter: Filter, file: &FileDiff, line: u32) -> bool {
-    match filter {
-        Filter::Added => file.added.binary_search_by_key(&line, |a| a.line).is_ok(),
-        Filter::DiffContext => file.hunks.iter().any(|h| h.contains(&line)),
-        Filter::File | Filter::All => true,
     }
 }
 

@@ -506,8 +506,8 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
         args.exclude,
         args.no_code_blocks,
     )?;
-    let filter = scan::Filter::parse(&args.filter).expect("clap checked the value");
-    if filter != scan::Filter::All && !args.paths.is_empty() {
+    let filter = crate::diff::Filter::parse(&args.filter).expect("clap checked the value");
+    if filter != crate::diff::Filter::All && !args.paths.is_empty() {
         return Err("paths are only taken with --filter all; other filters scan the diff".into());
     }
     let range = range(filter, args.base, args.head, &args.root)?;
@@ -518,7 +518,7 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
         paths: args.paths,
     };
     if args.fix
-        && (filter != scan::Filter::Added
+        && (filter != crate::diff::Filter::Added
             || matches!(request.range, crate::diff::Range::Commits { .. }))
     {
         return Err("--fix edits the lines your working tree adds: use it with the default --filter added and without --head".into());
@@ -633,12 +633,12 @@ fn fix_claims(
 
 /// The change to look at: none for `--filter all`, else base...head or the working tree.
 fn range(
-    filter: crate::claims::scan::Filter,
+    filter: crate::diff::Filter,
     base: Option<String>,
     head: Option<String>,
     root: &Path,
 ) -> Result<crate::diff::Range, String> {
-    if filter == crate::claims::scan::Filter::All {
+    if filter == crate::diff::Filter::All {
         return Ok(crate::diff::Range::WorkingTree {
             base: String::new(),
         });
@@ -670,8 +670,8 @@ fn commands_command(args: CommandsArgs) -> Result<i32, String> {
     // Commands live in the same docs as claims: [claims] include/exclude pick the files.
     let config =
         scan::ScanConfig::from_settings(&policy.claims, args.include, args.exclude, false)?;
-    let filter = scan::Filter::parse(&args.filter).expect("clap checked the value");
-    if filter != scan::Filter::All && !args.paths.is_empty() {
+    let filter = crate::diff::Filter::parse(&args.filter).expect("clap checked the value");
+    if filter != crate::diff::Filter::All && !args.paths.is_empty() {
         return Err("paths are only taken with --filter all; other filters check the diff".into());
     }
     let request = audit::Request {

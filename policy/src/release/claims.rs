@@ -29,7 +29,7 @@ pub fn check(request: &ReleaseRequest, policy: &Policy, fresh: &[Fresh]) -> Item
         };
     let scan_request = audit::Request {
         root: request.root.clone(),
-        filter: scan::Filter::All,
+        filter: crate::diff::Filter::All,
         range: Range::WorkingTree {
             base: String::new(),
         },
