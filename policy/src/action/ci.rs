@@ -9,7 +9,7 @@
 //! written after the fence closes, since nothing runs inside it.
 
 use super::inputs::{Inputs, Mode};
-use super::{input_errors, outputs, pipeline};
+use super::{outputs, pipeline};
 use crate::config;
 use crate::diff::Range;
 use crate::github::{self, Context, Event, Posted, Publication};
@@ -585,4 +585,13 @@ fn release_request(inputs: &Inputs, root: &Path) -> release::ReleaseRequest {
         baseline_name: None,
         now: time::OffsetDateTime::now_utc(),
     }
+}
+
+/// Every bad input, each with its fix, then where all inputs are documented.
+fn input_errors(errors: &[String]) -> i32 {
+    for e in errors {
+        eprintln!("error: {}", lines(e));
+    }
+    eprintln!("see docs/action.md for every input and its values");
+    EXIT_USAGE
 }

@@ -70,14 +70,6 @@ pub fn run_local(inputs: Inputs, policy: &Policy, base: Option<String>, no_claim
     report.exit_code
 }
 
-fn input_errors(errors: &[String]) -> i32 {
-    for e in errors {
-        eprintln!("error: {}", lines(e));
-    }
-    eprintln!("see docs/action.md for every input and its values");
-    EXIT_USAGE
-}
-
 /// The report's verdict as the action's outputs.
 pub fn outputs(
     report: &Report,
