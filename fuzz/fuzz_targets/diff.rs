@@ -4,8 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use receipt_policy::claims::scan::{ScanConfig, candidate_files};
-use receipt_policy::diff::{Filter, keeps};
 use receipt_policy::diff::parse;
+use receipt_policy::diff::{Filter, keeps};
 use std::sync::OnceLock;
 
 fn config() -> &'static ScanConfig {
