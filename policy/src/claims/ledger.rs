@@ -106,7 +106,7 @@ impl Ledger {
         if file.format != LEDGER_FORMAT {
             return Err(format!(
                 "{shown}: format \"{}\" is not {LEDGER_FORMAT}; write it again with `policy-check claims --filter all --accept`",
-                crate::report::escape::plain(&file.format)
+                file.format
             ));
         }
         let mut ledger = Ledger::default();
