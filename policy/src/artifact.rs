@@ -134,16 +134,7 @@ fn missing(path: String, why: &str) -> ReceiptEntry {
 }
 
 fn claim_outcome(s: &str) -> Option<crate::claims::backing::Outcome> {
-    use crate::claims::backing::Outcome;
-    [
-        Outcome::Backed,
-        Outcome::Ignored,
-        Outcome::Stale,
-        Outcome::Unbacked,
-        Outcome::Contradicted,
-    ]
-    .into_iter()
-    .find(|o| o.as_str() == s)
+    crate::claims::backing::Outcome::parse(s)
 }
 
 /// Where a receipt the report names lies in the artifact: the report wrote paths

@@ -56,7 +56,7 @@ pub enum DiffError {
     #[error("cannot run git: {0}; install git and make sure it is on PATH")]
     GitMissing(std::io::Error),
     #[error(
-        "{repo} is not a git repository; run policy-check inside the checkout (in a container, add it to git's safe.directory)"
+        "{repo} is not a git repository, so there is no change to scan; run policy-check inside the checkout (in a container, add it to git's safe.directory), or pass --filter all to audit every doc without git"
     )]
     NotARepo { repo: String },
     #[error(
@@ -146,6 +146,11 @@ pub(crate) fn git(repo: &Path, args: &[&str]) -> Result<std::process::Output, Di
         .env("GIT_TERMINAL_PROMPT", "0")
         .output()
         .map_err(DiffError::GitMissing)
+}
+
+/// Whether `repo` is inside a git work tree (false when git is missing too).
+pub fn is_work_tree(repo: &Path) -> bool {
+    git(repo, &["rev-parse", "--is-inside-work-tree"]).is_ok_and(|o| o.status.success())
 }
 
 /// `git rev-parse HEAD` in `repo`: the checked-out commit, when it is a git repository.

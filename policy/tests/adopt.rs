@@ -134,13 +134,13 @@ fn markdown_audit_lists_every_claim_with_the_receipt_that_would_back_it() {
         out.contains("5 claims in 2 files → **fail** (exit 1)"),
         "{out}"
     );
-    // Per file: backed, ignored, stale, unbacked, contradicted, total.
+    // Per file: backed, ignored, accepted, stale, unbacked, contradicted, total.
     assert!(
-        out.contains("| `README.md` | 1 | 0 | 0 | 2 | 0 | 3 |"),
+        out.contains("| `README.md` | 1 | 0 | 0 | 0 | 2 | 0 | 3 |"),
         "{out}"
     );
     assert!(
-        out.contains("| `docs/quickstart.md` | 0 | 1 | 0 | 1 | 0 | 2 |"),
+        out.contains("| `docs/quickstart.md` | 0 | 1 | 0 | 0 | 1 | 0 | 2 |"),
         "{out}"
     );
     assert!(out.contains("| unbacked | 3 |"), "{out}");

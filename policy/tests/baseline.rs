@@ -298,16 +298,47 @@ fn bad_input_garbage_json() {
     broken(&repo, "not-a-receipt", "x.json");
 }
 
+/// The project's own files under baselines/ are skipped with a warning: `list`,
+/// `compare` and the gate go on, and nothing says to delete them.
+fn skipped(repo: &Repo, path_part: &str) {
+    let (code, out, err) = repo.run(&["baseline", "list", "--format", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert!(doc["problems"].as_array().unwrap().is_empty(), "{doc:#}");
+    let skipped = doc["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|p| p["kind"] == "foreign" && p["path"].as_str().unwrap().contains(path_part)),
+        "{path_part}: {doc:#}"
+    );
+    assert!(
+        err.contains("warning: ") && err.contains(path_part),
+        "{err}"
+    );
+    assert!(!err.contains("delete"), "{err}");
+    let r = repo.receipt("new.json", &receipt(15.0, 0, CPU, 16));
+    let (code, out, err) = repo.run(&["baseline", "compare", &r]);
+    assert_ne!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("warning: ") && err.contains(path_part),
+        "{err}"
+    );
+}
+
 #[test]
-fn bad_input_file_in_the_wrong_folder() {
+fn foreign_files_in_the_baselines_folder_are_skipped_with_a_warning() {
     let repo = Repo::new();
     three_baselines(&repo);
     let r = serde_json::to_vec(&receipt(15.0, 1, CPU, 16)).unwrap();
-    repo.write("baselines/cpu-i2s.json", &r);
-    broken(&repo, "wrong-folder", "baselines/cpu-i2s.json");
+    repo.write("baselines/cpu-main.json", &r);
+    skipped(&repo, "baselines/cpu-main.json");
     let repo = Repo::new();
-    repo.write(&format!("baselines/{}/deeper/cpu-i2s.json", day(-1)), &r);
-    broken(&repo, "wrong-folder", "deeper");
+    three_baselines(&repo);
+    repo.write(&format!("baselines/{}/deeper/cpu-i2s.json", day(-5)), &r);
+    repo.write(&format!("baselines/{}/notes.txt", day(-5)), "ours");
+    skipped(&repo, "deeper");
+    skipped(&repo, "notes.txt");
 }
 
 #[test]
@@ -317,9 +348,11 @@ fn bad_input_folder_name_not_a_date() {
     let r = serde_json::to_vec(&receipt(15.0, 1, CPU, 16)).unwrap();
     repo.write("baselines/2026-02-30/cpu-i2s.json", &r);
     broken(&repo, "not-a-date", "2026-02-30");
+    // A folder not shaped like a date is the project's own.
     let repo = Repo::new();
+    three_baselines(&repo);
     repo.write("baselines/latest/cpu-i2s.json", &r);
-    broken(&repo, "not-a-date", "latest");
+    skipped(&repo, "latest");
 }
 
 #[test]

@@ -675,9 +675,23 @@ fn bad_empty_file() {
     for text in ["", "\n  \n# only a comment\n"] {
         let (err, name) = bad_policy(text);
         assert!(err.contains("error[policy-empty]"), "{err}");
-        assert!(err.contains(&format!("{name}:1:1")), "{err}");
+        assert!(err.contains(&format!("--> {name}\n")), "{err}");
         assert!(err.contains("policy init"), "{err}");
     }
+}
+
+/// A policy file that is not there is unreadable, not a syntax error at 1:1.
+#[test]
+fn a_missing_policy_file_is_unreadable_and_names_no_line() {
+    let dir = Dir::new();
+    let (code, _, err) = dir.run(&["policy", "show", "--policy", "nope.toml"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("error[policy-unreadable]: the policy file does not exist"),
+        "{err}"
+    );
+    assert!(err.contains("--> nope.toml\n"), "{err}");
+    assert!(!err.contains("policy-syntax"), "{err}");
 }
 
 #[test]

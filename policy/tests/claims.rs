@@ -493,3 +493,117 @@ fn receipts_cited_from_outside_the_repository_back_nothing() {
         assert_eq!(results[i].0, "backed", "claim {i}: {}", results[i].1);
     }
 }
+
+/// The claims ledger: `--accept` records what fails today; checks then pass on
+/// those claims, moved or re-wrapped, and fail on new or changed ones; `--prune`
+/// drops what is gone.
+#[test]
+fn accepted_claims_pass_until_their_number_changes_and_new_ones_still_fail() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    let readme = "# Engine\n\nOn a laptop it decodes 50-100 tok/s with the\nsmall model.\n\nPrefill runs at 300 tok/s.\n";
+    std::fs::write(d.join("README.md"), readme).unwrap();
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-q", "-m", "base"]);
+    let run = |args: &[&str]| common::policy_check_in(d, args);
+
+    let (code, doc) = policy_check(d, &["claims", "--filter", "all"]);
+    assert_eq!(code, 1, "{doc}");
+    let (code, out, err) = run(&["claims", "--filter", "all", "--accept"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("accepted 2 failing claims in 1 file"), "{out}");
+    let ledger: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("ci/accepted-claims.json")).unwrap())
+            .unwrap();
+    assert_eq!(ledger["format"], "receipt-action/accepted-claims/1");
+    assert_eq!(ledger["claims"].as_array().unwrap().len(), 2, "{ledger}");
+
+    let (code, doc) = policy_check(d, &["claims", "--filter", "all"]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(
+        outcomes(&doc),
+        vec![(3, "accepted".to_string()), (6, "accepted".to_string())]
+    );
+    // Moved down and re-wrapped: still the same claims.
+    let moved = "# Engine\n\n## Numbers\n\nPrefill runs at\n300 tok/s.\n\nOn a laptop it decodes 50-100 tok/s with the small model.\n";
+    std::fs::write(d.join("README.md"), moved).unwrap();
+    let (code, doc) = policy_check(d, &["claims", "--filter", "all"]);
+    assert_eq!(code, 0, "{doc}");
+    // A changed number is a new claim; a second copy of an accepted one is too.
+    let changed =
+        format!("{moved}\nWith two threads: 60-100 tok/s.\n\nPrefill again: 300 tok/s.\n");
+    std::fs::write(d.join("README.md"), &changed).unwrap();
+    let (code, doc) = policy_check(d, &["claims", "--filter", "all"]);
+    assert_eq!(code, 1, "{doc}");
+    let failing: Vec<String> = doc["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] != "accepted")
+        .map(|c| c["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(failing.iter().any(|t| t.contains("60-100")), "{doc}");
+    assert!(failing.iter().any(|t| t.contains("300")), "{doc}");
+    assert!(!failing.iter().any(|t| t.contains("50-100")), "{doc}");
+    // --no-ledger judges everything.
+    let (code, doc) = policy_check(d, &["claims", "--filter", "all", "--no-ledger"]);
+    assert_eq!(code, 1);
+    assert!(
+        !outcomes(&doc).iter().any(|(_, o)| o == "accepted"),
+        "{doc}"
+    );
+
+    // The prefill claim removed: --prune drops it from the ledger.
+    std::fs::write(
+        d.join("README.md"),
+        "# Engine\n\nOn a laptop it decodes 50-100 tok/s with the small model.\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(&["claims", "--filter", "all", "--prune"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("dropped 1 accepted claim"), "{out}");
+    assert!(out.contains("1 remain"), "{out}");
+    let (code, out, err) = run(&["claims", "--accept"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("--filter all"), "{err}");
+}
+
+/// In a pull request (`--filter added`), a committed ledger accepts a claim the
+/// change only moves, and a new claim fails.
+#[test]
+fn a_pull_request_that_moves_an_accepted_claim_passes_and_one_that_adds_a_claim_fails() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    std::fs::write(
+        d.join("README.md"),
+        "# Engine\n\nIt decodes 50-100 tok/s on a laptop.\n",
+    )
+    .unwrap();
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-q", "-m", "base"]);
+    // --filter all in a git repository audits the tracked files.
+    let (code, out, err) = common::policy_check_in(d, &["claims", "--filter", "all", "--accept"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("accepted 1 failing claim in 1 file"), "{out}");
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-q", "-m", "its ledger"]);
+    // Re-wrapped under a new heading: git sees the claim's line as added.
+    let rewrapped = "# Engine\n\n## Speed\n\nIt decodes 50-100 tok/s\non a laptop.\n";
+    std::fs::write(d.join("README.md"), rewrapped).unwrap();
+    let (code, doc) = policy_check(d, &["claims", "--base", "HEAD"]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(outcomes(&doc), vec![(5, "accepted".to_string())]);
+    std::fs::write(
+        d.join("README.md"),
+        format!("{rewrapped}\nNow 200 tok/s.\n"),
+    )
+    .unwrap();
+    let (code, doc) = policy_check(d, &["claims", "--base", "HEAD"]);
+    assert_eq!(code, 1, "{doc}");
+    assert!(
+        outcomes(&doc).contains(&(8, "unbacked".to_string())),
+        "{doc}"
+    );
+}

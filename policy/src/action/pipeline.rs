@@ -4,7 +4,7 @@
 
 use super::inputs::Inputs;
 use crate::check::{self, Verdict};
-use crate::claims::{audit, backing::Backer, scan};
+use crate::claims::{audit, backing::Backer, ledger, scan};
 use crate::config::Policy;
 use crate::diff::Range;
 use crate::gates::GateConfig;
@@ -187,7 +187,11 @@ fn scan_claims(
         eprintln!("warning: {}", crate::report::escape::plain(w));
     }
     let backer = Backer::new(plan.policy, &plan.root, plan.policy.claims.levels.clone());
-    Ok(audit::judge(found.items, &backer))
+    let mut verdicts = audit::judge(found.items, &backer);
+    // Claims the project accepted in its ledger are not this change's.
+    let ledger_path = crate::input::under(&plan.root, ledger::DEFAULT_LEDGER);
+    ledger::apply_file(&ledger_path, &plan.root, &mut verdicts, &config)?;
+    Ok(verdicts)
 }
 
 /// Paths in the report are relative to the repository, as links need them.

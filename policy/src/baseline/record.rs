@@ -143,7 +143,7 @@ pub fn record(req: &Request, policy: &Policy) -> Result<Recorded, Refusal> {
     let day = req.dir.join(format_date(date));
     let target = day.join(format!("{name}.json"));
     // One baseline per envelope, host class and day: a second under another name is refused.
-    let (existing, _) = store::load_day(&day, date, policy, &store::gate_config(policy));
+    let (existing, _, _) = store::load_day(&day, date, policy, &store::gate_config(policy));
     if let Some(other) = existing.iter().find(|b| {
         b.name != name && b.envelope == envelope && b.host_class.as_deref() == Some(host.as_str())
     }) {

@@ -22,8 +22,6 @@ pub enum ProblemKind {
     NotJson,
     /// JSON that is not a receipt (fails the structure gates).
     NotAReceipt,
-    /// A file outside a dated folder, or a folder inside one.
-    WrongFolder,
     /// A folder whose name is not a YYYY-MM-DD date.
     NotADate,
     /// A dated folder later than today (UTC).
@@ -32,6 +30,9 @@ pub enum ProblemKind {
     DuplicateDay,
     /// A baseline dated before its receipt's own timestamp.
     PredatesMeasurement,
+    /// A file or folder that is not ours (not a dated folder, not a .json in
+    /// one): skipped with a warning, never a reason to fail.
+    Foreign,
 }
 
 /// One thing in `baselines/` that is not a usable baseline.
@@ -72,6 +73,8 @@ pub struct Store {
     /// Oldest first; by name within a day.
     pub baselines: Vec<Baseline>,
     pub problems: Vec<Problem>,
+    /// Things that are not baselines (the project's own files): skipped.
+    pub skipped: Vec<Problem>,
 }
 
 impl Store {
@@ -90,6 +93,16 @@ impl Store {
 /// Whether a file name is an archived replacement (`<name>.replaced-<time>.json`).
 pub fn is_archived(file_name: &str) -> bool {
     file_name.contains(".replaced-")
+}
+
+/// `dddd-dd-dd`: meant as a date, whether or not it is one.
+fn looks_like_a_date(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
 }
 
 fn ignored(file_name: &str) -> bool {
@@ -111,6 +124,7 @@ pub fn load(dir: &Path, policy: &Policy, today: Date) -> Store {
         exists: dir.is_dir(),
         baselines: Vec::new(),
         problems: Vec::new(),
+        skipped: Vec::new(),
     };
     if !dir.exists() {
         return store;
@@ -132,23 +146,35 @@ pub fn load(dir: &Path, policy: &Policy, today: Date) -> Store {
             if name.to_ascii_lowercase().starts_with("readme") {
                 continue;
             }
-            store.problems.push(Problem {
-                kind: ProblemKind::WrongFolder,
+            store.skipped.push(Problem {
+                kind: ProblemKind::Foreign,
                 path: display,
-                message: "a file directly in the baselines folder; baselines live in dated folders".into(),
+                message: "not a baseline (baselines live in dated folders): skipped".into(),
                 fix: format!(
-                    "move it to {}/YYYY-MM-DD/<name>.json for the day it was measured (`policy-check baseline record` puts it there), or delete it",
+                    "nothing to do if it is yours; if it is a receipt meant as a baseline, `policy-check baseline record` puts it in {}/YYYY-MM-DD/",
                     dir.display()
                 ),
             });
             continue;
         }
         let Some(date) = parse_date(&name) else {
-            store.problems.push(Problem {
-                kind: ProblemKind::NotADate,
+            // A name shaped like a date is a dated folder with a wrong date; any
+            // other name is the project's own folder.
+            if looks_like_a_date(&name) {
+                store.problems.push(Problem {
+                    kind: ProblemKind::NotADate,
+                    path: display,
+                    message: format!("folder \"{name}\" is not a real date (YYYY-MM-DD)"),
+                    fix: "rename it to the UTC day its receipts were measured on, e.g. 2026-11-26"
+                        .into(),
+                });
+                continue;
+            }
+            store.skipped.push(Problem {
+                kind: ProblemKind::Foreign,
                 path: display,
-                message: format!("folder \"{name}\" is not a date (YYYY-MM-DD)"),
-                fix: "rename it to the UTC day its receipts were measured on, e.g. 2026-11-26, or move it out of the baselines folder".into(),
+                message: format!("folder \"{name}\" is not a date (YYYY-MM-DD): skipped"),
+                fix: "nothing to do if it is yours; if it holds baselines, rename it to the UTC day they were measured on, e.g. 2026-11-26".into(),
             });
             continue;
         };
@@ -164,7 +190,8 @@ pub fn load(dir: &Path, policy: &Policy, today: Date) -> Store {
             });
             continue;
         }
-        let (baselines, problems) = load_day(&path, date, policy, &config);
+        let (baselines, problems, skipped) = load_day(&path, date, policy, &config);
+        store.skipped.extend(skipped);
         store.baselines.extend(baselines);
         store.problems.extend(problems);
     }
@@ -172,20 +199,21 @@ pub fn load(dir: &Path, policy: &Policy, today: Date) -> Store {
     store
 }
 
-/// The baselines in one dated folder (no duplicate check).
+/// The baselines in one dated folder (no duplicate check), its problems, and
+/// what in it is not ours (skipped).
 pub fn load_day(
     day_dir: &Path,
     date: Date,
     policy: &Policy,
     config: &GateConfig,
-) -> (Vec<Baseline>, Vec<Problem>) {
-    let (mut baselines, mut problems) = (Vec::new(), Vec::new());
+) -> (Vec<Baseline>, Vec<Problem>, Vec<Problem>) {
+    let (mut baselines, mut problems, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     if !day_dir.exists() {
-        return (baselines, problems);
+        return (baselines, problems, skipped);
     }
     let entries = match sorted_entries(day_dir) {
         Ok(e) => e,
-        Err(p) => return (baselines, vec![p]),
+        Err(p) => return (baselines, vec![p], skipped),
     };
     for (name, path) in entries {
         if ignored(&name) || is_archived(&name) {
@@ -193,11 +221,11 @@ pub fn load_day(
         }
         let display = path.display().to_string();
         let Some(stem) = name.strip_suffix(".json").filter(|_| path.is_file()) else {
-            problems.push(Problem {
-                kind: ProblemKind::WrongFolder,
+            skipped.push(Problem {
+                kind: ProblemKind::Foreign,
                 path: display,
-                message: "only <name>.json baseline receipts belong in a dated folder".into(),
-                fix: "move it out of the baselines folder (or, if it is a receipt, name it <name>.json)".into(),
+                message: "not a <name>.json baseline receipt: skipped".into(),
+                fix: "nothing to do if it is yours; if it is a receipt, name it <name>.json".into(),
             });
             continue;
         };
@@ -224,7 +252,7 @@ pub fn load_day(
             Err(p) => problems.push(p),
         }
     }
-    (baselines, problems)
+    (baselines, problems, skipped)
 }
 
 fn read_baseline(path: &Path, policy: &Policy, config: &GateConfig) -> Result<Assessed, Problem> {

@@ -8,6 +8,7 @@ pub mod backing;
 pub mod blocks;
 pub mod cfg;
 pub mod fix;
+pub mod ledger;
 pub mod matcher;
 pub mod normalise;
 pub mod scan;

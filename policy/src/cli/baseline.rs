@@ -149,7 +149,15 @@ fn record_command(a: RecordArgs, policy: &Policy) -> Result<i32, Refusal> {
     Ok(0)
 }
 
+/// What in the baselines folder is not ours: a warning each, never a failure.
+fn print_skipped(s: &store::Store) {
+    for p in &s.skipped {
+        eprintln!("warning: {}: {}", plain(&p.path), plain(&p.message));
+    }
+}
+
 fn print_problems(s: &store::Store) {
+    print_skipped(s);
     for p in &s.problems {
         eprintln!(
             "error: {}: {}\n  fix: {}",
@@ -252,6 +260,7 @@ fn compare_command(a: CompareArgs, policy: &Policy) -> Result<i32, Refusal> {
             "fix the problems above (`policy-check baseline list` shows them), then compare again",
         ));
     }
+    print_skipped(&s);
     let config = policy.gate_config(GateConfig::default());
     let assessed = assess(&a.receipt, policy, &config);
     if assessed.verdict.status == Status::Error {
@@ -287,6 +296,7 @@ fn chart_command(a: ChartArgs, policy: &Policy) -> Result<i32, Refusal> {
             "fix the problems above, then chart again",
         ));
     }
+    print_skipped(&s);
     let Some(svg) = baseline::chart::svg(&s, policy, a.envelope.as_deref()) else {
         return Err(Refusal::new(
             2,

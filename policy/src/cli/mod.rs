@@ -1,6 +1,7 @@
 //! The `policy-check` command line: parses arguments, wires the library
 //! together, prints, and returns the documented exit code. No checking logic here.
 
+use crate::claims::terms::Outcome;
 use crate::config::{self, Policy};
 use crate::envelope::EnvelopeCode;
 use crate::gates::{self, Code, GateConfig, ModelHash};
@@ -120,6 +121,19 @@ pub struct ClaimsArgs {
     /// With --fix: edit the files instead of printing the patch.
     #[arg(long, requires = "fix")]
     pub write: bool,
+    /// With --filter all: record every claim that fails now as accepted in the
+    /// claims ledger, so checks judge only new or changed claims (docs/claims.md).
+    #[arg(long, conflicts_with_all = ["fix", "prune"])]
+    pub accept: bool,
+    /// Drop ledger entries whose claim is no longer in the docs.
+    #[arg(long, conflicts_with = "fix")]
+    pub prune: bool,
+    /// The claims ledger (default: ci/accepted-claims.json under --root).
+    #[arg(long)]
+    pub ledger: Option<PathBuf>,
+    /// Judge every claim as if nothing were accepted.
+    #[arg(long, conflicts_with_all = ["accept", "prune"])]
+    pub no_ledger: bool,
 }
 
 #[derive(Parser, Debug)]
@@ -373,19 +387,36 @@ pub fn run(cli: Cli) -> i32 {
                 };
                 println!("{:<30} {:<5} {}", code.as_str(), level, code.summary());
             }
+            for &outcome in Outcome::ALL {
+                let info = outcome.info();
+                println!(
+                    "{:<30} {:<5} {}",
+                    outcome.as_str(),
+                    info.level.as_str(),
+                    info.summary
+                );
+            }
             0
         }
         Command::Explain { code: Some(name) } => {
-            match (Code::parse(&name), EnvelopeCode::parse(&name)) {
-                (Some(code), _) => {
+            match (
+                Code::parse(&name),
+                EnvelopeCode::parse(&name),
+                Outcome::parse(&name),
+            ) {
+                (Some(code), _, _) => {
                     print!("{}", gates::explain(code));
                     0
                 }
-                (None, Some(code)) => {
+                (None, Some(code), _) => {
                     print!("{}", code.explain());
                     0
                 }
-                (None, None) => usage_error(&format!(
+                (None, None, Some(outcome)) => {
+                    print!("{}", crate::claims::terms::explain(outcome));
+                    0
+                }
+                (None, None, None) => usage_error(&format!(
                     "no code named \"{name}\"{}; run `policy-check explain` to list every code",
                     nearest(&name)
                         .map(|c| format!(" (did you mean `{c}`?)"))
@@ -495,7 +526,7 @@ fn check_command(args: CheckArgs) -> Result<i32, String> {
 }
 
 fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
-    use crate::claims::{audit, backing::Backer, scan};
+    use crate::claims::{audit, backing::Backer, ledger, scan};
     let policy = match load_policy(args.policy.as_deref()) {
         Ok(p) => p,
         Err(code) => return Ok(code),
@@ -523,9 +554,42 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
     {
         return Err("--fix edits the lines your working tree adds: use it with the default --filter added and without --head".into());
     }
+    if args.accept && filter != crate::diff::Filter::All {
+        return Err(
+            "--accept records the claims of the whole tree: use it with --filter all".into(),
+        );
+    }
+    let ledger_path = args
+        .ledger
+        .clone()
+        .unwrap_or_else(|| crate::input::under(&args.root, ledger::DEFAULT_LEDGER));
+    if args.prune {
+        return prune_ledger(&ledger_path, &args.root, &config);
+    }
     let found = audit::find(&request, &config)?;
     let backer = Backer::new(&policy, &args.root, policy.claims.levels.clone());
-    let verdicts = audit::judge(found.items, &backer);
+    let mut verdicts = audit::judge(found.items, &backer);
+    if args.accept {
+        let accepted = ledger::Ledger::accepting(&verdicts);
+        accepted.save(&ledger_path)?;
+        let files: std::collections::BTreeSet<_> = verdicts
+            .iter()
+            .filter(|v| v.level != crate::verdict::Level::Allow)
+            .map(|v| v.claim.path.clone())
+            .collect();
+        println!(
+            "accepted {} failing claim{} in {} file{} into {}; checks now judge only new or changed claims (docs/claims.md)",
+            accepted.len(),
+            if accepted.len() == 1 { "" } else { "s" },
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            plain(&ledger_path.display().to_string())
+        );
+        return Ok(0);
+    }
+    if !args.no_ledger {
+        ledger::apply_file(&ledger_path, &args.root, &mut verdicts, &config)?;
+    }
     if let Some(receipt) = args.receipt.as_deref().filter(|_| args.fix) {
         return fix_claims(&verdicts, &backer, &args.root, receipt, args.write);
     }
@@ -551,6 +615,31 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
         .and_then(|()| std::io::Write::flush(&mut out))
         .map_err(|e| format!("cannot write the report: {e}"))?;
     Ok(report::claims::exit_code(&verdicts))
+}
+
+/// `claims --prune`: drop ledger entries whose claim is gone; 0, or 2 when
+/// there is no ledger to prune.
+fn prune_ledger(
+    path: &Path,
+    root: &Path,
+    config: &crate::claims::scan::ScanConfig,
+) -> Result<i32, String> {
+    use crate::claims::ledger;
+    let Some(mut accepted) = ledger::Ledger::load(path)? else {
+        return Err(format!(
+            "{}: no claims ledger to prune; `policy-check claims --filter all --accept` writes one",
+            path.display()
+        ));
+    };
+    let dropped = accepted.prune(|file| ledger::copies_in(root, file, config));
+    accepted.save(path)?;
+    println!(
+        "dropped {dropped} accepted claim{} that the docs no longer hold; {} remain in {}",
+        if dropped == 1 { "" } else { "s" },
+        accepted.len(),
+        plain(&path.display().to_string())
+    );
+    Ok(0)
 }
 
 /// 0 with the snippet on stdout; 1 when the printed snippet would not pass
@@ -643,6 +732,12 @@ fn range(
             base: String::new(),
         });
     }
+    if !crate::diff::is_work_tree(root) {
+        return Err(crate::diff::DiffError::NotARepo {
+            repo: root.display().to_string(),
+        }
+        .to_string());
+    }
     let base = match base {
         Some(b) => b,
         None => crate::diff::default_base(root).ok_or(
@@ -730,7 +825,8 @@ fn nearest(name: &str) -> Option<&'static str> {
     let codes = Code::ALL
         .iter()
         .map(|c| c.as_str())
-        .chain(EnvelopeCode::ALL.iter().map(|c| c.as_str()));
+        .chain(EnvelopeCode::ALL.iter().map(|c| c.as_str()))
+        .chain(Outcome::ALL.iter().map(|c| c.as_str()));
     config::spanned::nearest(name, codes)
 }
 

@@ -1,8 +1,8 @@
-//! `policy-check gate --release …`: arguments to a `ReleaseRequest`, the
+//! `policy-check gate [--release] …`: arguments to a `ReleaseRequest`, the
 //! checklist printed, the gate's exit code returned.
 
 use crate::action::inputs::{Inputs, Mode};
-use crate::cli::{EXIT_USAGE, Format};
+use crate::cli::Format;
 use crate::release::{self, ReleaseRequest, render};
 use crate::report::stdout_style;
 use std::path::PathBuf;
@@ -10,7 +10,8 @@ use time::OffsetDateTime;
 
 #[derive(clap::Parser, Debug)]
 pub struct GateArgs {
-    /// The release gate (the only gate there is): fresh measurement, claims, baseline, tag.
+    /// The release gate: fresh measurement, claims, baseline, tag. It is the only
+    /// gate, so `policy-check gate` runs it with or without this flag.
     #[arg(long)]
     pub release: bool,
     /// The version being released, vMAJOR.MINOR.PATCH; it must be later than the last v* tag.
@@ -51,12 +52,6 @@ pub struct GateArgs {
 }
 
 pub fn run(args: GateArgs) -> i32 {
-    if !args.release {
-        eprintln!(
-            "error: `policy-check gate` needs --release: the release gate is the only gate there is\n  fix: run `policy-check gate --release [--tag vX.Y.Z]` (docs/release-gating.md)"
-        );
-        return EXIT_USAGE;
-    }
     // The fresh run is configured like the action's, from the same defaults.
     let mut inputs = Inputs::defaults();
     inputs.mode = Mode::Release;

@@ -16,7 +16,11 @@ pub struct Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)
+        // Line 0: the file as a whole (it could not be read).
+        match self.line {
+            0 => write!(f, "{}", self.file),
+            _ => write!(f, "{}:{}:{}", self.file, self.line, self.column),
+        }
     }
 }
 
@@ -29,6 +33,7 @@ stable_codes! {
     /// Why a policy file could not be loaded.
     pub enum ConfigCode: ConfigInfo {
         PolicySyntax = "policy-syntax" { summary: "The policy is not valid TOML." }
+        PolicyUnreadable = "policy-unreadable" { summary: "The policy file is missing, a directory, too large or not readable." }
         PolicyEmpty = "policy-empty" { summary: "The policy file is empty." }
         PolicyVersion = "policy-version" { summary: "The policy's `version` is missing or newer than this policy-check knows." }
         UnknownKey = "unknown-key" { summary: "A key the policy language does not have (typo?)." }
@@ -67,14 +72,15 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    /// An error about the file as a whole (unreadable, empty).
+    /// An error about the file as a whole (unreadable, empty): its location is
+    /// the file, with no line (line 0).
     pub fn file(code: ConfigCode, file: &str, message: String, help: &str) -> PolicyError {
         PolicyError {
             code,
             location: Location {
                 file: file.to_string(),
-                line: 1,
-                column: 1,
+                line: 0,
+                column: 0,
             },
             message,
             help: help.to_string(),

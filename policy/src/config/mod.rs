@@ -117,7 +117,7 @@ impl Policy {
         let name = path.display().to_string();
         let io = |message: String, help: &str| {
             vec![PolicyError::file(
-                ConfigCode::PolicySyntax,
+                ConfigCode::PolicyUnreadable,
                 &name,
                 message,
                 help,
@@ -150,6 +150,7 @@ impl Policy {
                 format!("the policy file is not UTF-8 (bad byte at offset {offset})"),
                 "save the policy as UTF-8 text",
             );
+            err[0].code = ConfigCode::PolicySyntax;
             err[0].location = src.location(offset);
             err
         })?;

@@ -15,7 +15,7 @@ pub struct CommandLine {
     /// 1-based lines of its first and last physical line.
     pub line: u32,
     pub end_line: u32,
-    /// Leading `NAME=value` assignments, in order.
+    /// Leading `NAME=value` assignments, in order; values as written (quotes kept).
     pub env: Vec<(String, String)>,
     /// The command without its environment, words joined by single spaces.
     pub command: String,
@@ -171,16 +171,34 @@ fn split(line: &str) -> Vec<(Vec<(String, String)>, String)> {
 
 fn assignment(word: &str) -> Option<(String, String)> {
     let (name, value) = word.split_once('=')?;
-    is_env_name(name).then(|| {
-        (
-            name.to_string(),
-            value.trim_matches(['"', '\'']).to_string(),
-        )
-    })
+    is_env_name(name).then(|| (name.to_string(), value.to_string()))
+}
+
+/// A word as the shell passes it on: one pair of surrounding quotes removed.
+pub fn unquote(word: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = word.strip_prefix(q).and_then(|w| w.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    word
+}
+
+/// A value as a shell word: quoted when it holds anything a shell would split
+/// or expand.
+pub fn quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.,:/=+@%".contains(c));
+    match plain {
+        true => value.to_string(),
+        false => format!("'{}'", value.replace('\'', "'\\''")),
+    }
 }
 
 /// Whitespace-separated words; quotes keep spaces inside a word (and are kept).
-fn shell_words(line: &str) -> Vec<String> {
+pub fn shell_words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut quote: Option<char> = None;
@@ -255,10 +273,17 @@ mod tests {
     fn quoted_words_keep_their_spaces() {
         let md = "```sh\nRUSTFLAGS=\"-C target-cpu=native\" cargo build --release\n```\n";
         let c = &commands(md)[0];
+        // Kept as written, so the expected form still pastes into a shell.
         assert_eq!(
             c.env,
-            vec![("RUSTFLAGS".to_string(), "-C target-cpu=native".to_string())]
+            vec![(
+                "RUSTFLAGS".to_string(),
+                "\"-C target-cpu=native\"".to_string()
+            )]
         );
         assert_eq!(c.command, "cargo build --release");
+        assert_eq!(unquote(&c.env[0].1), "-C target-cpu=native");
+        assert_eq!(quote("-C target-cpu=native"), "'-C target-cpu=native'");
+        assert_eq!(quote("42"), "42");
     }
 }

@@ -2,7 +2,7 @@
 //! what each finds missing or forbidden, and the form the command should take.
 
 use super::cfg::Rule;
-use super::extract::CommandLine;
+use super::extract::{CommandLine, quote, shell_words, unquote};
 use serde::Serialize;
 
 /// One command that breaks one or more rules.
@@ -28,7 +28,7 @@ pub fn judge(path: &str, c: &CommandLine, rules: &[Rule]) -> Option<Violation> {
     let mut env = c.env.clone();
     // Missing flags, and whether each goes before the command's ` -- `.
     let mut missing_flags: Vec<(&str, bool)> = Vec::new();
-    let words = format!(" {} ", c.command);
+    let words = shell_words(&c.command);
     for rule in rules {
         if !rule.matches.is_match(&c.command)
             || rule.unless.as_ref().is_some_and(|u| u.is_match(&c.command))
@@ -52,10 +52,7 @@ pub fn judge(path: &str, c: &CommandLine, rules: &[Rule]) -> Option<Violation> {
             }
         }
         for alternatives in &rule.require {
-            if !alternatives
-                .iter()
-                .any(|a| words.contains(&format!(" {a} ")))
-            {
+            if !alternatives.iter().any(|a| carries(&words, a)) {
                 problems.push(format!("lacks `{}`", alternatives.join("` or `")));
                 if !missing_flags.iter().any(|(f, _)| *f == alternatives[0]) {
                     missing_flags.push((&alternatives[0], before_dashes));
@@ -64,17 +61,17 @@ pub fn judge(path: &str, c: &CommandLine, rules: &[Rule]) -> Option<Violation> {
         }
         for (name, value) in &rule.require_env {
             match c.env.iter().find(|(k, _)| k == name) {
-                Some((_, v)) if v == value => {}
+                Some((_, v)) if unquote(v) == value => {}
                 Some((_, v)) => {
                     problems.push(format!("sets {name}={v}; the convention is {name}={value}"));
                     if let Some(slot) = env.iter_mut().find(|(k, _)| k == name) {
-                        slot.1 = value.clone();
+                        slot.1 = quote(value);
                     }
                 }
                 None => {
                     problems.push(format!("lacks {name}={value} before the command"));
                     if !env.iter().any(|(k, _)| k == name) {
-                        env.push((name.clone(), value.clone()));
+                        env.push((name.clone(), quote(value)));
                     }
                 }
             }
@@ -95,6 +92,37 @@ pub fn judge(path: &str, c: &CommandLine, rules: &[Rule]) -> Option<Violation> {
         problems,
         expected: expected(&env, &c.command, &missing_flags),
     })
+}
+
+/// Whether the command's words carry `required` (one or more words) in order;
+/// a cargo feature (`--features X`, `-F X`) is found in any feature list:
+/// comma- or space-separated, `--features=…`, quoted, or a repeated flag.
+fn carries(words: &[String], required: &str) -> bool {
+    let needed: Vec<&str> = required.split_whitespace().collect();
+    if let ["--features" | "-F", feature] = needed[..] {
+        return features(words).any(|f| f == feature);
+    }
+    !needed.is_empty()
+        && words
+            .windows(needed.len())
+            .any(|w| w.iter().map(|s| unquote(s)).eq(needed.iter().copied()))
+}
+
+/// Every feature the command's `--features` / `-F` flags name.
+fn features(words: &[String]) -> impl Iterator<Item = &str> {
+    let mut lists: Vec<&str> = Vec::new();
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        if w == "--features" || w == "-F" {
+            lists.extend(it.next().map(String::as_str));
+        } else if let Some(list) = w.strip_prefix("--features=") {
+            lists.push(list);
+        }
+    }
+    lists
+        .into_iter()
+        .flat_map(|l| unquote(l).split([',', ' ']))
+        .filter(|f| !f.is_empty())
 }
 
 /// The environment, then the command with each missing flag where it belongs:
@@ -206,5 +234,58 @@ mod tests {
             .is_none()
         );
         assert!(judge("a.md", &line(&[], "git status"), &rules()).is_none());
+    }
+
+    #[test]
+    fn feature_lists_in_every_form_carry_their_features() {
+        let w = |s: &str| shell_words(s);
+        for cmd in [
+            "cargo build --no-default-features --features cpu,full-cli",
+            "cargo build --no-default-features --features full-cli,cpu",
+            "cargo build --no-default-features --features=cpu",
+            "cargo build --no-default-features --features \"cpu full-cli\"",
+            "cargo build --no-default-features --features full-cli --features cpu",
+            "cargo build --no-default-features -F cpu",
+        ] {
+            assert!(carries(&w(cmd), "--features cpu"), "{cmd}");
+            assert!(carries(&w(cmd), "--no-default-features"), "{cmd}");
+        }
+        assert!(!carries(
+            &w("cargo build --features cpu-extra"),
+            "--features cpu"
+        ));
+        assert!(!carries(&w("cargo build --features gpu"), "--features cpu"));
+    }
+
+    #[test]
+    fn a_feature_list_with_the_required_feature_is_not_a_finding() {
+        let c = CommandLine {
+            line: 1,
+            end_line: 1,
+            env: Vec::new(),
+            command: "cargo build --no-default-features --features cpu,full-cli".into(),
+            in_code_block: true,
+        };
+        assert!(judge("README.md", &c, &rules()).is_none());
+    }
+
+    #[test]
+    fn the_expected_form_keeps_quoting_and_quotes_what_it_adds() {
+        let mut rule = rules().remove(0);
+        rule.require = Vec::new();
+        rule.forbid = Vec::new();
+        rule.require_env = vec![("RUSTFLAGS".into(), "-C target-cpu=native".into())];
+        let c = CommandLine {
+            line: 1,
+            end_line: 1,
+            env: vec![("BITNET_NOTE".into(), "'two words'".into())],
+            command: "cargo build --release".into(),
+            in_code_block: true,
+        };
+        let v = judge("README.md", &c, &[rule]).unwrap();
+        assert_eq!(
+            v.expected,
+            "BITNET_NOTE='two words' RUSTFLAGS='-C target-cpu=native' cargo build --release"
+        );
     }
 }

@@ -91,11 +91,17 @@ fn parse_finding(problem: ParseProblem) -> GateFinding {
             } else {
                 ""
             };
+            // A document that stops early was cut off, not written wrongly.
+            let fix = if message.contains("EOF") {
+                "the receipt ends before its JSON does: the benchmark was probably stopped while writing it; run it again (and write receipts atomically: to a temporary file, then rename)"
+            } else {
+                "write receipts with a JSON serializer; NaN and Infinity are not JSON, so a rate that could not be measured must fail the benchmark"
+            };
             GateFinding::new(
                 Code::InvalidJson,
                 "",
                 format!("not JSON at line {line}, column {column}: {message}{hint}"),
-                "write receipts with a JSON serializer; NaN and Infinity are not JSON, so a rate that could not be measured must fail the benchmark",
+                fix,
             )
         }
         ParseProblem::TooDeep { line, column } => GateFinding::new(

@@ -41,7 +41,13 @@ pub fn check(
                 .iter()
                 .map(|p| format!("{}: {}", p.path, p.message)),
         );
-        let fixes: Vec<String> = s.problems.iter().map(|p| p.fix.clone()).collect();
+        // Each distinct fix once.
+        let mut fixes: Vec<&str> = Vec::new();
+        for p in &s.problems {
+            if !fixes.contains(&p.fix.as_str()) {
+                fixes.push(&p.fix);
+            }
+        }
         return Item::new(NAME, ItemStatus::Fail, detail).with_fix(fixes.join("; "));
     }
     // The oldest date that still counts for this release.

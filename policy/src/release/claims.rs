@@ -1,7 +1,8 @@
 //! Gate item `claims`: every performance claim in the docs (`claims --filter
 //! all`) must be backed or ignored. On a pull request the policy may make a
 //! stale or even an unbacked claim a warning; at a release it never is: only
-//! `backed` and `ignored` pass. A backed claim must also still be true: when a
+//! `backed` and `ignored` pass, and the claims the project accepted in its
+//! claims ledger (`accepted`). A backed claim must also still be true: when a
 //! fresh receipt ran the same configuration as the cited one (same envelope,
 //! host class, model and kernels), the two must agree within the envelope's
 //! tolerance.
@@ -9,7 +10,7 @@
 use super::measurement::Fresh;
 use super::{Item, ItemStatus, ReleaseRequest};
 use crate::claims::backing::{self, Backer, ClaimVerdict, Outcome};
-use crate::claims::{Kind, audit, scan};
+use crate::claims::{Kind, audit, ledger, scan};
 use crate::config::Policy;
 use crate::diff::Range;
 use crate::receipt::Receipt;
@@ -43,7 +44,14 @@ pub fn check(request: &ReleaseRequest, policy: &Policy, fresh: &[Fresh]) -> Item
         }
     };
     let backer = Backer::new(policy, &request.root, HashMap::new());
-    let verdicts = audit::judge(found.items, &backer);
+    let mut verdicts = audit::judge(found.items, &backer);
+    // Claims the project accepted in its ledger pass, and are counted.
+    let ledger_path = crate::input::under(&request.root, ledger::DEFAULT_LEDGER);
+    if let Err(e) = ledger::apply_file(&ledger_path, &request.root, &mut verdicts, &config) {
+        return Item::new(NAME, ItemStatus::Error, vec![e]).with_fix(
+            "write the ledger again with `policy-check claims --filter all --accept`, or delete it",
+        );
+    }
     let mut detail = Vec::new();
     // Each failing claim with its own fix, so a long list stays actionable.
     let mut failures = Vec::new();
@@ -52,7 +60,7 @@ pub fn check(request: &ReleaseRequest, policy: &Policy, fresh: &[Fresh]) -> Item
     let mut cited_cache: HashMap<PathBuf, Option<Receipt>> = HashMap::new();
     for v in &verdicts {
         let (what, fix) = match v.outcome {
-            Outcome::Ignored => continue,
+            Outcome::Ignored | Outcome::Accepted => continue,
             Outcome::Backed => match reproduce(v, &backer, fresh, &mut cited_cache) {
                 Check::Agrees => {
                     reproduced += 1;
@@ -81,13 +89,14 @@ pub fn check(request: &ReleaseRequest, policy: &Policy, fresh: &[Fresh]) -> Item
     }
     let count = |o: Outcome| verdicts.iter().filter(|v| v.outcome == o).count();
     detail.push(format!(
-        "{} claim{} in {} file{}: {} backed ({reproduced} agree with the fresh run, {not_rerun} ran a configuration the fresh run did not), {} ignored, {} failing",
+        "{} claim{} in {} file{}: {} backed ({reproduced} agree with the fresh run, {not_rerun} ran a configuration the fresh run did not), {} ignored, {} accepted in the claims ledger, {} failing",
         verdicts.len(),
         plural(verdicts.len()),
         found.files_scanned,
         plural(found.files_scanned),
         count(Outcome::Backed),
         count(Outcome::Ignored),
+        count(Outcome::Accepted),
         failures.len()
     ));
     detail.push(format!(

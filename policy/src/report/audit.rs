@@ -67,7 +67,7 @@ pub fn audit_markdown(
         let _ = writeln!(out, " {} |", counts.values().sum::<usize>());
     }
     out.push_str("\n### Per result\n\n| Result | Claims |\n|---|---:|\n");
-    for o in OUTCOMES {
+    for &o in OUTCOMES {
         let n = verdicts.iter().filter(|v| v.outcome == o).count();
         let _ = writeln!(out, "| {} | {n} |", o.as_str());
     }

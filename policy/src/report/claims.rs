@@ -12,13 +12,7 @@ use std::fmt::Write;
 /// Identifies the JSON shape of `claims --format json`.
 pub const CLAIMS_JSON_FORMAT: &str = "policy-check/claims/1";
 
-pub(crate) const OUTCOMES: [Outcome; 5] = [
-    Outcome::Backed,
-    Outcome::Ignored,
-    Outcome::Stale,
-    Outcome::Unbacked,
-    Outcome::Contradicted,
-];
+pub(crate) const OUTCOMES: &[Outcome] = Outcome::ALL;
 
 /// 1 when any claim's result is at deny level, else 0.
 pub fn exit_code(verdicts: &[ClaimVerdict]) -> i32 {

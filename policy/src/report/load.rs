@@ -40,7 +40,20 @@ pub fn load(path: &Path, max_bytes: u64) -> Result<Report, String> {
                  not reading it (a report this large was not written by policy-check; pass --max-size to raise the limit)"
             ));
         }
-        Err((message, fix)) => return Err(format!("{shown}: {message}; {fix}")),
+        // The receipt reader's fixes speak of receipts; a report has its own.
+        Err((message, fix)) => {
+            let fix = match message.as_str() {
+                "file not found" => {
+                    "check the --report path; report.json is written by `policy-check run` or the action (in its output-dir, receipt-action/ by default)"
+                }
+                m if m.starts_with("is a directory") => {
+                    "pass the report.json file itself, e.g. receipt-action/report.json"
+                }
+                _ => fix,
+            };
+            let message = message.replace("not a receipt file", "not a report file");
+            return Err(format!("{shown}: {message}; {fix}"));
+        }
     };
     parse(&bytes).map_err(|e| format!("{shown}: {e}"))
 }

@@ -249,7 +249,7 @@ pub struct ClaimEntry {
     pub line: u32,
     pub column: u32,
     pub text: String,
-    /// backed, ignored, stale, unbacked or contradicted.
+    /// backed, ignored, accepted, stale, unbacked or contradicted.
     pub outcome: String,
     pub level: Level,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -571,8 +571,9 @@ pub(crate) fn outcome_rank(outcome: &str) -> u8 {
         "contradicted" => 0,
         "unbacked" => 1,
         "stale" => 2,
-        "backed" => 3,
-        "ignored" => 4,
-        _ => 5,
+        "accepted" => 3,
+        "backed" => 4,
+        "ignored" => 5,
+        _ => 6,
     }
 }
