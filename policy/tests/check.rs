@@ -509,6 +509,66 @@ fn policy_init_writes_a_starter_and_refuses_to_overwrite() {
     }
 }
 
+/// `policy init` looks at the repository: archives, vendored code, agent notes
+/// and changelogs are excluded from the claim scan (each with why), a commented
+/// `[commands]` section is there, and `--from-receipt` starts an envelope that
+/// passes the receipt it was made from.
+#[test]
+fn policy_init_scopes_the_claim_scan_and_starts_an_envelope_from_a_receipt() {
+    let dir = Dir::new();
+    for (path, text) in [
+        ("README.md", "Decodes 12 tok/s.\n"),
+        ("CHANGELOG.md", "## 0.1\n- 3 tok/s then.\n"),
+        ("docs/archive/old.md", "Was 2 tok/s.\n"),
+        ("vendor/lib/README.md", "Their 99 tok/s.\n"),
+        (".claude/notes.md", "Tried 7 tok/s.\n"),
+    ] {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        dir.write(path, text);
+    }
+    let r = dir.json("here.json", &receipt("cpu", "i2s", CPU_KERNELS, 12.0, &[]));
+    let (code, _, err) = dir.run(&["policy", "init", "--from-receipt", &r]);
+    assert_eq!(code, 0, "{err}");
+    for why in [
+        "excluding CHANGELOG.md from the claim scan: a changelog",
+        "excluding docs/archive/** from the claim scan: archived docs",
+        "excluding vendor/** from the claim scan: vendored code",
+        "excluding .claude/** from the claim scan: agent notes",
+    ] {
+        assert!(err.contains(why), "{why}: {err}");
+    }
+    let written = std::fs::read_to_string(dir.path().join("ci/receipt-policy.toml")).unwrap();
+    assert!(written.contains("# [[commands.rule]]"), "{written}");
+    assert!(
+        written.contains("id = \"cpu-i2s-this-machine\""),
+        "{written}"
+    );
+    assert!(written.contains("\"host.simd\" = \"avx2\""), "{written}");
+    assert!(
+        written.contains("tokens_per_second = { expected = 12.00 }"),
+        "{written}"
+    );
+    let (code, show, err) = dir.run(&["policy", "show"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(show.contains("cpu-i2s-this-machine"), "{show}");
+    // The envelope passes the receipt it came from; the scan skips what init excluded.
+    let (code, out, err) = dir.run(&["check", &r]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("cpu-i2s-this-machine"), "{out}");
+    let (code, out, err) = dir.run(&["claims", "--filter", "all"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("README.md:1:"), "{out}");
+    for skipped in ["CHANGELOG", "archive", "vendor", ".claude"] {
+        assert!(!out.contains(skipped), "{skipped}: {out}");
+    }
+    // A receipt that fails its gates starts nothing.
+    let bad = dir.json("bad.json", &json!({"backend": "cpu"}));
+    let (code, _, err) = dir.run(&["policy", "init", "--force", "--from-receipt", &bad]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does not pass the receipt gates"), "{err}");
+}
+
 #[test]
 fn policy_show_merges_over_defaults_or_stands_alone_and_reloads() {
     let dir = Dir::new();

@@ -607,3 +607,36 @@ fn a_pull_request_that_moves_an_accepted_claim_passes_and_one_that_adds_a_claim_
         "{doc}"
     );
 }
+
+/// An audit of thousands of claims stays under GitHub's 65,536-character body
+/// limit: counts first, the problems first, and a line saying how many are left
+/// out and how to list them all.
+#[test]
+fn a_huge_markdown_audit_fits_a_github_body_and_says_what_it_left_out() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    std::fs::create_dir_all(d.join("docs")).unwrap();
+    for f in 0..60 {
+        let body: String = (0..50)
+            .map(|i| format!("Run {i} of page {f} decodes {} tok/s.\n\n", 10 + i))
+            .collect();
+        std::fs::write(d.join(format!("docs/page-{f:02}.md")), body).unwrap();
+    }
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-q", "-m", "docs"]);
+    let (code, out, err) =
+        common::policy_check_in(d, &["claims", "--filter", "all", "--format", "markdown"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        out.chars().count() < 65_536,
+        "{} characters",
+        out.chars().count()
+    );
+    assert!(out.contains("3000 claims in 60 files"), "{}", &out[..200]);
+    assert!(out.contains("| unbacked | 3000 |"), "the counts are whole");
+    assert!(out.contains("… and 10 more files"), "per-file table capped");
+    let tail = out.lines().last().unwrap();
+    assert!(tail.contains("more claims not shown here"), "{tail}");
+    assert!(tail.contains("--format json"), "{tail}");
+}

@@ -564,3 +564,35 @@ deterministic = true
     );
     assert_eq!(item(&doc, "tag")["status"], "pass");
 }
+
+/// Thousands of failing claims stay readable: grouped by file, a few per file,
+/// and each distinct fix once with its count.
+#[test]
+fn many_failing_claims_are_grouped_by_file_with_each_fix_once() {
+    let repo = Repo::releasable(14.0, 2);
+    for f in 0..40 {
+        let body: String = (0..15)
+            .map(|i| format!("Run {i} decodes {} tok/s.\n\n", 20 + i))
+            .collect();
+        repo.write(&format!("docs/run-{f:02}.md"), &body);
+    }
+    repo.commit("many bare claims");
+    let (code, doc, _) = repo.gate(14.2, &["--tag", "v0.2.0"]);
+    assert_eq!(code, 1);
+    let d = detail(&doc, "claims");
+    assert!(d.contains("600 failing"), "{d}");
+    assert!(
+        d.contains("docs/run-00.md: … and 5 more failing claims in this file"),
+        "{d}"
+    );
+    assert!(
+        d.contains("… and 150 more failing claims in 10 more files"),
+        "{d}"
+    );
+    assert_eq!(
+        d.matches("fix: measure it and cite the receipt").count(),
+        1,
+        "{d}"
+    );
+    assert!(d.contains("(600 claims)"), "{d}");
+}

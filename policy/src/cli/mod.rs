@@ -5,7 +5,7 @@ use crate::claims::terms::Outcome;
 use crate::config::{self, Policy};
 use crate::envelope::EnvelopeCode;
 use crate::gates::{self, Code, GateConfig, ModelHash};
-use crate::input::{self, Existing, WriteError};
+use crate::input::{self, Existing};
 use crate::receipt::{SchemaVersion, schema};
 use crate::report::escape::{lines, plain};
 use crate::report::{self, stdout_style};
@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 pub mod baseline;
+pub mod init;
 pub mod release;
 pub mod run;
 
@@ -244,6 +245,9 @@ pub enum PolicyAction {
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,
+        /// Start an envelope from this receipt, measured on this machine.
+        #[arg(long, value_name = "RECEIPT")]
+        from_receipt: Option<PathBuf>,
     },
     /// Print the effective policy: the file merged over the built-in one.
     Show {
@@ -348,8 +352,13 @@ pub fn run(cli: Cli) -> i32 {
             Err(message) => usage_error(&message),
         },
         Command::Policy {
-            action: PolicyAction::Init { path, force },
-        } => match policy_init(&path, force) {
+            action:
+                PolicyAction::Init {
+                    path,
+                    force,
+                    from_receipt,
+                },
+        } => match init::run(&path, force, from_receipt.as_deref()) {
             Ok(()) => 0,
             Err(message) => usage_error(&message),
         },
@@ -465,31 +474,6 @@ pub(crate) fn load_policy(path: Option<&Path>) -> Result<Policy, i32> {
         eprint!("{}", lines(&rendered));
         EXIT_USAGE
     })
-}
-
-fn policy_init(path: &Path, force: bool) -> Result<(), String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    let existing = match force {
-        true => Existing::Replace,
-        false => Existing::Refuse,
-    };
-    input::write_atomic(path, config::STARTER_POLICY.as_bytes(), existing).map_err(
-        |e| match e {
-            WriteError::Exists => format!(
-                "{} already exists; not overwriting it (pass --force to replace it, or edit it)",
-                path.display()
-            ),
-            e => format!("{}: {e}", path.display()),
-        },
-    )?;
-    eprintln!(
-        "wrote {}; edit it, then run `policy-check policy show` to see the effective policy",
-        plain(&path.display().to_string())
-    );
-    Ok(())
 }
 
 fn model_hash(path: Option<&Path>) -> Result<Option<ModelHash>, String> {

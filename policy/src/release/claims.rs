@@ -53,8 +53,9 @@ pub fn check(request: &ReleaseRequest, policy: &Policy, fresh: &[Fresh]) -> Item
         );
     }
     let mut detail = Vec::new();
-    // Each failing claim with its own fix, so a long list stays actionable.
-    let mut failures = Vec::new();
+    // Each failing claim (file, line) and its fix; printed grouped by file, each
+    // distinct fix once, so thousands of failures stay readable.
+    let mut failures: Vec<(String, String, String)> = Vec::new();
     let mut reproduced = 0usize;
     let mut not_rerun = 0usize;
     let mut cited_cache: HashMap<PathBuf, Option<Receipt>> = HashMap::new();
@@ -85,7 +86,11 @@ pub fn check(request: &ReleaseRequest, policy: &Policy, fresh: &[Fresh]) -> Item
                     .unwrap_or("cite a receipt that passes `policy-check check`"),
             ),
         };
-        failures.push(format!("{}: {what}\nfix: {fix}", place(v)));
+        failures.push((
+            v.claim.path.to_string(),
+            format!("{}: {what}", place(v)),
+            fix.to_string(),
+        ));
     }
     let count = |o: Outcome| verdicts.iter().filter(|v| v.outcome == o).count();
     detail.push(format!(
@@ -109,13 +114,60 @@ pub fn check(request: &ReleaseRequest, policy: &Policy, fresh: &[Fresh]) -> Item
     } else {
         ItemStatus::Fail
     };
-    detail.extend(failures);
+    detail.extend(grouped(&failures));
     let item = Item::new(NAME, status, detail);
     if status == ItemStatus::Fail {
         item.with_fix("back or ignore each claim above as its fix says, then run the gate again")
     } else {
         item
     }
+}
+
+/// Failing claims listed per file shown at most.
+const PER_FILE: usize = 10;
+/// Files listed at most.
+const FILES_SHOWN: usize = 30;
+
+/// The failures grouped by file (at most `PER_FILE` each, `FILES_SHOWN` files),
+/// then each distinct fix once with how many claims it is for.
+fn grouped(failures: &[(String, String, String)]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut by_file: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (file, line, _) in failures {
+        match by_file.iter_mut().find(|(f, _)| f == file) {
+            Some((_, ls)) => ls.push(line),
+            None => by_file.push((file, vec![line])),
+        }
+    }
+    for (file, ls) in by_file.iter().take(FILES_SHOWN) {
+        lines.extend(ls.iter().take(PER_FILE).map(|l| l.to_string()));
+        if ls.len() > PER_FILE {
+            lines.push(format!(
+                "{file}: … and {} more failing claims in this file",
+                ls.len() - PER_FILE
+            ));
+        }
+    }
+    if by_file.len() > FILES_SHOWN {
+        let rest: usize = by_file[FILES_SHOWN..].iter().map(|(_, ls)| ls.len()).sum();
+        lines.push(format!(
+            "… and {rest} more failing claims in {} more files (`policy-check claims --filter all` lists every one)",
+            by_file.len() - FILES_SHOWN
+        ));
+    }
+    let mut fixes: Vec<(&str, usize)> = Vec::new();
+    for (_, _, fix) in failures {
+        match fixes.iter_mut().find(|(f, _)| f == fix) {
+            Some((_, n)) => *n += 1,
+            None => fixes.push((fix, 1)),
+        }
+    }
+    lines.extend(
+        fixes
+            .into_iter()
+            .map(|(fix, n)| format!("fix: {fix} ({n} claim{})", plural(n))),
+    );
+    lines
 }
 
 fn plural(n: usize) -> &'static str {
