@@ -913,3 +913,42 @@ fn adoption_guide_takes_the_example_from_before_to_after_and_the_release_gate_pa
     );
     assert!(out.contains("[pass] baseline"), "{out}");
 }
+
+/// `run` measures the adopter's own engine (`--bench-command`, the action's
+/// `engine: command`) and writes the receipt where the docs cite it (`--receipt`).
+#[test]
+fn run_measures_your_own_engine_and_writes_the_receipt_where_you_say() {
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    write(d, "README.md", "# Engine\n");
+    commit_all(d, "base");
+    write(
+        d,
+        "bench-out.json",
+        &receipt(15.2, 128, time::Duration::hours(1)).to_string(),
+    );
+    let (code, out, err) = policy_check_in(
+        d,
+        &[
+            "run",
+            "--bench-command",
+            "cp bench-out.json \"$RECEIPT_PATH\"",
+            "--receipt",
+            "ci/inference.json",
+            "--no-claims",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("running bench-command"), "{err}");
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("ci/inference.json")).unwrap())
+            .unwrap();
+    assert_eq!(written["tokens_per_second"], 15.2);
+    assert!(out.contains("ci/inference.json"), "{out}");
+    assert!(!d.join("receipt-action/receipt.json").exists());
+    assert!(d.join("receipt-action/report.json").exists());
+    // --build-command needs --bench-command.
+    let (code, _, err) = policy_check_in(d, &["run", "--build-command", "make"]);
+    assert_eq!(code, 2, "{err}");
+}

@@ -80,6 +80,8 @@ pub struct Inputs {
     pub confirm_runs: u32,
     pub fail_on_publish_error: bool,
     pub output_dir: PathBuf,
+    /// Where the measured receipt goes (default: `output-dir`/receipt.json).
+    pub receipt: Option<PathBuf>,
     pub report: Option<PathBuf>,
     pub tag: Option<String>,
 }
@@ -215,6 +217,7 @@ impl Inputs {
             confirm_runs,
             fail_on_publish_error,
             output_dir: PathBuf::from(text("output-dir", "receipt-action")),
+            receipt: None,
             report: value("report").map(PathBuf::from),
             tag: value("tag"),
         };

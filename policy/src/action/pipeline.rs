@@ -69,7 +69,10 @@ pub fn compare_plan(
 
 /// Where the measured receipt goes.
 pub fn receipt_path(inputs: &Inputs, root: &Path) -> PathBuf {
-    let path = inputs.output_dir.join("receipt.json");
+    let path = inputs
+        .receipt
+        .clone()
+        .unwrap_or_else(|| inputs.output_dir.join("receipt.json"));
     // Relative to the workspace as it is (later steps read the output there).
     if root == Path::new(".") {
         path

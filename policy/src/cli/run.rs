@@ -38,6 +38,16 @@ pub struct RunArgs {
     /// Where the receipt and report.json go.
     #[arg(long, default_value = "receipt-action")]
     pub output_dir: PathBuf,
+    /// Write the measured receipt here instead (e.g. ci/inference.json, the one docs cite).
+    #[arg(long)]
+    pub receipt: Option<PathBuf>,
+    /// Measure your own engine: the command that runs its benchmark and writes
+    /// its receipt to $RECEIPT_PATH (the action's `engine: command`).
+    #[arg(long)]
+    pub bench_command: Option<String>,
+    /// With --bench-command: the command that builds your engine first.
+    #[arg(long, requires = "bench_command")]
+    pub build_command: Option<String>,
     /// The built-in engine's kernels: auto, scalar, avx2 or avx512.
     #[arg(long, default_value = "auto")]
     pub kernels: String,
@@ -69,6 +79,13 @@ pub fn run(args: RunArgs) -> i32 {
     inputs.measure.kernels = kernels;
     inputs.receipts = args.receipts;
     inputs.output_dir = args.output_dir;
+    inputs.receipt = args.receipt;
+    if let Some(bench) = args.bench_command {
+        inputs.measure.engine = crate::measure::Engine::Command {
+            build: args.build_command,
+            bench,
+        };
+    }
     inputs.compare = match args.compare {
         Some(base) => Compare::Ref(base),
         None => Compare::Off,
