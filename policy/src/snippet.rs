@@ -153,12 +153,22 @@ impl Run {
 }
 
 /// Make the snippet for the receipt at `root/cited`.
+/// `command`: the user's benchmark command template (`{receipt}`, `{tokens}`)
+/// instead of bitnet-engine's, which is read from the receipt.
 pub fn snippet(
     root: &Path,
     cited: &str,
     style: Template,
     policy: &Policy,
+    command: Option<&str>,
 ) -> Result<Snippet, SnippetError> {
+    if let Some(t) = command
+        && !t.contains("{receipt}")
+    {
+        return Err(SnippetError(format!(
+            "--command \"{t}\" has no {{receipt}}: the snippet's command must write the receipt it cites, e.g. --command 'my-bench --tokens {{tokens}} --out {{receipt}}'"
+        )));
+    }
     let path = root.join(cited);
     let options = VerifyOptions {
         gates: policy.gate_config(VerifyOptions::default().gates),
@@ -198,13 +208,21 @@ pub fn snippet(
         _ => format!("; envelope `{}`", envelope.id),
     };
     let rate = num(receipt.tokens_per_second);
-    let citation = format!("<!-- receipt: {cited} -->");
+    // A link readers can follow from any doc (`/` is the repository's root on
+    // GitHub), which the claim scan reads as a citation.
+    let citation = format!("([receipt](/{cited}))");
     let tokens = run.tokens;
     // A rerun never overwrites a dated baseline: it writes a fresh receipt to compare.
     let out = if crate::baseline::dated_path(cited).is_some() {
         "ci/inference.json"
     } else {
         cited
+    };
+    let run_command = |out: &str| match command {
+        Some(t) => t
+            .replace("{receipt}", out)
+            .replace("{tokens}", &tokens.to_string()),
+        None => run.command(out),
     };
     let mut md = String::new();
     match style {
@@ -213,7 +231,7 @@ pub fn snippet(
             let _ = writeln!(
                 md,
                 "```bash\n# Generate a receipt for validation\n{}\n\n# The rate it measured\njq '.tokens_per_second' {out}\n```\n",
-                run.command(out)
+                run_command(out)
             );
             let _ = writeln!(
                 md,
@@ -225,7 +243,7 @@ pub fn snippet(
             let _ = writeln!(
                 md,
                 "```bash\n# Measure with strict validation\n{}\n\n# Check that the receipt shows real computation and passes its envelope\npolicy-check check {out}\n```\n",
-                run.command(out)
+                run_command(out)
             );
             let _ = writeln!(
                 md,
@@ -242,7 +260,7 @@ pub fn snippet(
             let _ = writeln!(
                 md,
                 "```bash\n# Measure, then store the receipt as a dated baseline\n{}\npolicy-check baseline record {out} --name {name}\n```\n",
-                run.command(out)
+                run_command(out)
             );
             let _ = writeln!(
                 md,

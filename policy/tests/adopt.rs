@@ -246,7 +246,7 @@ fn snippets_take_the_command_and_numbers_from_the_receipt_and_pass_claims_when_p
             "{style}: {snippet}"
         );
         assert!(
-            snippet.contains(&format!("<!-- receipt: {path} -->")),
+            snippet.contains(&format!("([receipt](/{path}))")),
             "{style}: {snippet}"
         );
 
@@ -266,6 +266,44 @@ fn snippets_take_the_command_and_numbers_from_the_receipt_and_pass_claims_when_p
             "{style}: {doc}"
         );
     }
+}
+
+/// A project whose engine is not bitnet-engine gives its own command template.
+#[test]
+fn a_snippet_takes_your_engines_command() {
+    let repo = repo_with_receipt(
+        "ci/inference.json",
+        &receipt(15.2, 128, time::Duration::hours(1)),
+    );
+    let d = repo.path();
+    let (code, snippet, err) = policy_check_in(
+        d,
+        &[
+            "receipt",
+            "snippet",
+            "ci/inference.json",
+            "--command",
+            "make bench TOKENS={tokens} OUT={receipt}",
+        ],
+    );
+    assert_eq!(code, 0, "{snippet}{err}");
+    assert!(
+        snippet.contains("make bench TOKENS=128 OUT=ci/inference.json\n"),
+        "{snippet}"
+    );
+    assert!(!snippet.contains("bitnet-engine"), "{snippet}");
+    let (code, _, err) = policy_check_in(
+        d,
+        &[
+            "receipt",
+            "snippet",
+            "ci/inference.json",
+            "--command",
+            "make bench",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("{receipt}"), "{err}");
 }
 
 #[test]

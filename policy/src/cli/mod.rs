@@ -186,6 +186,10 @@ pub struct SnippetArgs {
     /// The repository root (the receipt path and the citation are relative to it).
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
+    /// Your engine's benchmark command instead of bitnet-engine's, with `{receipt}`
+    /// where the receipt goes and `{tokens}` for the token count (docs/claims.md).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub command: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -634,7 +638,13 @@ fn snippet_command(args: &SnippetArgs) -> i32 {
         Err(code) => return code,
     };
     let cited = args.receipt.trim_start_matches("./");
-    match crate::snippet::snippet(&args.root, cited, args.style, &policy) {
+    match crate::snippet::snippet(
+        &args.root,
+        cited,
+        args.style,
+        &policy,
+        args.command.as_deref(),
+    ) {
         Err(crate::snippet::SnippetError(message)) => usage_error(&message),
         Ok(s) => {
             print!("{}", s.markdown);
