@@ -359,7 +359,7 @@ fn snippet_problems_name_the_receipt_and_the_fix() {
     let (code, out, err) =
         policy_check_in(repo.path(), &["receipt", "snippet", "ci/inference.json"]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("<!-- receipt: ci/inference.json -->"), "{out}");
+    assert!(out.contains("([receipt](/ci/inference.json))"), "{out}");
     assert!(err.contains("would be stale when pasted"), "{err}");
 }
 
