@@ -82,9 +82,11 @@ pub enum Command {
     },
 }
 
-#[derive(Parser, Debug)]
-pub struct ClaimsArgs {
-    /// With --filter all: files or directories to audit (default: every tracked file).
+/// What `claims` and `commands` look at: the change (or the whole tree), the
+/// files, the policy and the repository.
+#[derive(clap::Args, Debug)]
+pub struct ScanArgs {
+    /// With --filter all: files or directories to look at (default: every tracked file).
     pub paths: Vec<String>,
     /// The base of the change (default: origin/HEAD, else main, else master).
     #[arg(long)]
@@ -92,27 +94,33 @@ pub struct ClaimsArgs {
     /// The head of the change; without it, the working tree is compared with the base.
     #[arg(long)]
     pub head: Option<String>,
-    /// Which claims: on added lines, in diff hunks, in changed files, or everywhere.
+    /// Which lines: added ones, those in diff hunks, those in changed files, or everywhere.
     #[arg(long, value_parser = ["added", "diff-context", "file", "all"], default_value = "added")]
     pub filter: String,
-    /// text for a terminal, json for scripts, markdown for the audit table (docs/claims.md).
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: ClaimsFormat,
-    /// Policy file whose envelopes judge cited receipts (default: ci/receipt-policy.toml, else built-in).
+    /// The policy file (default: ci/receipt-policy.toml, else built-in).
     #[arg(long)]
     pub policy: Option<PathBuf>,
-    /// Glob of files to scan (repeatable; default: README*, **/README*, docs/**, *.md).
+    /// Glob of files to scan (repeatable; default: [claims] include, else README*, **/README*, docs/**, *.md).
     #[arg(long)]
     pub include: Vec<String>,
     /// Glob of files to skip (repeatable).
     #[arg(long)]
     pub exclude: Vec<String>,
-    /// Do not report numbers inside code blocks.
-    #[arg(long)]
-    pub no_code_blocks: bool,
     /// The repository root (paths and citations are relative to it).
     #[arg(long, default_value = ".")]
     pub root: PathBuf,
+}
+
+#[derive(Parser, Debug)]
+pub struct ClaimsArgs {
+    #[command(flatten)]
+    pub scan: ScanArgs,
+    /// text for a terminal, json for scripts, markdown for the audit table (docs/claims.md).
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ClaimsFormat,
+    /// Do not report numbers inside code blocks.
+    #[arg(long)]
+    pub no_code_blocks: bool,
     /// Cite --receipt on the added lines of the bare claims it backs: prints a patch (or applies it with --write).
     #[arg(long, requires = "receipt")]
     pub fix: bool,
@@ -139,31 +147,10 @@ pub struct ClaimsArgs {
 
 #[derive(Parser, Debug)]
 pub struct CommandsArgs {
-    /// With --filter all: files or directories to check (default: every tracked file).
-    pub paths: Vec<String>,
-    /// The base of the change (default: origin/HEAD, else main, else master).
-    #[arg(long)]
-    pub base: Option<String>,
-    /// The head of the change; without it, the working tree is compared with the base.
-    #[arg(long)]
-    pub head: Option<String>,
-    /// Which commands: on added lines, in diff hunks, in changed files, or everywhere.
-    #[arg(long, value_parser = ["added", "diff-context", "file", "all"], default_value = "added")]
-    pub filter: String,
+    #[command(flatten)]
+    pub scan: ScanArgs,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// Policy file with the [commands] rules (default: ci/receipt-policy.toml, else built-in).
-    #[arg(long)]
-    pub policy: Option<PathBuf>,
-    /// Glob of files to check (repeatable; default: [claims] include, else README*, **/README*, docs/**, *.md).
-    #[arg(long)]
-    pub include: Vec<String>,
-    /// Glob of files to skip (repeatable).
-    #[arg(long)]
-    pub exclude: Vec<String>,
-    /// The repository root.
-    #[arg(long, default_value = ".")]
-    pub root: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -515,26 +502,26 @@ fn check_command(args: CheckArgs) -> Result<i32, String> {
 
 fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
     use crate::claims::{audit, backing::Backer, ledger, scan};
-    let policy = match load_policy(args.policy.as_deref()) {
+    let policy = match load_policy(args.scan.policy.as_deref()) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
     let config = scan::ScanConfig::from_settings(
         &policy.claims,
-        args.include,
-        args.exclude,
+        args.scan.include,
+        args.scan.exclude,
         args.no_code_blocks,
     )?;
-    let filter = crate::diff::Filter::parse(&args.filter).expect("clap checked the value");
-    if filter != crate::diff::Filter::All && !args.paths.is_empty() {
+    let filter = crate::diff::Filter::parse(&args.scan.filter).expect("clap checked the value");
+    if filter != crate::diff::Filter::All && !args.scan.paths.is_empty() {
         return Err("paths are only taken with --filter all; other filters scan the diff".into());
     }
-    let range = range(filter, args.base, args.head, &args.root)?;
+    let range = range(filter, args.scan.base, args.scan.head, &args.scan.root)?;
     let request = audit::Request {
-        root: args.root.clone(),
+        root: args.scan.root.clone(),
         filter,
         range,
-        paths: args.paths,
+        paths: args.scan.paths,
     };
     if args.fix
         && (filter != crate::diff::Filter::Added
@@ -550,12 +537,12 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
     let ledger_path = args
         .ledger
         .clone()
-        .unwrap_or_else(|| crate::input::under(&args.root, ledger::DEFAULT_LEDGER));
+        .unwrap_or_else(|| crate::input::under(&args.scan.root, ledger::DEFAULT_LEDGER));
     if args.prune {
-        return prune_ledger(&ledger_path, &args.root, &config);
+        return prune_ledger(&ledger_path, &args.scan.root, &config);
     }
     let found = audit::find(&request, &config)?;
-    let backer = Backer::new(&policy, &args.root, policy.claims.levels.clone());
+    let backer = Backer::new(&policy, &args.scan.root, policy.claims.levels.clone());
     let mut verdicts = audit::judge(found.items, &backer);
     if args.accept {
         let accepted = ledger::Ledger::accepting(&verdicts);
@@ -576,10 +563,10 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
         return Ok(0);
     }
     if !args.no_ledger {
-        ledger::apply_file(&ledger_path, &args.root, &mut verdicts, &config)?;
+        ledger::apply_file(&ledger_path, &args.scan.root, &mut verdicts, &config)?;
     }
     if let Some(receipt) = args.receipt.as_deref().filter(|_| args.fix) {
-        return fix_claims(&verdicts, &backer, &args.root, receipt, args.write);
+        return fix_claims(&verdicts, &backer, &args.scan.root, receipt, args.write);
     }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.format {
@@ -588,7 +575,7 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
         }
         ClaimsFormat::Markdown => {
             let candidates =
-                crate::claims::suggest::candidates(&args.root, &policy, &backer, &verdicts);
+                crate::claims::suggest::candidates(&args.scan.root, &policy, &backer, &verdicts);
             let would_back = crate::claims::suggest::would_back(&verdicts, &backer, &candidates);
             let text = report::audit::audit_markdown(&verdicts, &would_back, &found.warnings);
             std::io::Write::write_all(&mut out, text.as_bytes())
@@ -746,7 +733,7 @@ fn range(
 
 fn commands_command(args: CommandsArgs) -> Result<i32, String> {
     use crate::claims::{audit, scan};
-    let policy = match load_policy(args.policy.as_deref()) {
+    let policy = match load_policy(args.scan.policy.as_deref()) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -757,17 +744,21 @@ fn commands_command(args: CommandsArgs) -> Result<i32, String> {
         );
     }
     // Commands live in the same docs as claims: [claims] include/exclude pick the files.
-    let config =
-        scan::ScanConfig::from_settings(&policy.claims, args.include, args.exclude, false)?;
-    let filter = crate::diff::Filter::parse(&args.filter).expect("clap checked the value");
-    if filter != crate::diff::Filter::All && !args.paths.is_empty() {
+    let config = scan::ScanConfig::from_settings(
+        &policy.claims,
+        args.scan.include,
+        args.scan.exclude,
+        false,
+    )?;
+    let filter = crate::diff::Filter::parse(&args.scan.filter).expect("clap checked the value");
+    if filter != crate::diff::Filter::All && !args.scan.paths.is_empty() {
         return Err("paths are only taken with --filter all; other filters check the diff".into());
     }
     let request = audit::Request {
-        range: range(filter, args.base, args.head, &args.root)?,
-        root: args.root,
+        range: range(filter, args.scan.base, args.scan.head, &args.scan.root)?,
+        root: args.scan.root,
         filter,
-        paths: args.paths,
+        paths: args.scan.paths,
     };
     let checked = crate::conventions::check(&request, &config, &policy.commands)?;
     print!(

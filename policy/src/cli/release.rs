@@ -31,18 +31,9 @@ pub struct GateArgs {
     pub name: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// For the fresh run: the model (synthetic:tiny, synthetic:2b-4t or a GGUF file).
-    #[arg(long, default_value = "synthetic:2b-4t")]
-    pub model: String,
-    /// For the fresh run: tokens decoded per timed run.
-    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub tokens: u32,
-    /// For the fresh run: timed runs.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub runs: u32,
-    /// For the fresh run: threads (1 is the deterministic CI default).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub threads: u32,
+    /// For the fresh run (when no --receipts are given).
+    #[command(flatten)]
+    pub size: super::run::RunSize,
     /// Where the fresh receipt goes (<dir>/receipt.json).
     #[arg(long, default_value = "receipt-action")]
     pub output_dir: PathBuf,
@@ -55,10 +46,7 @@ pub fn run(args: GateArgs) -> i32 {
     // The fresh run is configured like the action's, from the same defaults.
     let mut inputs = Inputs::defaults();
     inputs.mode = Mode::Release;
-    inputs.measure.model = args.model.clone();
-    inputs.measure.tokens = args.tokens;
-    inputs.measure.runs = args.runs;
-    inputs.measure.threads = args.threads;
+    args.size.apply(&mut inputs.measure);
     inputs.output_dir = args.output_dir.clone();
     let request = ReleaseRequest {
         root: args.root.clone(),

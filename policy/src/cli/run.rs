@@ -7,10 +7,10 @@ use crate::report::escape::lines;
 use crate::verdict::EXIT_USAGE;
 use std::path::PathBuf;
 
-/// `policy-check run`: measure with the built-in engine, check, scan the
-/// working tree's changes against the default branch, print, write report.json.
-#[derive(clap::Parser, Debug)]
-pub struct RunArgs {
+/// What one measurement with the built-in engine runs (`run`, and the release
+/// gate's fresh run).
+#[derive(clap::Args, Debug)]
+pub struct RunSize {
     /// The model: synthetic:tiny, synthetic:2b-4t or a GGUF file.
     #[arg(long, default_value = "synthetic:2b-4t")]
     pub model: String,
@@ -23,6 +23,24 @@ pub struct RunArgs {
     /// Threads (1 is the deterministic CI default).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: u32,
+}
+
+impl RunSize {
+    /// Into the measurement spec.
+    pub fn apply(self, spec: &mut crate::measure::Spec) {
+        spec.model = self.model;
+        spec.tokens = self.tokens;
+        spec.runs = self.runs;
+        spec.threads = self.threads;
+    }
+}
+
+/// `policy-check run`: measure with the built-in engine, check, scan the
+/// working tree's changes against the default branch, print, write report.json.
+#[derive(clap::Parser, Debug)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub size: RunSize,
     /// Receipts to judge as well (files, directories, quoted globs).
     #[arg(long)]
     pub receipts: Vec<String>,
@@ -72,10 +90,7 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let mut inputs = Inputs::defaults();
     inputs.mode = Mode::Measure;
-    inputs.measure.model = args.model;
-    inputs.measure.tokens = args.tokens;
-    inputs.measure.runs = args.runs;
-    inputs.measure.threads = args.threads;
+    args.size.apply(&mut inputs.measure);
     inputs.measure.kernels = kernels;
     inputs.receipts = args.receipts;
     inputs.output_dir = args.output_dir;
