@@ -234,6 +234,11 @@ pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<ClaimMatch> {
         Some((a, b)) => (parse_number(a.trim())?, parse_number(b.trim())?),
         None => (parse_number(body)?, parse_number(body)?),
     };
+    // A zero under a unit marks a run that failed or was skipped
+    // (`| 0 | 0 | 0 | FAIL, core dump |`), not a measurement.
+    if lo == 0.0 && hi == 0.0 {
+        return None;
+    }
     // A "Speedup" column holds ratios.
     let unit = if unit.to_ascii_lowercase().starts_with("speed") {
         "x"
