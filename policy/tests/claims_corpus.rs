@@ -16,7 +16,7 @@ const FLOORS: &[(&str, f64, f64)] = &[
     ("exllamav2", 1.00, 1.00),
     ("faster-whisper", 1.00, 0.45),
     ("fastllm", 1.00, 0.41),
-    ("ik-llama-cpp", 0.94, 0.67),
+    ("ik-llama-cpp", 0.96, 0.90),
     ("kokoro-fastapi", 0.16, 0.05),
     ("llama2c", 0.83, 0.83),
     ("llamafile", 1.00, 0.33),

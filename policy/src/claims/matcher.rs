@@ -230,7 +230,9 @@ pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<ClaimMatch> {
     // "1618.42 ± 11.03": the claim is the mean.
     let body = body.split('±').next().unwrap_or(body).trim_end();
     let body = body.trim_end_matches(['x', '×']).trim_end();
-    let (lo, hi) = match body.split_once(['-', '–']) {
+    // "3.78863e+08" is one number, not a range.
+    let scientific = body.contains(['e', 'E']);
+    let (lo, hi) = match body.split_once(['-', '–']).filter(|_| !scientific) {
         Some((a, b)) => (parse_number(a.trim())?, parse_number(b.trim())?),
         None => (parse_number(body)?, parse_number(body)?),
     };
@@ -240,12 +242,18 @@ pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<ClaimMatch> {
         return None;
     }
     // A "Speedup" column holds ratios.
+    let unit = unit.trim_start_matches([' ', '\t', '(']);
     let unit = if unit.to_ascii_lowercase().starts_with("speed") {
         "x"
     } else {
         unit
     };
-    let (kind, scale) = classify(unit, |w| w.regex().is_match(header), "")?;
+    // A time unit in a header says what the column measures, with or without a
+    // latency word beside it ("Load Time (ms)", "T_TG s", "time (us)").
+    let (kind, scale) = match header_time_unit(unit) {
+        Some(scale) => (Kind::Latency, scale),
+        None => classify(unit, |w| w.regex().is_match(header), "")?,
+    };
     Some(ClaimMatch {
         start: 0,
         end: cell.len(),
@@ -253,6 +261,16 @@ pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<ClaimMatch> {
         unit: unit.to_string(),
         quantity: normalise(kind, unit, lo * scale, hi * scale, qualifier),
     })
+}
+
+/// Milliseconds per unit of a time unit written in a table header.
+fn header_time_unit(unit: &str) -> Option<f64> {
+    match unit.to_lowercase().as_str() {
+        "ms" | "millisecond" | "milliseconds" => Some(1.0),
+        "s" | "sec" | "secs" | "second" | "seconds" => Some(1000.0),
+        "us" | "µs" | "μs" => Some(0.001),
+        _ => None,
+    }
 }
 
 /// A number glued to a word, path or version ("b1.58", "v2", "x86_64", "/10") is not a claim.
