@@ -11,17 +11,17 @@ mod corpus;
 /// decimals. A ratchet: issue 20 asks for 0.95 / 0.95 on every project; raise a
 /// floor when the scanner improves, never lower one to let a change through.
 const FLOORS: &[(&str, f64, f64)] = &[
-    ("candle", 1.00, 0.14),
+    ("candle", 1.00, 0.18),
     ("ctranslate2", 1.00, 0.97),
     ("exllamav2", 1.00, 1.00),
     ("faster-whisper", 1.00, 0.45),
-    ("fastllm", 1.00, 0.41),
+    ("fastllm", 1.00, 0.51),
     ("ik-llama-cpp", 0.96, 0.90),
     ("kokoro-fastapi", 0.16, 0.05),
     ("llama2c", 0.83, 0.83),
-    ("llamafile", 1.00, 0.33),
+    ("llamafile", 1.00, 0.61),
     ("neural-speed", 1.00, 0.06),
-    ("tgi", 0.62, 0.14),
+    ("tgi", 0.70, 0.20),
 ];
 
 #[test]

@@ -64,6 +64,7 @@ pub fn claim_pattern() -> String {
               | ms\s+(?:per|a)\s+tok(?:en)?\b
               | milliseconds?\s+per\s+tok(?:en)?\b
               | ms\b | milliseconds?\b
+              | (?:u|µ|μ)s\b | microseconds?\b
               | [kmgt]i?b\s*/\s*s\b | [kmgt]i?b(?:ytes?)?\b
               | x\b | ×
             )"
@@ -145,7 +146,18 @@ pub fn find(text: &str) -> Vec<ClaimMatch> {
         let unit = group("unit").expect("unit");
         let after = &text[whole.end..];
         let line = line.around(whole.start, whole.end);
-        let Some((kind, scale)) = classify(unit, |w| line.has(w), after) else {
+        let number = caps
+            .get_group_by_name("hi")
+            .or_else(|| caps.get_group_by_name("lo"))
+            .expect("number");
+        let unit_start = caps.get_group_by_name("unit").expect("unit").start;
+        let written_as_time = number.end == unit_start || text[number.range()].contains('.');
+        let found = match microseconds(unit, written_as_time) {
+            Some(true) => Some((Kind::Latency, 0.001)),
+            Some(false) => line.has(Words::Latency).then_some((Kind::Latency, 0.001)),
+            None => classify(unit, |w| line.has(w), after),
+        };
+        let Some((kind, scale)) = found else {
             continue;
         };
         let lo = parse_number(group("lo").expect("number"));
@@ -269,6 +281,19 @@ fn header_time_unit(unit: &str) -> Option<f64> {
         "ms" | "millisecond" | "milliseconds" => Some(1.0),
         "s" | "sec" | "secs" | "second" | "seconds" => Some(1000.0),
         "us" | "µs" | "μs" => Some(0.001),
+        _ => None,
+    }
+}
+
+/// For a microsecond unit, whether it is one whatever the line says: `µs`, or
+/// `us` glued to its number or after a decimal ("56.46us", "98.83 us"); a bare
+/// "5 us" needs a latency word on its line (it may be the pronoun). None for
+/// other units.
+fn microseconds(unit: &str, written_as_time: bool) -> Option<bool> {
+    let u = unit.to_lowercase();
+    match u.as_str() {
+        "µs" | "μs" | "microsecond" | "microseconds" => Some(true),
+        "us" => Some(written_as_time),
         _ => None,
     }
 }
@@ -470,6 +495,30 @@ mod tests {
         assert_eq!(q.qualifier, Qualifier::AtLeast);
         let q = one("first-token latency of 70 ms");
         assert_eq!((q.kind, q.low), (Kind::Latency, 70.0));
+    }
+
+    #[test]
+    fn microseconds_are_latencies_in_ms() {
+        // From llamafile's wrk output, TGI's v3 notes and fastllm's docs
+        // (policy/tests/claims/real/).
+        let wrk: Vec<(Kind, f64)> = find("Latency    56.46us   11.03us   3.69ms")
+            .iter()
+            .map(|f| (f.quantity.kind, f.quantity.low))
+            .collect();
+        assert_eq!(
+            wrk,
+            vec![
+                (Kind::Latency, 0.05646),
+                (Kind::Latency, 0.01103),
+                (Kind::Latency, 3.69)
+            ]
+        );
+        assert!((one("The overhead of the lookup is ~5us.").low - 0.005).abs() < 1e-12);
+        assert!((one("原串行 kernel 为 98.83 us，").low - 0.09883).abs() < 1e-12);
+        assert_eq!(one("took 858.356µs").kind, Kind::Latency);
+        assert_eq!(one("p99 latency of 40 us").kind, Kind::Latency);
+        none("all 5 us agreed");
+        none("a 3 US company");
     }
 
     #[test]
