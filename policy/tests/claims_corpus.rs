@@ -20,7 +20,7 @@ const FLOORS: &[(&str, f64, f64)] = &[
     ("kokoro-fastapi", 0.16, 0.05),
     ("llama2c", 0.83, 0.83),
     ("llamafile", 1.00, 0.61),
-    ("neural-speed", 1.00, 0.06),
+    ("neural-speed", 1.00, 0.97),
     ("tgi", 0.70, 0.20),
 ];
 

@@ -107,7 +107,18 @@ fn latency_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?i)\b(?:latency|latencies|ttft|tpot|first[- ]token|p50|p9[059]|decode|prefill)\b",
+            r"(?i)\b(?:latency|latencies|ttft|tpot|first[- ]token|p50|p9[059]|decode|prefill|time|timings?|elapsed|took|duration|lat)\b",
+        )
+        .unwrap()
+    })
+}
+/// Words of a setting rather than a measurement: a time on their line is
+/// configuration ("timeout = 500 ms").
+fn config_words() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?i)(?:\b|_)(?:time-?outs?|intervals?|delays?|sleep|wait|ttl|deadline|retry|retries|backoff|period|poll|budget|limit|default)(?:\b|_)",
         )
         .unwrap()
     })
@@ -152,9 +163,18 @@ pub fn find(text: &str) -> Vec<ClaimMatch> {
             .expect("number");
         let unit_start = caps.get_group_by_name("unit").expect("unit").start;
         let written_as_time = number.end == unit_start || text[number.range()].contains('.');
+        // A time assigned to a label in a log line ("ADD] =  51.409 ms",
+        // "prediction 0, time: 1475.57ms") is a measured one unless the line
+        // sets something ("timeout = 500 ms").
+        let assigned = text[..whole.start]
+            .trim_end_matches([' ', '\t'])
+            .ends_with(['=', ':']);
         let found = match microseconds(unit, written_as_time) {
             Some(true) => Some((Kind::Latency, 0.001)),
             Some(false) => line.has(Words::Latency).then_some((Kind::Latency, 0.001)),
+            None if assigned && unit.eq_ignore_ascii_case("ms") && !line.has(Words::Config) => {
+                Some((Kind::Latency, 1.0))
+            }
             None => classify(unit, |w| line.has(w), after),
         };
         let Some((kind, scale)) = found else {
@@ -312,6 +332,7 @@ enum Words {
     Speed,
     Latency,
     Memory,
+    Config,
 }
 
 impl Words {
@@ -320,6 +341,7 @@ impl Words {
             Words::Speed => speed_words(),
             Words::Latency => latency_words(),
             Words::Memory => memory_words(),
+            Words::Config => config_words(),
         }
     }
 }
@@ -331,7 +353,7 @@ struct LineWords<'t> {
     text: &'t str,
     line: std::ops::Range<usize>,
     /// Per `Words`, whether the line holds one; `None` until asked.
-    has: [Option<bool>; 3],
+    has: [Option<bool>; 4],
 }
 
 impl<'t> LineWords<'t> {
@@ -339,7 +361,7 @@ impl<'t> LineWords<'t> {
         LineWords {
             text,
             line: 0..0,
-            has: [None; 3],
+            has: [None; 4],
         }
     }
 
@@ -365,7 +387,7 @@ impl<'t> LineWords<'t> {
             .find('\n')
             .map_or(self.text.len(), |i| end + i);
         self.line = from..to;
-        self.has = [None; 3];
+        self.has = [None; 4];
         self
     }
 
@@ -519,6 +541,26 @@ mod tests {
         assert_eq!(one("p99 latency of 40 us").kind, Kind::Latency);
         none("all 5 us agreed");
         none("a 3 US company");
+    }
+
+    #[test]
+    fn timings_in_log_lines_are_latencies_and_settings_are_not() {
+        // From neural-speed's profiling log (policy/tests/claims/real/) and the
+        // issue's "encode time = 8582.63 ms".
+        assert_eq!(
+            one("perf_total_per_op_us[                     ADD] =  51.409 ms").kind,
+            Kind::Latency
+        );
+        assert_eq!(one("encode time = 8582.63 ms").low, 8582.63);
+        assert_eq!(one("prediction   1, time: 42.19ms").low, 42.19);
+        assert_eq!(
+            one("model_print_timings:        load time =  2691.89 ms").kind,
+            Kind::Latency
+        );
+        assert_eq!(one("| est non-attn lat | 1226.984ms |").kind, Kind::Latency);
+        none("request_timeout = 500 ms");
+        none("poll interval: 250 ms");
+        none("max wait = 100 ms");
     }
 
     #[test]
