@@ -17,7 +17,7 @@ const FLOORS: &[(&str, f64, f64)] = &[
     ("faster-whisper", 1.00, 0.45),
     ("fastllm", 1.00, 0.51),
     ("ik-llama-cpp", 0.96, 0.90),
-    ("kokoro-fastapi", 0.16, 0.05),
+    ("kokoro-fastapi", 0.20, 0.05),
     ("llama2c", 0.83, 0.83),
     ("llamafile", 1.00, 0.61),
     ("neural-speed", 1.00, 0.97),

@@ -434,6 +434,19 @@ fn classify(unit: &str, mut has: impl FnMut(Words) -> bool, after: &str) -> Opti
     if u.ends_with("/s") || u.ends_with("/ s") {
         return Some((Kind::Bandwidth, scale));
     }
+    // "64gb RAM", "16 GB VRAM", "2x24GB GPUs": the size of a machine's memory,
+    // a hardware spec, not what the engine used.
+    let names_hardware = after
+        .trim_start_matches([' ', '\t'])
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .is_some_and(|w| {
+            let w = w.to_ascii_lowercase();
+            matches!(w.as_str(), "ram" | "vram" | "gpu" | "gpus") || w.starts_with("ddr")
+        });
+    if names_hardware {
+        return None;
+    }
     has(Words::Memory).then_some((Kind::Memory, scale))
 }
 
@@ -561,6 +574,14 @@ mod tests {
         none("request_timeout = 500 ms");
         none("poll interval: 250 ms");
         none("max wait = 100 ms");
+    }
+
+    #[test]
+    fn a_memory_size_that_names_the_hardware_is_a_spec() {
+        // From Kokoro-FastAPI's and ik_llama.cpp's docs (policy/tests/claims/real/).
+        none("- 64gb RAM");
+        none("with the paltry 16 GB VRAM on the RTX-4080 that I have");
+        assert_eq!(one("peak memory 3.11 GB while loading").kind, Kind::Memory);
     }
 
     #[test]
