@@ -64,6 +64,7 @@ pub fn claim_pattern() -> String {
               | ms\s+(?:per|a)\s+tok(?:en)?\b
               | milliseconds?\s+per\s+tok(?:en)?\b
               | ms\b | milliseconds?\b
+              | (?:u|µ|μ)s\b | microseconds?\b
               | [kmgt]i?b\s*/\s*s\b | [kmgt]i?b(?:ytes?)?\b
               | x\b | ×
             )"
@@ -106,7 +107,18 @@ fn latency_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?i)\b(?:latency|latencies|ttft|tpot|first[- ]token|p50|p9[059]|decode|prefill)\b",
+            r"(?i)\b(?:latency|latencies|ttft|tpot|first[- ]token|p50|p9[059]|decode|prefill|time|timings?|elapsed|took|duration|lat)\b",
+        )
+        .unwrap()
+    })
+}
+/// Words of a setting rather than a measurement: a time on their line is
+/// configuration ("timeout = 500 ms").
+fn config_words() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"(?i)(?:\b|_)(?:time-?outs?|intervals?|delays?|sleep|wait|ttl|deadline|retry|retries|backoff|period|poll|budget|limit|default)(?:\b|_)",
         )
         .unwrap()
     })
@@ -145,7 +157,27 @@ pub fn find(text: &str) -> Vec<ClaimMatch> {
         let unit = group("unit").expect("unit");
         let after = &text[whole.end..];
         let line = line.around(whole.start, whole.end);
-        let Some((kind, scale)) = classify(unit, |w| line.has(w), after) else {
+        let number = caps
+            .get_group_by_name("hi")
+            .or_else(|| caps.get_group_by_name("lo"))
+            .expect("number");
+        let unit_start = caps.get_group_by_name("unit").expect("unit").start;
+        let written_as_time = number.end == unit_start || text[number.range()].contains('.');
+        // A time assigned to a label in a log line ("ADD] =  51.409 ms",
+        // "prediction 0, time: 1475.57ms") is a measured one unless the line
+        // sets something ("timeout = 500 ms").
+        let assigned = text[..whole.start]
+            .trim_end_matches([' ', '\t'])
+            .ends_with(['=', ':']);
+        let found = match microseconds(unit, written_as_time) {
+            Some(true) => Some((Kind::Latency, 0.001)),
+            Some(false) => line.has(Words::Latency).then_some((Kind::Latency, 0.001)),
+            None if assigned && unit.eq_ignore_ascii_case("ms") && !line.has(Words::Config) => {
+                Some((Kind::Latency, 1.0))
+            }
+            None => classify(unit, |w| line.has(w), after),
+        };
+        let Some((kind, scale)) = found else {
             continue;
         };
         let lo = parse_number(group("lo").expect("number"));
@@ -230,17 +262,30 @@ pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<ClaimMatch> {
     // "1618.42 ± 11.03": the claim is the mean.
     let body = body.split('±').next().unwrap_or(body).trim_end();
     let body = body.trim_end_matches(['x', '×']).trim_end();
-    let (lo, hi) = match body.split_once(['-', '–']) {
+    // "3.78863e+08" is one number, not a range.
+    let scientific = body.contains(['e', 'E']);
+    let (lo, hi) = match body.split_once(['-', '–']).filter(|_| !scientific) {
         Some((a, b)) => (parse_number(a.trim())?, parse_number(b.trim())?),
         None => (parse_number(body)?, parse_number(body)?),
     };
+    // A zero under a unit marks a run that failed or was skipped
+    // (`| 0 | 0 | 0 | FAIL, core dump |`), not a measurement.
+    if lo == 0.0 && hi == 0.0 {
+        return None;
+    }
     // A "Speedup" column holds ratios.
+    let unit = unit.trim_start_matches([' ', '\t', '(']);
     let unit = if unit.to_ascii_lowercase().starts_with("speed") {
         "x"
     } else {
         unit
     };
-    let (kind, scale) = classify(unit, |w| w.regex().is_match(header), "")?;
+    // A time unit in a header says what the column measures, with or without a
+    // latency word beside it ("Load Time (ms)", "T_TG s", "time (us)").
+    let (kind, scale) = match header_time_unit(unit) {
+        Some(scale) => (Kind::Latency, scale),
+        None => classify(unit, |w| w.regex().is_match(header), "")?,
+    };
     Some(ClaimMatch {
         start: 0,
         end: cell.len(),
@@ -248,6 +293,29 @@ pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<ClaimMatch> {
         unit: unit.to_string(),
         quantity: normalise(kind, unit, lo * scale, hi * scale, qualifier),
     })
+}
+
+/// Milliseconds per unit of a time unit written in a table header.
+fn header_time_unit(unit: &str) -> Option<f64> {
+    match unit.to_lowercase().as_str() {
+        "ms" | "millisecond" | "milliseconds" => Some(1.0),
+        "s" | "sec" | "secs" | "second" | "seconds" => Some(1000.0),
+        "us" | "µs" | "μs" => Some(0.001),
+        _ => None,
+    }
+}
+
+/// For a microsecond unit, whether it is one whatever the line says: `µs`, or
+/// `us` glued to its number or after a decimal ("56.46us", "98.83 us"); a bare
+/// "5 us" needs a latency word on its line (it may be the pronoun). None for
+/// other units.
+fn microseconds(unit: &str, written_as_time: bool) -> Option<bool> {
+    let u = unit.to_lowercase();
+    match u.as_str() {
+        "µs" | "μs" | "microsecond" | "microseconds" => Some(true),
+        "us" => Some(written_as_time),
+        _ => None,
+    }
 }
 
 /// A number glued to a word, path or version ("b1.58", "v2", "x86_64", "/10") is not a claim.
@@ -264,6 +332,7 @@ enum Words {
     Speed,
     Latency,
     Memory,
+    Config,
 }
 
 impl Words {
@@ -272,6 +341,7 @@ impl Words {
             Words::Speed => speed_words(),
             Words::Latency => latency_words(),
             Words::Memory => memory_words(),
+            Words::Config => config_words(),
         }
     }
 }
@@ -283,7 +353,7 @@ struct LineWords<'t> {
     text: &'t str,
     line: std::ops::Range<usize>,
     /// Per `Words`, whether the line holds one; `None` until asked.
-    has: [Option<bool>; 3],
+    has: [Option<bool>; 4],
 }
 
 impl<'t> LineWords<'t> {
@@ -291,7 +361,7 @@ impl<'t> LineWords<'t> {
         LineWords {
             text,
             line: 0..0,
-            has: [None; 3],
+            has: [None; 4],
         }
     }
 
@@ -317,7 +387,7 @@ impl<'t> LineWords<'t> {
             .find('\n')
             .map_or(self.text.len(), |i| end + i);
         self.line = from..to;
-        self.has = [None; 3];
+        self.has = [None; 4];
         self
     }
 
@@ -363,6 +433,19 @@ fn classify(unit: &str, mut has: impl FnMut(Words) -> bool, after: &str) -> Opti
     };
     if u.ends_with("/s") || u.ends_with("/ s") {
         return Some((Kind::Bandwidth, scale));
+    }
+    // "64gb RAM", "16 GB VRAM", "2x24GB GPUs": the size of a machine's memory,
+    // a hardware spec, not what the engine used.
+    let names_hardware = after
+        .trim_start_matches([' ', '\t'])
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .is_some_and(|w| {
+            let w = w.to_ascii_lowercase();
+            matches!(w.as_str(), "ram" | "vram" | "gpu" | "gpus") || w.starts_with("ddr")
+        });
+    if names_hardware {
+        return None;
     }
     has(Words::Memory).then_some((Kind::Memory, scale))
 }
@@ -447,6 +530,58 @@ mod tests {
         assert_eq!(q.qualifier, Qualifier::AtLeast);
         let q = one("first-token latency of 70 ms");
         assert_eq!((q.kind, q.low), (Kind::Latency, 70.0));
+    }
+
+    #[test]
+    fn microseconds_are_latencies_in_ms() {
+        // From llamafile's wrk output, TGI's v3 notes and fastllm's docs
+        // (policy/tests/claims/real/).
+        let wrk: Vec<(Kind, f64)> = find("Latency    56.46us   11.03us   3.69ms")
+            .iter()
+            .map(|f| (f.quantity.kind, f.quantity.low))
+            .collect();
+        assert_eq!(
+            wrk,
+            vec![
+                (Kind::Latency, 0.05646),
+                (Kind::Latency, 0.01103),
+                (Kind::Latency, 3.69)
+            ]
+        );
+        assert!((one("The overhead of the lookup is ~5us.").low - 0.005).abs() < 1e-12);
+        assert!((one("原串行 kernel 为 98.83 us，").low - 0.09883).abs() < 1e-12);
+        assert_eq!(one("took 858.356µs").kind, Kind::Latency);
+        assert_eq!(one("p99 latency of 40 us").kind, Kind::Latency);
+        none("all 5 us agreed");
+        none("a 3 US company");
+    }
+
+    #[test]
+    fn timings_in_log_lines_are_latencies_and_settings_are_not() {
+        // From neural-speed's profiling log (policy/tests/claims/real/) and the
+        // issue's "encode time = 8582.63 ms".
+        assert_eq!(
+            one("perf_total_per_op_us[                     ADD] =  51.409 ms").kind,
+            Kind::Latency
+        );
+        assert_eq!(one("encode time = 8582.63 ms").low, 8582.63);
+        assert_eq!(one("prediction   1, time: 42.19ms").low, 42.19);
+        assert_eq!(
+            one("model_print_timings:        load time =  2691.89 ms").kind,
+            Kind::Latency
+        );
+        assert_eq!(one("| est non-attn lat | 1226.984ms |").kind, Kind::Latency);
+        none("request_timeout = 500 ms");
+        none("poll interval: 250 ms");
+        none("max wait = 100 ms");
+    }
+
+    #[test]
+    fn a_memory_size_that_names_the_hardware_is_a_spec() {
+        // From Kokoro-FastAPI's and ik_llama.cpp's docs (policy/tests/claims/real/).
+        none("- 64gb RAM");
+        none("with the paltry 16 GB VRAM on the RTX-4080 that I have");
+        assert_eq!(one("peak memory 3.11 GB while loading").kind, Kind::Memory);
     }
 
     #[test]

@@ -296,7 +296,7 @@ fn numeric_cell() -> &'static Regex {
 fn header_unit() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)tok(?:en)?s?\s*/\s*s(?:ec)?\b|tokens?\s+per\s+second|\bt/s\b|ms\s*/\s*tok(?:en)?\b|[kmgt]i?b\s*/\s*s\b|\bspeed-?ups?\b|\bms\b|\b[kmgt]i?b\b")
+        Regex::new(r"(?i)tok(?:en)?s?\s*/\s*s(?:ec(?:ond)?)?\b|tokens?\s+per\s+second|\bt/s\b|ms\s*/\s*tok(?:en)?\b|[kmgt]i?b\s*/\s*s\b|\bspeed-?ups?\b|\bms\b|\b[kmgt]i?b\b|(?:^|[\s(])(?:s|secs?|seconds?|us|µs|μs)\b")
             .unwrap()
     })
 }
@@ -310,7 +310,7 @@ fn bare_number() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"^(?:~|≈|≥|≤|>=|<=)?\s*\d[\d,]*(?:\.\d+)?(?:\s*[-–]\s*\d[\d,]*(?:\.\d+)?)?\s*[x×]?(?:\s*±\s*\d[\d,]*(?:\.\d+)?)?$",
+            r"^(?:~|≈|≥|≤|>=|<=)?\s*\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+|\s*[-–]\s*\d[\d,]*(?:\.\d+)?)?\s*[x×]?(?:\s*±\s*\d[\d,]*(?:\.\d+)?)?$",
         )
         .unwrap()
     })
@@ -437,6 +437,43 @@ mod tests {
         let claims = scan_text("a.md", md, &ScanConfig::default());
         assert_eq!(claims.len(), 1);
         assert_eq!(claims[0].quantity.low, 70.95);
+    }
+
+    #[test]
+    fn a_header_that_spells_out_tokens_per_second_gives_its_column_the_unit() {
+        // From a thread in ikawrakow/ik_llama.cpp (policy/tests/claims/real/).
+        // A failed run's zeros are not claims.
+        let md = "| KV Quant | Tokens/Second (Prompt Eval) | Tokens/Second (Eval) |\n| -- | -- | -- |\n| Q8 | 43.22 | 1.68 |\n|  | 0 | 0 |\n";
+        let claims = scan_text("a.md", md, &ScanConfig::default());
+        let got: Vec<(u32, Kind, f64)> = claims
+            .iter()
+            .map(|c| (c.line, c.quantity.kind, c.quantity.low))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(3, Kind::Throughput, 43.22), (3, Kind::Throughput, 1.68)]
+        );
+    }
+
+    #[test]
+    fn a_time_unit_in_a_header_makes_its_bare_cells_latencies() {
+        // Headers from threads in ikawrakow/ik_llama.cpp (policy/tests/claims/real/):
+        // ms, seconds and microseconds, the last in scientific notation.
+        let md = "| Load Time (ms) | T_TG s (llama.cpp) | time (us) | Speed (iter/s) | threads |\n| -- | -- | -- | -- | -- |\n| 87751 | 92.1 | 3.78863e+08 | 0.83 | 16 |\n";
+        let claims = scan_text("a.md", md, &ScanConfig::default());
+        let got: Vec<(Kind, f64)> = claims
+            .iter()
+            .map(|c| (c.quantity.kind, c.quantity.low))
+            .collect();
+        // in ms; iterations per second and a thread count are not claims
+        assert_eq!(
+            got,
+            vec![
+                (Kind::Latency, 87751.0),
+                (Kind::Latency, 92100.0),
+                (Kind::Latency, 378863.0)
+            ]
+        );
     }
 
     #[test]
