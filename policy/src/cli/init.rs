@@ -69,9 +69,11 @@ pub fn exclusions(root: &Path) -> Vec<Exclusion> {
         };
         let rel = rel.to_string_lossy().replace('\\', "/");
         let name = entry.file_name().to_string_lossy().to_ascii_lowercase();
-        let inside_excluded = found
-            .iter()
-            .any(|e: &Exclusion| rel.starts_with(e.glob.trim_end_matches("/**")));
+        let inside_excluded = found.iter().any(|e: &Exclusion| {
+            e.glob
+                .strip_suffix("/**")
+                .is_some_and(|dir| rel.starts_with(&format!("{dir}/")))
+        });
         if inside_excluded {
             continue;
         }

@@ -516,6 +516,9 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
     if filter != crate::diff::Filter::All && !args.scan.paths.is_empty() {
         return Err("paths are only taken with --filter all; other filters scan the diff".into());
     }
+    if args.accept && (filter != crate::diff::Filter::All || !args.scan.paths.is_empty()) {
+        return Err("--accept records the claims of the whole tree (and replaces the ledger): use it with --filter all and no paths".into());
+    }
     let range = range(filter, args.scan.base, args.scan.head, &args.scan.root)?;
     let request = audit::Request {
         root: args.scan.root.clone(),
@@ -528,11 +531,6 @@ fn claims_command(args: ClaimsArgs) -> Result<i32, String> {
             || matches!(request.range, crate::diff::Range::Commits { .. }))
     {
         return Err("--fix edits the lines your working tree adds: use it with the default --filter added and without --head".into());
-    }
-    if args.accept && filter != crate::diff::Filter::All {
-        return Err(
-            "--accept records the claims of the whole tree: use it with --filter all".into(),
-        );
     }
     let ledger_path = args
         .ledger
