@@ -4,7 +4,7 @@
 //! by untrusted code (a fork's pull request).
 
 use super::model::{REPORT_FORMAT, Report};
-use crate::verify::{Loaded, read_capped};
+use crate::input::ReadError;
 use jsonschema::Validator;
 use serde_json::Value;
 use std::path::Path;
@@ -32,29 +32,19 @@ fn validator() -> &'static Validator {
 /// and what to do.
 pub fn load(path: &Path, max_bytes: u64) -> Result<Report, String> {
     let shown = path.display();
-    let bytes = match read_capped(path, max_bytes) {
-        Ok(Loaded::Bytes(b)) => b,
-        Ok(Loaded::TooLarge(size)) => {
-            return Err(format!(
-                "{shown}: {size} bytes is over the {max_bytes}-byte limit for a report; \
-                 not reading it (a report this large was not written by policy-check; pass --max-size to raise the limit)"
-            ));
-        }
-        // The receipt reader's fixes speak of receipts; a report has its own.
-        Err((message, fix)) => {
-            let fix = match message.as_str() {
-                "file not found" => {
-                    "check the --report path; report.json is written by `policy-check run` or the action (in its output-dir, receipt-action/ by default)"
-                }
-                m if m.starts_with("is a directory") => {
-                    "pass the report.json file itself, e.g. receipt-action/report.json"
-                }
-                _ => fix,
-            };
-            let message = message.replace("not a receipt file", "not a report file");
-            return Err(format!("{shown}: {message}; {fix}"));
-        }
-    };
+    // The input layer's errors, with a report's fixes (not a receipt's).
+    let bytes = crate::input::read_capped(path, max_bytes).map_err(|e| match e {
+        ReadError::TooLarge { cap } => format!(
+            "{shown}: over the {cap}-byte limit for a report; not reading it (a report this large was not written by policy-check; pass --max-size to raise the limit)"
+        ),
+        ReadError::NotFound => format!(
+            "{shown}: file not found; check the --report path; report.json is written by `policy-check run` or the action (in its output-dir, receipt-action/ by default)"
+        ),
+        ReadError::Directory => format!(
+            "{shown}: is a directory, not a report file; pass the report.json file itself, e.g. receipt-action/report.json"
+        ),
+        other => format!("{shown}: {other}; {}", other.fix()),
+    })?;
     parse(&bytes).map_err(|e| format!("{shown}: {e}"))
 }
 
