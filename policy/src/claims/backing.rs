@@ -148,7 +148,7 @@ impl<'p> Backer<'p> {
             };
         }
         if claim.citations.is_empty() {
-            let suggestion = "measure it and cite the receipt in the same line, row or paragraph: <!-- receipt: ci/inference.json --> (or a link to the receipt); or <!-- receipt-ignore: reason --> if the number is not this project's to back";
+            let suggestion = "measure it and cite the receipt at the end of its sentence or in its table row: <!-- receipt: ci/inference.json --> (or a link to the receipt); or <!-- receipt-ignore: reason --> if the number is not this project's to back";
             return self.verdict(
                 claim,
                 Outcome::Unbacked,
@@ -237,6 +237,24 @@ impl<'p> Backer<'p> {
                 age,
             } => (receipt, envelope, *tolerance, *age),
         };
+        // A receipt from another device measured something else, not less: the
+        // claim is unbacked (no evidence for it), never contradicted.
+        if let Some(device) = claim
+            .device
+            .as_ref()
+            .filter(|d| !d.runs_on(&receipt.backend))
+        {
+            let message = format!(
+                "device mismatch: the claim is about {} (receipt backends {}) but {cited} was measured on backend {}",
+                device.named,
+                device.backend_list(),
+                receipt.backend.trim()
+            );
+            return Candidate {
+                suggestion: Some(DEVICE_FIX),
+                ..candidate(Outcome::Unbacked, None, Some(envelope), message)
+            };
+        }
         let kind = claim.quantity.kind;
         let Some(m) = measured_value(&claim.quantity, receipt) else {
             let message = format!("{cited} does not measure {}", kind.as_str());
@@ -529,6 +547,8 @@ impl<'p> Backer<'p> {
 }
 
 const OUTSIDE_FIX: &str = "copy the receipt into the repository (`policy-check baseline record <receipt>` keeps it as a dated baseline) and cite it by its path there";
+
+const DEVICE_FIX: &str = "cite a receipt measured on the device the claim names; if the citation is for a neighbouring sentence, put it at the end of that sentence (a citation covers its own sentence, row or table)";
 
 const UNDATED_FIX: &str = "record the receipt as a dated baseline (`policy-check baseline record <receipt>`) and cite the path it prints, baselines/YYYY-MM-DD/<name>.json";
 

@@ -1,12 +1,13 @@
 //! `policy-check claims --fix --receipt PATH`: cite a receipt on the lines of
 //! bare claims it backs. Only unbacked claims without any citation, on lines the
 //! change adds, whose number the receipt supports are edited; a contradicted claim
-//! never is. The citation goes at the end of the line (inside the last cell of a
-//! table row), before the line's own ending, so CRLF files stay CRLF. A second run
-//! finds the claims backed and changes nothing.
+//! never is. The citation goes at the end of the claim's sentence, or at the end
+//! of the line when the sentence goes on past it (inside the last cell of a table
+//! row), before the line's own ending, so CRLF files stay CRLF: a citation covers
+//! its own sentence only. A second run finds the claims backed and changes nothing.
 
 use super::backing::{Backer, ClaimVerdict, Outcome};
-use super::{BlockKind, Claim};
+use super::{BlockKind, Claim, scope};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -37,7 +38,8 @@ pub fn plan(
     read: impl Fn(&str) -> Option<Vec<u8>>,
 ) -> Plan {
     let mut plan = Plan::default();
-    let mut lines: BTreeMap<(String, u32), ()> = BTreeMap::new();
+    // Per line: whether it is a table row, and the columns of the claims to cite.
+    let mut lines: BTreeMap<(String, u32), (bool, Vec<u32>)> = BTreeMap::new();
     for v in verdicts {
         let c = &v.claim;
         let place = format!("{}:{}:{}: {}", c.path, c.line, c.column, c.text);
@@ -76,11 +78,13 @@ pub fn plan(
             ));
             continue;
         }
-        lines.insert((c.path.to_string(), c.line), ());
+        let entry = lines.entry((c.path.to_string(), c.line)).or_default();
+        entry.0 = c.block == BlockKind::TableRow;
+        entry.1.push(c.column);
     }
-    let mut by_file: BTreeMap<String, Vec<u32>> = BTreeMap::new();
-    for (path, line) in lines.into_keys() {
-        by_file.entry(path).or_default().push(line);
+    let mut by_file: BTreeMap<String, BTreeMap<u32, (bool, Vec<u32>)>> = BTreeMap::new();
+    for ((path, line), claims) in lines {
+        by_file.entry(path).or_default().insert(line, claims);
     }
     for (path, wanted) in by_file {
         let Some(bytes) = read(&path) else {
@@ -92,11 +96,18 @@ pub fn plan(
         let edits: Vec<LineEdit> = split_lines(&text)
             .into_iter()
             .enumerate()
-            .filter(|(i, _)| wanted.contains(&(*i as u32 + 1)))
-            .map(|(i, line)| LineEdit {
-                line: i as u32 + 1,
-                old: line.to_string(),
-                new: cited(line, cite),
+            .filter_map(|(i, line)| {
+                let (row, columns) = wanted.get(&(i as u32 + 1))?;
+                let new = if *row {
+                    cited(line, cite)
+                } else {
+                    cited_in_sentences(line, cite, columns)
+                };
+                Some(LineEdit {
+                    line: i as u32 + 1,
+                    old: line.to_string(),
+                    new,
+                })
             })
             .collect();
         plan.edits.insert(path, edits);
@@ -123,6 +134,48 @@ fn cited(line: &str, cite: &str) -> String {
         _ => format!("{trimmed} {comment}"),
     };
     format!("{rewritten}{ending}")
+}
+
+/// The line with `<!-- receipt: cite -->` at the end of the sentence of each
+/// claim at `columns` (1-based, in characters), or at the line's end for a
+/// sentence that goes on past it; never where it would cover another sentence.
+fn cited_in_sentences(line: &str, cite: &str, columns: &[u32]) -> String {
+    let body = line.trim_end_matches(['\n', '\r']);
+    let ending = &line[body.len()..];
+    let starts = scope::sentence_starts(body);
+    let mut ends = Vec::new();
+    let mut at_line_end = false;
+    for column in columns {
+        let at = body
+            .char_indices()
+            .nth((*column as usize).saturating_sub(1))
+            .map_or(body.len(), |(i, _)| i);
+        match starts.iter().find(|s| **s > at) {
+            Some(next) => ends.push(*next),
+            None => at_line_end = true,
+        }
+    }
+    ends.sort_unstable();
+    ends.dedup();
+    let comment = format!("<!-- receipt: {cite} -->");
+    let mut out = String::with_capacity(line.len() + comment.len() * (ends.len() + 1));
+    let mut from = 0;
+    for next in ends {
+        let head = from + body[from..next].trim_end().len();
+        out.push_str(&body[from..head]);
+        out.push(' ');
+        out.push_str(&comment);
+        from = head;
+    }
+    if at_line_end {
+        out.push_str(body[from..].trim_end());
+        out.push(' ');
+        out.push_str(&comment);
+    } else {
+        out.push_str(&body[from..]);
+    }
+    out.push_str(ending);
+    out
 }
 
 /// The edits as a unified diff without context (`git apply --unidiff-zero`, `patch -p1`).
@@ -179,6 +232,25 @@ mod tests {
             "| cpu | 15 tok/s <!-- receipt: ci/a.json --> |\n"
         );
         assert_eq!(cited("15 tok/s", c), "15 tok/s <!-- receipt: ci/a.json -->");
+    }
+
+    #[test]
+    fn citations_go_at_the_end_of_each_claims_sentence() {
+        let c = "ci/a.json";
+        let line = "CPU: 15 tok/s. GPU: 80 tok/s. Prefill 120 tok/s on\n";
+        assert_eq!(
+            cited_in_sentences(line, c, &[6]),
+            "CPU: 15 tok/s. <!-- receipt: ci/a.json --> GPU: 80 tok/s. Prefill 120 tok/s on\n"
+        );
+        // the last sentence goes on to the next line: the line's end is inside it
+        assert_eq!(
+            cited_in_sentences(line, c, &[6, 39]),
+            "CPU: 15 tok/s. <!-- receipt: ci/a.json --> GPU: 80 tok/s. Prefill 120 tok/s on <!-- receipt: ci/a.json -->\n"
+        );
+        assert_eq!(
+            cited_in_sentences("About 15 tok/s.\r\n", c, &[7]),
+            "About 15 tok/s. <!-- receipt: ci/a.json -->\r\n"
+        );
     }
 
     #[test]

@@ -7,11 +7,13 @@ pub mod audit;
 pub mod backing;
 pub mod blocks;
 pub mod cfg;
+pub mod device;
 pub mod fix;
 pub mod ledger;
 pub mod matcher;
 pub mod normalise;
 pub mod scan;
+pub mod scope;
 pub mod suggest;
 pub mod terms;
 
@@ -36,10 +38,15 @@ pub struct Claim {
     pub unit: String,
     pub block: BlockKind,
     pub quantity: Quantity,
-    /// Receipt paths cited in the same line, table row or block, as written.
+    /// Receipt paths cited in the claim's scope (its sentence, table row, or
+    /// the table or code block a marker after it covers; see `scope`), as written.
     pub citations: Vec<String>,
-    /// `<!-- receipt-ignore: reason -->` in the same block: the reason (maybe empty).
+    /// `<!-- receipt-ignore: reason -->` in the same scope: the reason (maybe empty).
     pub ignore: Option<String>,
+    /// The device the claim names ("RTX 4090", "CPU"), if any: a receipt from
+    /// another backend does not back it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<device::Device>,
 }
 
 fn receipt_comment() -> &'static Regex {

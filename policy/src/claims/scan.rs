@@ -4,7 +4,8 @@
 use super::blocks::{self, Block, BlockKind, Syntax};
 use super::cfg::{ClaimsSettings, ExtraPattern};
 use super::normalise::normalise;
-use super::{Claim, Kind, citations, ignore_reason, matcher};
+use super::scope::Scopes;
+use super::{Claim, Kind, matcher};
 use crate::diff::{Diff, FileDiff};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
@@ -155,18 +156,13 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
     let mut lines = LineIndex::new(text);
     let shared_path: Arc<str> = Arc::from(path);
     let mut out = Vec::with_capacity(placed.len());
-    // Citations and ignore markers, read once per block that holds a claim.
-    let mut context: Option<(usize, Vec<String>, Option<String>)> = None;
+    let mut scopes = Scopes::new(text, &blocks);
     for (i, at, f) in placed {
         let block = &blocks[i];
         if block.kind == BlockKind::CodeBlock && !config.code_blocks {
             continue;
         }
-        if context.as_ref().is_none_or(|(b, _, _)| *b != i) {
-            let markers = markers_of(text, &blocks, i);
-            context = Some((i, citations(&markers), ignore_reason(&markers)));
-        }
-        let (_, cited, ignore) = context.as_ref().expect("set above");
+        let covered = scopes.claim(i, at, at + (f.end - f.start));
         let (line, column) = lines.locate(text, at);
         out.push(Claim {
             path: shared_path.clone(),
@@ -176,42 +172,12 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
             unit: f.unit,
             block: block.kind,
             quantity: f.quantity,
-            citations: cited.clone(),
-            ignore: ignore.clone(),
+            citations: covered.citations,
+            ignore: covered.ignore,
+            device: covered.device,
         });
     }
     out
-}
-
-/// The text whose citations and ignore markers apply to block `i`: the block
-/// itself (a comment inside a code block is code, not a marker), and an HTML
-/// comment on the line right after it, or right after the whole table for a row.
-/// (Markdown makes a comment that starts a line its own block, so without this a
-/// marker on the line after a paragraph would back nothing.)
-fn markers_of(text: &str, blocks: &[Block], i: usize) -> String {
-    let block = &blocks[i];
-    let own = match block.kind {
-        BlockKind::CodeBlock => "",
-        _ => &text[block.range.clone()],
-    };
-    let mut end = block.range.end;
-    if block.kind == BlockKind::TableRow {
-        // The table ends where its run of adjacent rows ends.
-        for next in &blocks[i + 1..] {
-            if next.kind != BlockKind::TableRow || !text[end..next.range.start].trim().is_empty() {
-                break;
-            }
-            end = next.range.end;
-        }
-    }
-    let after = &text[end..];
-    let after = after.strip_prefix('\n').unwrap_or(after);
-    let trailing = after
-        .trim_start_matches([' ', '\t'])
-        .strip_prefix("<!--")
-        .and_then(|rest| rest.find("-->").map(|close| &rest[..close]))
-        .map_or(String::new(), |inner| format!("<!--{inner}-->"));
-    format!("{own}\n{trailing}")
 }
 
 /// Claims from one of the policy's own patterns: the `value` group (or the first

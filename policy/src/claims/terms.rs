@@ -73,8 +73,9 @@ stable_codes! {
         Unbacked = "unbacked" {
             level: Level::Deny,
             summary: "A performance claim with no receipt that backs it.",
-            explain: "No receipt is cited in the claim's line, table row or paragraph, or the cited one \
-                      does not exist, does not pass `policy-check check`, or is for another backend. Fix: \
+            explain: "No receipt is cited in the claim's sentence or table row (or on the line after its \
+                      table or code block), or the cited one does not exist, does not pass `policy-check \
+                      check`, or was measured on another device than the claim names. Fix: \
                       measure it and cite the receipt (`<!-- receipt: ci/inference.json -->` or a link to \
                       the receipt); `policy-check receipt snippet` writes the citation. If the number is \
                       not this project's to back, mark it `<!-- receipt-ignore: reason -->`.",
