@@ -218,8 +218,22 @@ pub fn sentence_starts(s: &str) -> Vec<usize> {
     let bytes = s.as_bytes();
     let mut i = list_marker_len(s);
     let mut unclosed = false;
+    // Per backtick-run length, whether no closing run follows any more.
+    let mut unclosed_code = [false; 17];
     while i < s.len() {
         let b = bytes[i];
+        if b == b'`' {
+            // A code span is code: its `<br>` or `. ` ends nothing.
+            let run = bytes[i..].iter().take_while(|&&c| c == b'`').count();
+            i += run;
+            if run < unclosed_code.len() && !unclosed_code[run] {
+                match closing_run(&s[i..], run) {
+                    Some(after) => i += after,
+                    None => unclosed_code[run] = true,
+                }
+            }
+            continue;
+        }
         let end = match b {
             b'.' | b'!' | b'?' => punctuation_end(s, i),
             b'\n' => hard_break(s, i).then_some(i + 1),
@@ -247,6 +261,21 @@ pub fn sentence_starts(s: &str) -> Vec<usize> {
         i = next.max(i + 1);
     }
     out
+}
+
+/// The end of the first run of exactly `run` backticks in `s`, if there is one.
+fn closing_run(s: &str, run: usize) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while let Some(at) = s[i..].find('`') {
+        let start = i + at;
+        let len = bytes[start..].iter().take_while(|&&c| c == b'`').count();
+        if len == run {
+            return Some(start + len);
+        }
+        i = start + len;
+    }
+    None
 }
 
 /// After a `.`, `!` or `?` at `i`: the end of the sentence (after the run of
@@ -349,6 +378,11 @@ mod tests {
         assert_eq!(sentences("one  \ntwo\\\nthree"), vec!["one", "two\\", "three"]);
         assert_eq!(sentences("a<br>b</p>c"), vec!["a<br>", "b</p>", "c"]);
         assert_eq!(sentences("一。二"), vec!["一。", "二"]);
+        // nothing inside a code span ends a sentence
+        assert_eq!(
+            sentences("Not `<br>` nor ``a. B`` here. Next `x"),
+            vec!["Not `<br>` nor ``a. B`` here.", "Next `x"]
+        );
         // closers after the period stay with the sentence
         assert_eq!(
             sentences("(see 15 tok/s.) \"Quoted.\" **Bold.** Done"),
