@@ -173,10 +173,7 @@ pub struct Mentions {
 /// The backends every mention shares: `None` for no mention, `Some(0)` when
 /// they name devices that differ ("CPU and GPU").
 fn shared(mentions: &[Mention]) -> Option<u16> {
-    mentions
-        .iter()
-        .map(|m| m.backends)
-        .reduce(|a, b| a & b)
+    mentions.iter().map(|m| m.backends).reduce(|a, b| a & b)
 }
 
 fn mentions_in(text: &str) -> Vec<Mention> {
@@ -190,9 +187,7 @@ fn mentions_in(text: &str) -> Vec<Mention> {
         if denied(&text[from..whole.start()]) {
             continue;
         }
-        let family = FAMILIES
-            .iter()
-            .find(|(name, _)| caps.name(name).is_some());
+        let family = FAMILIES.iter().find(|(name, _)| caps.name(name).is_some());
         if let Some((_, backends)) = family {
             out.push(Mention {
                 range: whole.range(),
@@ -248,7 +243,9 @@ impl Mentions {
             let end = end.saturating_sub(self.base).max(at);
             let c = self.clauses.partition_point(|&s| s <= at).saturating_sub(1);
             let clause_end = self.clauses.get(c + 1).copied().unwrap_or(self.text.len());
-            let first = self.found.partition_point(|m| m.range.start < self.clauses[c]);
+            let first = self
+                .found
+                .partition_point(|m| m.range.start < self.clauses[c]);
             let last = self.found.partition_point(|m| m.range.start < clause_end);
             let own = &self.found[first..last];
             match self.per_clause[c] {
@@ -306,7 +303,8 @@ impl Mentions {
 /// that offsets stay put and a citation's path (`ci/gpu.json`) names no device.
 fn without_markup(text: &str) -> std::borrow::Cow<'_, str> {
     static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| Regex::new(r"(?s)<!--.*?-->|\]\([^)]*\)").expect("markup regex compiles"));
+    let re = RE
+        .get_or_init(|| Regex::new(r"(?s)<!--.*?-->|\]\([^)]*\)").expect("markup regex compiles"));
     if !text.contains("<!--") && !text.contains("](") {
         return text.into();
     }
@@ -382,7 +380,10 @@ mod tests {
             device_of(s, "80 tok/s", ""),
             Some(("A100, CUDA".to_string(), "cuda, gpu".to_string()))
         );
-        assert_eq!(device_of("| 2B | 15 | 80 |", "80", "GPU tok/s").unwrap().0, "GPU");
+        assert_eq!(
+            device_of("| 2B | 15 | 80 |", "80", "GPU tok/s").unwrap().0,
+            "GPU"
+        );
         // A sentence that names two devices says nothing about a clause that names none.
         assert_eq!(
             device_of("On CPU, or with Metal, decode reaches 30 tok/s.", "30", ""),
@@ -397,7 +398,10 @@ mod tests {
         assert_eq!(device_of("15 tok/s with no GPU", "15", ""), None);
         assert_eq!(device_of("a metal case, 15 tok/s", "15", ""), None);
         assert_eq!(device_of("15 tok/s at the hip", "15", ""), None);
-        assert_eq!(device_of("15 tok/s with Metal", "15", "").unwrap().1, "gpu, metal");
+        assert_eq!(
+            device_of("15 tok/s with Metal", "15", "").unwrap().1,
+            "gpu, metal"
+        );
         assert_eq!(device_of("AMD EPYC: 15 tok/s", "15", "").unwrap().1, "cpu");
         assert_eq!(
             device_of("MI300X: 900 tok/s", "900", "").unwrap().1,
@@ -407,8 +411,16 @@ mod tests {
 
     #[test]
     fn citations_and_link_targets_name_no_device() {
-        assert_eq!(device_of("Decode: 15 tok/s <!-- receipt: ci/gpu.json -->", "15", ""), None);
-        assert_eq!(device_of("Decode: 15 tok/s ([CPU receipt](ci/cuda.json))", "15", "").unwrap().0, "CPU");
+        assert_eq!(
+            device_of("Decode: 15 tok/s <!-- receipt: ci/gpu.json -->", "15", ""),
+            None
+        );
+        assert_eq!(
+            device_of("Decode: 15 tok/s ([CPU receipt](ci/cuda.json))", "15", "")
+                .unwrap()
+                .0,
+            "CPU"
+        );
     }
 
     #[test]

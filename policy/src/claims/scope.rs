@@ -162,8 +162,23 @@ const ABBREVIATIONS: &[&str] = &[
 /// Block-level HTML tags whose end (or, for `<br>`, whose presence) ends a
 /// sentence as a line of its own would.
 const BREAKING_TAGS: &[&str] = &[
-    "<br>", "<br/>", "<br />", "</p>", "</li>", "</tr>", "</div>", "</h1>", "</h2>", "</h3>",
-    "</h4>", "</h5>", "</h6>", "</summary>", "</dd>", "</dt>", "</blockquote>",
+    "<br>",
+    "<br/>",
+    "<br />",
+    "</p>",
+    "</li>",
+    "</tr>",
+    "</div>",
+    "</h1>",
+    "</h2>",
+    "</h3>",
+    "</h4>",
+    "</h5>",
+    "</h6>",
+    "</summary>",
+    "</dd>",
+    "</dt>",
+    "</blockquote>",
 ];
 
 /// A link to a receipt, bare or in brackets (`([receipt](x.json))`, as
@@ -313,9 +328,7 @@ fn abbreviation_before(before: &str) -> bool {
     let mut letters = word.chars();
     match (letters.next(), letters.next()) {
         (None, _) => false,
-        (Some(c), None) => {
-            c.is_uppercase() || before[..before.len() - c.len_utf8()].ends_with('.')
-        }
+        (Some(c), None) => c.is_uppercase() || before[..before.len() - c.len_utf8()].ends_with('.'),
         _ => ABBREVIATIONS.contains(&word.to_lowercase().as_str()),
     }
 }
@@ -375,7 +388,10 @@ mod tests {
             sentences("Decode runs at\n15 tok/s on a\nlaptop. Next."),
             vec!["Decode runs at\n15 tok/s on a\nlaptop.", "Next."]
         );
-        assert_eq!(sentences("one  \ntwo\\\nthree"), vec!["one", "two\\", "three"]);
+        assert_eq!(
+            sentences("one  \ntwo\\\nthree"),
+            vec!["one", "two\\", "three"]
+        );
         assert_eq!(sentences("a<br>b</p>c"), vec!["a<br>", "b</p>", "c"]);
         assert_eq!(sentences("一。二"), vec!["一。", "二"]);
         // nothing inside a code span ends a sentence
@@ -393,15 +409,23 @@ mod tests {
     #[test]
     fn abbreviations_decimals_initials_and_lower_case_do_not_end_a_sentence() {
         assert_eq!(
-            sentences("About 1.5x faster, e.g. on CPU, vs. llama.cpp at approx. 15 tok/s. Fig. 3 shows it."),
+            sentences(
+                "About 1.5x faster, e.g. on CPU, vs. llama.cpp at approx. 15 tok/s. Fig. 3 shows it."
+            ),
             vec![
                 "About 1.5x faster, e.g. on CPU, vs. llama.cpp at approx. 15 tok/s.",
                 "Fig. 3 shows it."
             ]
         );
-        assert_eq!(sentences("J. Smith measured it."), vec!["J. Smith measured it."]);
+        assert_eq!(
+            sentences("J. Smith measured it."),
+            vec!["J. Smith measured it."]
+        );
         assert_eq!(sentences("15 tok/s. and more"), vec!["15 tok/s. and more"]);
-        assert_eq!(sentences("1. Decode: 15 tok/s"), vec!["1. Decode: 15 tok/s"]);
+        assert_eq!(
+            sentences("1. Decode: 15 tok/s"),
+            vec!["1. Decode: 15 tok/s"]
+        );
         assert_eq!(sentences("- Decode. Prefill"), vec!["- Decode.", "Prefill"]);
     }
 
@@ -413,7 +437,10 @@ mod tests {
         );
         assert_eq!(
             sentences("Measured 12 tok/s (±15%). ([receipt](/ci/a.json)) Next 9 tok/s."),
-            vec!["Measured 12 tok/s (±15%). ([receipt](/ci/a.json))", "Next 9 tok/s."]
+            vec![
+                "Measured 12 tok/s (±15%). ([receipt](/ci/a.json))",
+                "Next 9 tok/s."
+            ]
         );
         assert_eq!(
             sentences("Done.<!-- receipt-ignore: quoted\nfrom a paper --> B."),
