@@ -213,7 +213,7 @@ pub fn snippet(
     let citation = format!("([receipt](/{cited}))");
     let tokens = run.tokens;
     // A rerun never overwrites a dated baseline: it writes a fresh receipt to compare.
-    let out = if crate::baseline::dated_path(cited).is_some() {
+    let out = if crate::baseline::dated_path(cited, &policy.baselines_dir).is_some() {
         "ci/inference.json"
     } else {
         cited
@@ -251,9 +251,10 @@ pub fn snippet(
             );
         }
         Template::Baseline => {
-            let (date, name) = crate::baseline::dated_path(cited).ok_or_else(|| {
+            let (date, name) = crate::baseline::dated_path(cited, &policy.baselines_dir).ok_or_else(|| {
                 SnippetError(format!(
-                    "{cited}: a baseline snippet cites a dated baseline (baselines/YYYY-MM-DD/<name>.json); record the receipt first with `policy-check baseline record {cited}` and pass the path it prints"
+                    "{cited}: a baseline snippet cites a dated baseline ({}/YYYY-MM-DD/<name>.json); record the receipt first with `policy-check baseline record {cited}` and pass the path it prints",
+                    policy.baselines_dir
                 ))
             })?;
             let _ = writeln!(md, "#### Baseline of {date} ({tokens} tokens)\n");
