@@ -304,6 +304,63 @@ fn a_snippet_takes_your_engines_command() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("{receipt}"), "{err}");
+
+    // The policy's template, for every snippet of the project.
+    write(
+        d,
+        "ci/receipt-policy.toml",
+        "version = 1\n[claims]\nsnippet_command = \"just bench {tokens} {receipt}\"\n",
+    );
+    let (code, snippet, err) = policy_check_in(d, &["receipt", "snippet", "ci/inference.json"]);
+    assert_eq!(code, 0, "{snippet}{err}");
+    assert!(
+        snippet.contains("just bench 128 ci/inference.json\n"),
+        "{snippet}"
+    );
+    write(
+        d,
+        "ci/receipt-policy.toml",
+        "version = 1\n[claims]\nsnippet_command = \"just bench\"\n",
+    );
+    let (code, _, err) = policy_check_in(d, &["receipt", "snippet", "ci/inference.json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("receipt-policy.toml:3:") && err.contains("{receipt}"),
+        "{err}"
+    );
+    std::fs::remove_file(d.join("ci/receipt-policy.toml")).unwrap();
+}
+
+/// A receipt that records the command line that wrote it (bitnet-engine does)
+/// gets that command back, with the new receipt's path; a hostile one is refused.
+#[test]
+fn a_snippet_takes_the_command_the_receipt_records() {
+    let mut r = receipt(15.2, 128, time::Duration::hours(1));
+    r["run"]["command"] =
+        json!("BITNET_SEED=42 my-engine bench --tokens 128 --out {receipt} --model 'a b.gguf'");
+    let repo = repo_with_receipt("ci/inference.json", &r);
+    let d = repo.path();
+    let (code, snippet, err) = policy_check_in(d, &["receipt", "snippet", "ci/inference.json"]);
+    assert_eq!(code, 0, "{snippet}{err}");
+    assert!(
+        snippet.contains(
+            "BITNET_SEED=42 my-engine bench --tokens 128 --out ci/inference.json --model 'a b.gguf'\n"
+        ),
+        "{snippet}"
+    );
+    assert!(!snippet.contains("cargo run"), "{snippet}");
+    for hostile in [
+        "x --out {receipt}\n```\n# owned",
+        "x `id` {receipt}",
+        "x --out y.json",
+    ] {
+        r["run"]["command"] = json!(hostile);
+        write(d, "ci/inference.json", &r.to_string());
+        let (code, out, err) = policy_check_in(d, &["receipt", "snippet", "ci/inference.json"]);
+        assert_eq!(code, 2, "{hostile:?}: {out}{err}");
+        assert!(err.contains("the receipt's run.command"), "{err}");
+        assert!(!err.contains("# owned\n"), "{err}");
+    }
 }
 
 #[test]
