@@ -608,11 +608,8 @@ fn a_pull_request_that_moves_an_accepted_claim_passes_and_one_that_adds_a_claim_
     );
 }
 
-/// An audit of thousands of claims stays under GitHub's 65,536-character body
-/// limit: counts first, the problems first, and a line saying how many are left
-/// out and how to list them all.
-#[test]
-fn a_huge_markdown_audit_fits_a_github_body_and_says_what_it_left_out() {
+/// A committed repository of 60 docs with 50 bare claims each.
+fn sixty_pages_of_bare_claims() -> TempDir {
     let repo = TempDir::new().unwrap();
     let d = repo.path();
     git(d, &["init", "-q"]);
@@ -625,6 +622,16 @@ fn a_huge_markdown_audit_fits_a_github_body_and_says_what_it_left_out() {
     }
     git(d, &["add", "-A"]);
     git(d, &["commit", "-q", "-m", "docs"]);
+    repo
+}
+
+/// An audit of thousands of claims stays under GitHub's 65,536-character body
+/// limit: counts first, the problems first, and a line saying how many are left
+/// out and how to list them all.
+#[test]
+fn a_huge_markdown_audit_fits_a_github_body_and_says_what_it_left_out() {
+    let repo = sixty_pages_of_bare_claims();
+    let d = repo.path();
     let (code, out, err) =
         common::policy_check_in(d, &["claims", "--filter", "all", "--format", "markdown"]);
     assert_eq!(code, 1, "{err}");
@@ -639,4 +646,36 @@ fn a_huge_markdown_audit_fits_a_github_body_and_says_what_it_left_out() {
     let tail = out.lines().last().unwrap();
     assert!(tail.contains("more claims not shown here"), "{tail}");
     assert!(tail.contains("--format json"), "{tail}");
+}
+
+/// The terminal audit of the same repository: 20 claims per file (the rest
+/// counted), the fix they share printed once with its count, 50 files counted.
+#[test]
+fn a_huge_text_audit_prints_each_fix_once_and_caps_each_file() {
+    let repo = sixty_pages_of_bare_claims();
+    let d = repo.path();
+    let (code, out, err) = common::policy_check_in(d, &["claims", "--filter", "all"]);
+    assert_eq!(code, 1, "{err}");
+    let listed = out.lines().filter(|l| l.starts_with("docs/page-07.md:"));
+    assert_eq!(listed.count(), 20, "{out}");
+    assert!(
+        out.contains("  … and 30 more in docs/page-07.md (--format json lists every claim)"),
+        "{out}"
+    );
+    let fixes: Vec<&str> = out.lines().filter(|l| l.starts_with("fix (")).collect();
+    assert_eq!(fixes.len(), 1, "{fixes:?}");
+    assert!(
+        fixes[0].starts_with("fix (3000 claims): measure it"),
+        "{fixes:?}"
+    );
+    assert!(out.contains("  … and 10 more files"), "{out}");
+    assert!(
+        out.ends_with("3000 claims: 3000 unbacked → fail (exit 1)\n"),
+        "{out}"
+    );
+    assert!(
+        out.lines().count() < 60 * 21 + 100,
+        "{} lines",
+        out.lines().count()
+    );
 }

@@ -1,5 +1,6 @@
 //! Text and JSON for `policy-check claims`: one line per claim with its place,
-//! result and reason, then counts per file and per result.
+//! result and reason (at most `PER_FILE` per file, problems first), each distinct
+//! fix once, then counts per file and per result. JSON holds every claim.
 
 use super::Style;
 use super::escape::plain;
@@ -31,36 +32,103 @@ fn counts(verdicts: &[ClaimVerdict]) -> BTreeMap<&'static str, usize> {
         .collect()
 }
 
+/// Claims printed per file; the rest are counted (an adopting project can have
+/// thousands, and a CI log is read by a person).
+const PER_FILE: usize = 20;
+
+/// Files in the per-file counts; the rest are counted.
+const FILES: usize = 50;
+
+/// Distinct fixes printed; the rest are counted.
+const FIXES: usize = 20;
+
 pub fn claims_text(verdicts: &[ClaimVerdict], warnings: &[String], style: Style) -> String {
     let mut out = String::new();
     for w in warnings {
         let _ = writeln!(out, "warning: {}", plain(w));
     }
+    // Per file, in scan order: deny first, then warn, then the rest.
+    let mut files: Vec<(&str, Vec<&ClaimVerdict>)> = Vec::new();
     for v in verdicts {
-        let c = &v.claim;
-        let label = format!("{:<12}", v.outcome.as_str());
-        let label = match v.level {
-            Level::Deny => style.paint("31", &label),
-            Level::Warn => style.paint("33", &label),
-            Level::Allow => style.paint("32", &label),
-        };
-        let _ = writeln!(
-            out,
-            "{}:{}:{}: {label} {} ({}, {}): {}",
-            plain(&c.path),
-            c.line,
-            c.column,
-            plain(&c.text),
-            c.quantity.kind.as_str(),
-            c.block.as_str(),
-            plain(&v.message)
-        );
-        if let Some(s) = &v.suggestion
-            && v.level != Level::Allow
-        {
-            let _ = writeln!(out, "    fix: {}", plain(s));
+        match files.iter_mut().find(|(f, _)| *f == &*v.claim.path) {
+            Some((_, list)) => list.push(v),
+            None => files.push((&v.claim.path, vec![v])),
         }
     }
+    let rank = |v: &&ClaimVerdict| match v.level {
+        Level::Deny => 0,
+        Level::Warn => 1,
+        Level::Allow => 2,
+    };
+    // Each distinct fix once, with how many claims it is for.
+    let mut fixes: Vec<(&'static str, usize)> = Vec::new();
+    for v in verdicts.iter().filter(|v| v.level != Level::Allow) {
+        if let Some(s) = &v.suggestion {
+            match fixes.iter_mut().find(|(f, _)| f == s) {
+                Some((_, n)) => *n += 1,
+                None => fixes.push((s, 1)),
+            }
+        }
+    }
+    for (file, mut list) in files {
+        list.sort_by_key(rank);
+        for v in list.iter().take(PER_FILE) {
+            claim_line(&mut out, v, style);
+        }
+        if list.len() > PER_FILE {
+            let _ = writeln!(
+                out,
+                "  … and {} more in {} (--format json lists every claim)",
+                list.len() - PER_FILE,
+                plain(file)
+            );
+        }
+    }
+    if !fixes.is_empty() {
+        let _ = writeln!(out);
+        for (fix, n) in fixes.iter().take(FIXES) {
+            let _ = writeln!(
+                out,
+                "fix ({n} claim{}): {}",
+                if *n == 1 { "" } else { "s" },
+                plain(fix)
+            );
+        }
+        if fixes.len() > FIXES {
+            let _ = writeln!(
+                out,
+                "… and {} more distinct fixes (--format json has each claim's)",
+                fixes.len() - FIXES
+            );
+        }
+    }
+    summary(&mut out, verdicts);
+    out
+}
+
+fn claim_line(out: &mut String, v: &ClaimVerdict, style: Style) {
+    let c = &v.claim;
+    let label = format!("{:<12}", v.outcome.as_str());
+    let label = match v.level {
+        Level::Deny => style.paint("31", &label),
+        Level::Warn => style.paint("33", &label),
+        Level::Allow => style.paint("32", &label),
+    };
+    let _ = writeln!(
+        out,
+        "{}:{}:{}: {label} {} ({}, {}): {}",
+        plain(&c.path),
+        c.line,
+        c.column,
+        plain(&c.text),
+        c.quantity.kind.as_str(),
+        c.block.as_str(),
+        plain(&v.message)
+    );
+}
+
+/// Counts per file (when there are several) and per result, and the verdict.
+fn summary(out: &mut String, verdicts: &[ClaimVerdict]) {
     let mut per_file: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
     for v in verdicts {
         *per_file
@@ -71,9 +139,12 @@ pub fn claims_text(verdicts: &[ClaimVerdict], warnings: &[String], style: Style)
     }
     if per_file.len() > 1 {
         let _ = writeln!(out);
-        for (file, counts) in &per_file {
+        for (file, counts) in per_file.iter().take(FILES) {
             let parts: Vec<String> = counts.iter().map(|(o, n)| format!("{n} {o}")).collect();
             let _ = writeln!(out, "  {}: {}", plain(file), parts.join(", "));
+        }
+        if per_file.len() > FILES {
+            let _ = writeln!(out, "  … and {} more files", per_file.len() - FILES);
         }
     }
     let parts: Vec<String> = counts(verdicts)
@@ -91,7 +162,6 @@ pub fn claims_text(verdicts: &[ClaimVerdict], warnings: &[String], style: Style)
         parts.join(", "),
         if code == 0 { "pass" } else { "fail" }
     );
-    out
 }
 
 #[derive(Serialize)]
