@@ -518,6 +518,15 @@ fn accepted_claims_pass_until_their_number_changes_and_new_ones_still_fail() {
             .unwrap();
     assert_eq!(ledger["format"], "receipt-action/accepted-claims/1");
     assert_eq!(ledger["claims"].as_array().unwrap().len(), 2, "{ledger}");
+    // One claim per line, so a review diff shows one line per accepted claim.
+    let text = std::fs::read_to_string(d.join("ci/accepted-claims.json")).unwrap();
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("    {\"path\":"))
+            .count(),
+        2,
+        "{text}"
+    );
 
     let (code, doc) = policy_check(d, &["claims", "--filter", "all"]);
     assert_eq!(code, 0, "{doc}");
