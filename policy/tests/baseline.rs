@@ -376,7 +376,13 @@ fn the_policy_moves_the_baselines_folder() {
         "{out}"
     );
 
-    for bad in ["../elsewhere", "/abs", "perf/./baselines", ""] {
+    for bad in [
+        "../elsewhere",
+        "/abs",
+        "perf/./baselines",
+        "",
+        "perf\\u001b[31m",
+    ] {
         repo.write(
             "bad.toml",
             format!("version = 1\n[baselines]\ndir = \"{bad}\"\n"),

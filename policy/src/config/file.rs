@@ -260,6 +260,7 @@ fn baselines_dir(src: &mut Source, t: &DeTable) -> Option<String> {
         && !text.starts_with('/')
         && !text.contains('\\')
         && !text.contains(':')
+        && !text.chars().any(char::is_control)
         && text
             .trim_end_matches('/')
             .split('/')
