@@ -394,6 +394,7 @@ fn the_policy_moves_the_baselines_folder() {
             err.contains("is not a folder inside the repository"),
             "{err}"
         );
+        assert!(!err.contains('\u{1b}'), "escaped: {err}");
     }
 }
 
