@@ -1,13 +1,14 @@
 //! Text and JSON for `policy-check claims`: one line per claim with its place,
-//! result and reason (at most `PER_FILE` per file, problems first), each distinct
-//! fix once, then counts per file and per result. JSON holds every claim.
+//! result and reason (at most `PER_FILE` per file and `FILES` files, problems
+//! first), each distinct fix once, then counts per file and per result. JSON
+//! holds every claim.
 
 use super::Style;
 use super::escape::plain;
 use crate::claims::backing::{ClaimVerdict, Outcome};
 use crate::verdict::Level;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
 /// Identifies the JSON shape of `claims --format json`.
@@ -34,9 +35,9 @@ fn counts(verdicts: &[ClaimVerdict]) -> BTreeMap<&'static str, usize> {
 
 /// Claims printed per file; the rest are counted (an adopting project can have
 /// thousands, and a CI log is read by a person).
-const PER_FILE: usize = 20;
+const PER_FILE: usize = 10;
 
-/// Files in the per-file counts; the rest are counted.
+/// Files listed, and files in the per-file counts; the rest are counted.
 const FILES: usize = 50;
 
 /// Distinct fixes printed; the rest are counted.
@@ -47,19 +48,26 @@ pub fn claims_text(verdicts: &[ClaimVerdict], warnings: &[String], style: Style)
     for w in warnings {
         let _ = writeln!(out, "warning: {}", plain(w));
     }
-    // Per file, in scan order: deny first, then warn, then the rest.
-    let mut files: Vec<(&str, Vec<&ClaimVerdict>)> = Vec::new();
-    for v in verdicts {
-        match files.iter_mut().find(|(f, _)| *f == &*v.claim.path) {
-            Some((_, list)) => list.push(v),
-            None => files.push((&v.claim.path, vec![v])),
-        }
-    }
+    // Per file, in scan order; in each, deny first, then warn, then the rest;
+    // files with a problem before files without.
     let rank = |v: &&ClaimVerdict| match v.level {
         Level::Deny => 0,
         Level::Warn => 1,
         Level::Allow => 2,
     };
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut files: Vec<(&str, Vec<&ClaimVerdict>)> = Vec::new();
+    for v in verdicts {
+        let i = *index.entry(&v.claim.path).or_insert_with(|| {
+            files.push((&v.claim.path, Vec::new()));
+            files.len() - 1
+        });
+        files[i].1.push(v);
+    }
+    for (_, list) in &mut files {
+        list.sort_by_key(rank);
+    }
+    files.sort_by_key(|(_, list)| list.first().map_or(2, rank));
     // Each distinct fix once, with how many claims it is for.
     let mut fixes: Vec<(&'static str, usize)> = Vec::new();
     for v in verdicts.iter().filter(|v| v.level != Level::Allow) {
@@ -70,8 +78,7 @@ pub fn claims_text(verdicts: &[ClaimVerdict], warnings: &[String], style: Style)
             }
         }
     }
-    for (file, mut list) in files {
-        list.sort_by_key(rank);
+    for (file, list) in files.iter().take(FILES) {
         for v in list.iter().take(PER_FILE) {
             claim_line(&mut out, v, style);
         }
@@ -83,6 +90,14 @@ pub fn claims_text(verdicts: &[ClaimVerdict], warnings: &[String], style: Style)
                 plain(file)
             );
         }
+    }
+    if files.len() > FILES {
+        let rest: usize = files[FILES..].iter().map(|(_, l)| l.len()).sum();
+        let _ = writeln!(
+            out,
+            "… and {rest} claims in {} more files (--format json lists every claim)",
+            files.len() - FILES
+        );
     }
     if !fixes.is_empty() {
         let _ = writeln!(out);
