@@ -434,6 +434,11 @@ fn cmd_bench(args: BenchArgs) -> Result<()> {
         backend: backend_name,
         gpu,
         calibration_method,
+        command: receipt::recorded_command(
+            &std::env::args_os()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect::<Vec<_>>(),
+        ),
     });
     let receipt_path = args.receipt;
     if let Some(dir) = receipt_path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -36,6 +36,8 @@ pub struct ReceiptInputs<'a> {
     pub gpu: Option<Gpu>,
     /// How `calibration` measured the bandwidth (CPU threads or a GPU kernel).
     pub calibration_method: &'static str,
+    /// The command line that ran, from `recorded_command`.
+    pub command: String,
 }
 
 /// `calibration.method` of a CPU run.
@@ -217,6 +219,8 @@ pub struct Run {
     pub strict: bool,
     pub output_sha256: String,
     pub outputs_identical: bool,
+    /// The command line that wrote this receipt (see `recorded_command`).
+    pub command: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ci: Option<Ci>,
 }
@@ -370,6 +374,7 @@ pub fn build(r: &ReceiptInputs<'_>) -> Receipt {
             strict: r.strict,
             output_sha256: b.output_sha256.clone(),
             outputs_identical: b.outputs_identical,
+            command: r.command.clone(),
             ci: ci(),
         },
     }
@@ -388,6 +393,63 @@ fn environment() -> Environment {
         BITNET_DETERMINISTIC: var("BITNET_DETERMINISTIC"),
         BITNET_SEED: var("BITNET_SEED"),
         BITNET_STRICT_MODE: var("BITNET_STRICT_MODE"),
+    }
+}
+
+/// The command line as a shell takes it, so that a reader can paste it: the
+/// engine variables of `environment()` that were set, the program's file name
+/// (not the path it ran from, which is this machine's) and the arguments, each
+/// quoted where a shell would split or expand it. The receipt's own path is
+/// written `{receipt}`: whoever reruns it chooses where the new receipt goes.
+pub fn recorded_command(args: &[String]) -> String {
+    let mut words: Vec<String> = ENGINE_VARIABLES
+        .iter()
+        .filter_map(|k| {
+            std::env::var(k)
+                .ok()
+                .map(|v| format!("{k}={}", shell_word(&v)))
+        })
+        .collect();
+    let mut args = args.iter();
+    if let Some(program) = args.next() {
+        let name = std::path::Path::new(program)
+            .file_name()
+            .map_or_else(|| program.clone(), |n| n.to_string_lossy().into_owned());
+        words.push(shell_word(&name));
+    }
+    let mut receipt_value = false;
+    for a in args {
+        if receipt_value {
+            words.push("{receipt}".into());
+        } else if a.starts_with("--receipt=") {
+            words.push("--receipt={receipt}".into());
+        } else {
+            words.push(shell_word(a));
+        }
+        receipt_value = a == "--receipt";
+    }
+    words.join(" ")
+}
+
+/// The variables the engine reads, in the order a command line sets them.
+const ENGINE_VARIABLES: [&str; 4] = [
+    "BITNET_DETERMINISTIC",
+    "BITNET_SEED",
+    "BITNET_STRICT_MODE",
+    "RAYON_NUM_THREADS",
+];
+
+/// `word` as one shell word: as is when every character is plain, else in
+/// single quotes (a quote inside written '\'').
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -565,6 +627,7 @@ mod tests {
             backend: "cpu",
             gpu: None,
             calibration_method: CPU_CALIBRATION_METHOD,
+            command: "bitnet-engine bench --receipt {receipt}".into(),
         });
         let v = serde_json::to_value(&r).unwrap();
         fn no_null(v: &serde_json::Value, at: &str) {
@@ -593,6 +656,40 @@ mod tests {
         ] {
             assert!(v.pointer(absent).is_none(), "{absent}");
         }
+    }
+
+    #[test]
+    fn the_command_line_pastes_into_a_shell() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let line = recorded_command(&args(&[
+            "/home/me/target/release/bitnet-engine",
+            "bench",
+            "--model",
+            "models/my model's.gguf",
+            "--receipt",
+            "/tmp/r.json",
+            "--tokens",
+            "16",
+        ]));
+        assert!(
+            line.ends_with(
+                "bitnet-engine bench --model 'models/my model'\\''s.gguf' --receipt {receipt} --tokens 16"
+            ),
+            "{line}"
+        );
+        assert!(!line.contains("/home/me"), "{line}");
+        let line = recorded_command(&args(&[
+            "e",
+            "bench",
+            "--receipt=x.json",
+            "--kernels",
+            "$(id)",
+        ]));
+        assert!(
+            line.ends_with("e bench --receipt={receipt} --kernels '$(id)'"),
+            "{line}"
+        );
+        assert_eq!(shell_word(""), "''");
     }
 
     #[test]

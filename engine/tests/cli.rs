@@ -75,6 +75,12 @@ fn bench_receipt_is_complete_and_consistent() {
     assert_eq!(r["deterministic"], true);
     assert_eq!(r["environment"]["BITNET_SEED"], "7");
     assert_eq!(r["run"]["seed"], 7);
+    // The command that wrote it, as it ran: the variables set, the program's
+    // name, every argument, the receipt's own path as {receipt}.
+    assert_eq!(
+        r["run"]["command"],
+        "BITNET_DETERMINISTIC=1 BITNET_SEED=7 bitnet-engine bench --model synthetic:tiny --tokens 6 --runs 3 --prompt 4 --receipt {receipt}"
+    );
     assert!(r["timestamp"].as_str().unwrap().ends_with('Z'));
     assert_eq!(r["tokens_requested"], 6);
     assert_eq!(r["tokens_generated"], 6);

@@ -152,9 +152,39 @@ impl Run {
     }
 }
 
+/// Where the snippet's command comes from, first found wins: `--command`, the
+/// policy's `[claims] snippet_command`, the command line the receipt records
+/// (`run.command`), else bitnet-engine's `cargo run` form built from the receipt.
+enum CommandSource<'a> {
+    Template(&'a str),
+    BitnetEngine(Run),
+}
+
+/// A template pastes into a fenced block as one line and writes the receipt.
+fn template<'a>(text: &'a str, from: &'static str) -> Result<CommandSource<'a>, SnippetError> {
+    let problem = if !text.contains("{receipt}") {
+        Some("has no {receipt}: the snippet's command must write the receipt it cites")
+    } else if text.chars().any(|c| c.is_control() || c == '`') || text.len() > MAX_COMMAND {
+        Some("is not one plain line (control characters, backticks, or over 1,000 bytes)")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(CommandSource::Template(text)),
+        Some(p) => Err(SnippetError(format!(
+            "{from} \"{}\" {p}; pass --command 'my-bench --tokens {{tokens}} --out {{receipt}}' or set [claims] snippet_command",
+            text.chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>()
+        ))),
+    }
+}
+
+const MAX_COMMAND: usize = 1000;
+
 /// Make the snippet for the receipt at `root/cited`.
-/// `command`: the user's benchmark command template (`{receipt}`, `{tokens}`)
-/// instead of bitnet-engine's, which is read from the receipt.
+/// `command`: the user's benchmark command template (`{receipt}`, `{tokens}`).
 pub fn snippet(
     root: &Path,
     cited: &str,
@@ -162,13 +192,6 @@ pub fn snippet(
     policy: &Policy,
     command: Option<&str>,
 ) -> Result<Snippet, SnippetError> {
-    if let Some(t) = command
-        && !t.contains("{receipt}")
-    {
-        return Err(SnippetError(format!(
-            "--command \"{t}\" has no {{receipt}}: the snippet's command must write the receipt it cites, e.g. --command 'my-bench --tokens {{tokens}} --out {{receipt}}'"
-        )));
-    }
     let path = root.join(cited);
     let options = VerifyOptions {
         gates: policy.gate_config(VerifyOptions::default().gates),
@@ -196,7 +219,25 @@ pub fn snippet(
             ))
         })?;
     let receipt = read(&path, cited)?;
-    let run = Run::of(&receipt, cited)?;
+    let recorded = receipt
+        .run
+        .as_ref()
+        .and_then(|r| r.extra.get("command"))
+        .and_then(|c| c.as_str());
+    let source = match (command, &policy.claims.snippet_command, recorded) {
+        (Some(t), _, _) => template(t, "--command")?,
+        (None, Some(t), _) => template(t, "[claims] snippet_command")?,
+        (None, None, Some(t)) => template(t, "the receipt's run.command")?,
+        (None, None, None) => CommandSource::BitnetEngine(Run::of(&receipt, cited)?),
+    };
+    let tokens = receipt
+        .tokens_requested
+        .or(receipt.tokens_generated)
+        .ok_or_else(|| {
+            SnippetError(format!(
+                "{cited}: the receipt has no tokens_requested, so the command that reproduces it cannot be written; record how many tokens were generated"
+            ))
+        })?;
     let band = match envelope.band() {
         Some([lo, hi]) if hi.is_finite() => format!(
             "; the `{}` envelope's band is {}–{} tok/s (±{}%)",
@@ -211,18 +252,17 @@ pub fn snippet(
     // A link readers can follow from any doc (`/` is the repository's root on
     // GitHub), which the claim scan reads as a citation.
     let citation = format!("([receipt](/{cited}))");
-    let tokens = run.tokens;
     // A rerun never overwrites a dated baseline: it writes a fresh receipt to compare.
-    let out = if crate::baseline::dated_path(cited).is_some() {
+    let out = if crate::baseline::dated_path(cited, &policy.baselines_dir).is_some() {
         "ci/inference.json"
     } else {
         cited
     };
-    let run_command = |out: &str| match command {
-        Some(t) => t
+    let run_command = |out: &str| match &source {
+        CommandSource::Template(text) => text
             .replace("{receipt}", out)
             .replace("{tokens}", &tokens.to_string()),
-        None => run.command(out),
+        CommandSource::BitnetEngine(run) => run.command(out),
     };
     let mut md = String::new();
     match style {
@@ -251,9 +291,10 @@ pub fn snippet(
             );
         }
         Template::Baseline => {
-            let (date, name) = crate::baseline::dated_path(cited).ok_or_else(|| {
+            let (date, name) = crate::baseline::dated_path(cited, &policy.baselines_dir).ok_or_else(|| {
                 SnippetError(format!(
-                    "{cited}: a baseline snippet cites a dated baseline (baselines/YYYY-MM-DD/<name>.json); record the receipt first with `policy-check baseline record {cited}` and pass the path it prints"
+                    "{cited}: a baseline snippet cites a dated baseline ({}/YYYY-MM-DD/<name>.json); record the receipt first with `policy-check baseline record {cited}` and pass the path it prints",
+                    policy.baselines_dir
                 ))
             })?;
             let _ = writeln!(md, "#### Baseline of {date} ({tokens} tokens)\n");

@@ -304,6 +304,63 @@ fn a_snippet_takes_your_engines_command() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("{receipt}"), "{err}");
+
+    // The policy's template, for every snippet of the project.
+    write(
+        d,
+        "ci/receipt-policy.toml",
+        "version = 1\n[claims]\nsnippet_command = \"just bench {tokens} {receipt}\"\n",
+    );
+    let (code, snippet, err) = policy_check_in(d, &["receipt", "snippet", "ci/inference.json"]);
+    assert_eq!(code, 0, "{snippet}{err}");
+    assert!(
+        snippet.contains("just bench 128 ci/inference.json\n"),
+        "{snippet}"
+    );
+    write(
+        d,
+        "ci/receipt-policy.toml",
+        "version = 1\n[claims]\nsnippet_command = \"just bench\"\n",
+    );
+    let (code, _, err) = policy_check_in(d, &["receipt", "snippet", "ci/inference.json"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("receipt-policy.toml:3:") && err.contains("{receipt}"),
+        "{err}"
+    );
+    std::fs::remove_file(d.join("ci/receipt-policy.toml")).unwrap();
+}
+
+/// A receipt that records the command line that wrote it (bitnet-engine does)
+/// gets that command back, with the new receipt's path; a hostile one is refused.
+#[test]
+fn a_snippet_takes_the_command_the_receipt_records() {
+    let mut r = receipt(15.2, 128, time::Duration::hours(1));
+    r["run"]["command"] =
+        json!("BITNET_SEED=42 my-engine bench --tokens 128 --out {receipt} --model 'a b.gguf'");
+    let repo = repo_with_receipt("ci/inference.json", &r);
+    let d = repo.path();
+    let (code, snippet, err) = policy_check_in(d, &["receipt", "snippet", "ci/inference.json"]);
+    assert_eq!(code, 0, "{snippet}{err}");
+    assert!(
+        snippet.contains(
+            "BITNET_SEED=42 my-engine bench --tokens 128 --out ci/inference.json --model 'a b.gguf'\n"
+        ),
+        "{snippet}"
+    );
+    assert!(!snippet.contains("cargo run"), "{snippet}");
+    for hostile in [
+        "x --out {receipt}\n```\n# owned",
+        "x `id` {receipt}",
+        "x --out y.json",
+    ] {
+        r["run"]["command"] = json!(hostile);
+        write(d, "ci/inference.json", &r.to_string());
+        let (code, out, err) = policy_check_in(d, &["receipt", "snippet", "ci/inference.json"]);
+        assert_eq!(code, 2, "{hostile:?}: {out}{err}");
+        assert!(err.contains("the receipt's run.command"), "{err}");
+        assert!(!err.contains("# owned\n"), "{err}");
+    }
 }
 
 #[test]
@@ -989,4 +1046,106 @@ fn run_measures_your_own_engine_and_writes_the_receipt_where_you_say() {
     // --build-command needs --bench-command.
     let (code, _, err) = policy_check_in(d, &["run", "--build-command", "make"]);
     assert_eq!(code, 2, "{err}");
+}
+
+/// The commands of docs/adopting.md's "From zero to a green release gate", as
+/// the doc prints them, in a repository with bare claims, a changelog and a
+/// `baselines/` folder of its own: each exits 0 and the gate passes. The one
+/// measurement (`policy-check run`) is stood in by a receipt of a CPU run. Then a
+/// change that adds a bare number fails, and so does one that edits an accepted
+/// number.
+#[test]
+fn the_adoption_path_reaches_a_green_gate_in_the_docs_commands() {
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/adopting.md"))
+            .unwrap();
+    let commands: Vec<&str> = guide
+        .lines()
+        .skip_while(|l| !l.starts_with("<!-- adoption-path:"))
+        .skip(2)
+        .take_while(|l| *l != "```")
+        .collect();
+    assert_eq!(commands.len(), 7, "seven commands: {commands:?}");
+
+    let repo = TempDir::new().unwrap();
+    let d = repo.path();
+    git(d, &["init", "-q"]);
+    write(
+        d,
+        "README.md",
+        "# Engine\n\nOn a laptop it decodes 12 tok/s.\n\n| model | decode |\n|---|---|\n| 2B | 15.5 tok/s |\n",
+    );
+    write(d, "CHANGELOG.md", "## 0.1\n- 3 tok/s then.\n");
+    write(d, "baselines/cpu-main.json", "{\"ours\": true}\n");
+    commit_all(d, "a project with bare claims");
+    let start = git(d, &["rev-parse", "HEAD"]);
+
+    let bin = Path::new(env!("CARGO_BIN_EXE_policy-check"))
+        .parent()
+        .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    for command in &commands {
+        if command.starts_with("policy-check run ") {
+            assert!(command.contains("--receipt ci/inference.json"), "{command}");
+            write(
+                d,
+                "ci/inference.json",
+                &receipt(15.2, 128, time::Duration::minutes(5)).to_string(),
+            );
+            continue;
+        }
+        let out = std::process::Command::new("sh")
+            .args(["-c", command])
+            .current_dir(d)
+            .env("PATH", &path)
+            .env("NO_COLOR", "1")
+            .envs([
+                ("GIT_AUTHOR_NAME", "t"),
+                ("GIT_AUTHOR_EMAIL", "t@example.com"),
+                ("GIT_COMMITTER_NAME", "t"),
+                ("GIT_COMMITTER_EMAIL", "t@example.com"),
+            ])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{command}: {stdout}{stderr}");
+        if command.starts_with("policy-check gate ") {
+            assert!(
+                stdout.contains("release gate: pass (4 of 4 items pass)"),
+                "{stdout}"
+            );
+            assert!(
+                stdout.contains("2 accepted in the claims ledger"),
+                "{stdout}"
+            );
+        }
+    }
+    // The project's own file stayed where it was; ours went elsewhere.
+    assert_eq!(
+        std::fs::read_to_string(d.join("baselines/cpu-main.json")).unwrap(),
+        "{\"ours\": true}\n"
+    );
+    assert!(
+        d.join(format!("ci/baselines/{}/cpu-i2s.json", today()))
+            .is_file()
+    );
+    let adopted = git(d, &["rev-parse", "HEAD"]);
+    assert_ne!(adopted, start, "the path committed");
+
+    // A new bare number fails; so does an accepted claim whose number changed.
+    let readme = std::fs::read_to_string(d.join("README.md")).unwrap();
+    for changed in [
+        format!("{readme}\nWith two threads: 21 tok/s.\n"),
+        readme.replace("12 tok/s", "14 tok/s"),
+    ] {
+        write(d, "README.md", &changed);
+        commit_all(d, "a change");
+        let (code, out, err) = policy_check_in(d, &["claims", "--base", &adopted]);
+        assert_eq!(code, 1, "{out}{err}");
+        assert!(out.contains("unbacked"), "{out}");
+        git(d, &["reset", "-q", "--hard", &adopted]);
+    }
 }

@@ -342,6 +342,63 @@ fn foreign_files_in_the_baselines_folder_are_skipped_with_a_warning() {
 }
 
 #[test]
+fn the_policy_moves_the_baselines_folder() {
+    let repo = Repo::new();
+    repo.write(
+        "ci/receipt-policy.toml",
+        "version = 1\n[baselines]\ndir = \"perf/baselines\"\n",
+    );
+    // The project's own file where the default folder would be: left alone.
+    let own = serde_json::to_vec(&receipt(15.0, 1, CPU, 16)).unwrap();
+    repo.write("baselines/cpu-main.json", &own);
+    let r = repo.receipt("b.json", &receipt(14.0, 2, CPU, 16));
+    let (code, out, err) = repo.run(&["baseline", "record", &r, "--date", &day(-2)]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("recorded perf/baselines/"), "{out}");
+    assert_eq!(
+        repo.files(&format!("perf/baselines/{}", day(-2))),
+        ["cpu-i2s.json"]
+    );
+    assert_eq!(repo.files("baselines"), ["cpu-main.json"]);
+    let (code, out, err) = repo.run(&["baseline", "list", "--format", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["baselines"].as_array().unwrap().len(), 1, "{doc:#}");
+    assert!(err.is_empty(), "nothing foreign in perf/baselines: {err}");
+    // --dir still wins over the policy.
+    let (code, out, _) = repo.run(&["baseline", "list", "--dir", "baselines"]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("cpu-i2s"), "{out}");
+    let (code, out, _) = repo.run(&["policy", "show"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("[baselines]\ndir = \"perf/baselines\""),
+        "{out}"
+    );
+
+    for bad in [
+        "../elsewhere",
+        "/abs",
+        "perf/./baselines",
+        "",
+        "perf\\u001b[31m",
+    ] {
+        repo.write(
+            "bad.toml",
+            format!("version = 1\n[baselines]\ndir = \"{bad}\"\n"),
+        );
+        let (code, _, err) = repo.run(&["baseline", "list", "--policy", "bad.toml"]);
+        assert_eq!(code, 2, "{bad}: {err}");
+        assert!(err.contains("bad.toml:3:"), "{bad}: {err}");
+        assert!(
+            err.contains("is not a folder inside the repository"),
+            "{err}"
+        );
+        assert!(!err.contains('\u{1b}'), "escaped: {err}");
+    }
+}
+
+#[test]
 fn bad_input_folder_name_not_a_date() {
     let repo = Repo::new();
     three_baselines(&repo);
@@ -411,6 +468,11 @@ fn the_policy_schema_takes_the_regression_key() {
     assert!(!validator.is_valid(&doc(
         "version = 1\n[receipt]\nregression = { drop = \"5%\" }\n"
     )));
+    assert!(validator.is_valid(&doc("version = 1\n[baselines]\ndir = \"perf/baselines\"\n")));
+    for bad in ["../x", "/abs", "a/./b", "a\\\\b"] {
+        let text = format!("version = 1\n[baselines]\ndir = \"{bad}\"\n");
+        assert!(!validator.is_valid(&doc(&text)), "{bad}");
+    }
 }
 
 #[test]

@@ -540,6 +540,7 @@ fn policy_init_scopes_the_claim_scan_and_starts_an_envelope_from_a_receipt() {
     }
     let written = std::fs::read_to_string(dir.path().join("ci/receipt-policy.toml")).unwrap();
     assert!(written.contains("# [[commands.rule]]"), "{written}");
+    assert!(written.contains("# [baselines]"), "{written}");
     assert!(
         written.contains("id = \"cpu-i2s-this-machine\""),
         "{written}"
@@ -567,6 +568,18 @@ fn policy_init_scopes_the_claim_scan_and_starts_an_envelope_from_a_receipt() {
     let (code, _, err) = dir.run(&["policy", "init", "--force", "--from-receipt", &bad]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("does not pass the receipt gates"), "{err}");
+    // A baselines/ folder of the project's own: ours go elsewhere, and the
+    // baseline commands follow the policy there.
+    std::fs::create_dir_all(dir.path().join("baselines")).unwrap();
+    dir.write("baselines/cpu-main.json", "{}");
+    let (code, _, err) = dir.run(&["policy", "init", "--force"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("dated baselines go to ci/baselines"), "{err}");
+    let (_, out, err) = dir.run(&["baseline", "list"]);
+    assert!(
+        format!("{out}{err}").contains("no baselines folder at ci/baselines"),
+        "{out}{err}"
+    );
 }
 
 #[test]

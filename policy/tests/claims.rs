@@ -518,6 +518,15 @@ fn accepted_claims_pass_until_their_number_changes_and_new_ones_still_fail() {
             .unwrap();
     assert_eq!(ledger["format"], "receipt-action/accepted-claims/1");
     assert_eq!(ledger["claims"].as_array().unwrap().len(), 2, "{ledger}");
+    // One claim per line, so a review diff shows one line per accepted claim.
+    let text = std::fs::read_to_string(d.join("ci/accepted-claims.json")).unwrap();
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.starts_with("    {\"path\":"))
+            .count(),
+        2,
+        "{text}"
+    );
 
     let (code, doc) = policy_check(d, &["claims", "--filter", "all"]);
     assert_eq!(code, 0, "{doc}");
@@ -608,11 +617,8 @@ fn a_pull_request_that_moves_an_accepted_claim_passes_and_one_that_adds_a_claim_
     );
 }
 
-/// An audit of thousands of claims stays under GitHub's 65,536-character body
-/// limit: counts first, the problems first, and a line saying how many are left
-/// out and how to list them all.
-#[test]
-fn a_huge_markdown_audit_fits_a_github_body_and_says_what_it_left_out() {
+/// A committed repository of 60 docs with 50 bare claims each.
+fn sixty_pages_of_bare_claims() -> TempDir {
     let repo = TempDir::new().unwrap();
     let d = repo.path();
     git(d, &["init", "-q"]);
@@ -625,6 +631,16 @@ fn a_huge_markdown_audit_fits_a_github_body_and_says_what_it_left_out() {
     }
     git(d, &["add", "-A"]);
     git(d, &["commit", "-q", "-m", "docs"]);
+    repo
+}
+
+/// An audit of thousands of claims stays under GitHub's 65,536-character body
+/// limit: counts first, the problems first, and a line saying how many are left
+/// out and how to list them all.
+#[test]
+fn a_huge_markdown_audit_fits_a_github_body_and_says_what_it_left_out() {
+    let repo = sixty_pages_of_bare_claims();
+    let d = repo.path();
     let (code, out, err) =
         common::policy_check_in(d, &["claims", "--filter", "all", "--format", "markdown"]);
     assert_eq!(code, 1, "{err}");
@@ -639,4 +655,41 @@ fn a_huge_markdown_audit_fits_a_github_body_and_says_what_it_left_out() {
     let tail = out.lines().last().unwrap();
     assert!(tail.contains("more claims not shown here"), "{tail}");
     assert!(tail.contains("--format json"), "{tail}");
+}
+
+/// The terminal audit of the same repository: 10 claims in each of 50 files (the
+/// rest counted), the fix they share printed once with its count.
+#[test]
+fn a_huge_text_audit_prints_each_fix_once_and_caps_each_file() {
+    let repo = sixty_pages_of_bare_claims();
+    let d = repo.path();
+    let (code, out, err) = common::policy_check_in(d, &["claims", "--filter", "all"]);
+    assert_eq!(code, 1, "{err}");
+    let listed = out.lines().filter(|l| l.starts_with("docs/page-07.md:"));
+    assert_eq!(listed.count(), 10, "{out}");
+    assert!(
+        out.contains("  … and 40 more in docs/page-07.md (--format json lists every claim)"),
+        "{out}"
+    );
+    assert!(!out.contains("docs/page-55.md:1:"), "{out}");
+    assert!(
+        out.contains("… and 500 claims in 10 more files (--format json lists every claim)"),
+        "{out}"
+    );
+    let fixes: Vec<&str> = out.lines().filter(|l| l.starts_with("fix (")).collect();
+    assert_eq!(fixes.len(), 1, "{fixes:?}");
+    assert!(
+        fixes[0].starts_with("fix (3000 claims): measure it"),
+        "{fixes:?}"
+    );
+    assert!(out.contains("  … and 10 more files"), "{out}");
+    assert!(
+        out.ends_with("3000 claims: 3000 unbacked → fail (exit 1)\n"),
+        "{out}"
+    );
+    assert!(
+        out.lines().count() < 50 * 11 + 100,
+        "{} lines",
+        out.lines().count()
+    );
 }

@@ -178,6 +178,27 @@ fn only_fails(doc: &Value, failing: &str) {
 }
 
 #[test]
+fn the_gate_reads_baselines_where_the_policy_keeps_them() {
+    let repo = Repo::releasable(14.0, 2);
+    std::fs::create_dir_all(repo.path().join("perf")).unwrap();
+    std::fs::rename(
+        repo.path().join("baselines"),
+        repo.path().join("perf/baselines"),
+    )
+    .unwrap();
+    let (code, doc, err) = repo.gate(14.2, &["--tag", "v0.2.0"]);
+    assert_eq!(code, 1, "{doc:#}{err}");
+    only_fails(&doc, "baseline");
+    repo.write(
+        "ci/receipt-policy.toml",
+        "version = 1\n[claims]\nlevels = { stale = \"warn\" }\n[baselines]\ndir = \"perf/baselines\"\n",
+    );
+    let (code, doc, err) = repo.gate(14.2, &["--tag", "v0.2.0"]);
+    assert_eq!(code, 0, "{doc:#}{err}");
+    assert!(detail(&doc, "baseline").contains(&day(-3)), "{doc:#}");
+}
+
+#[test]
 fn every_item_passes_on_a_releasable_repository() {
     let repo = Repo::releasable(14.0, 2);
     let (code, doc, err) = repo.gate(14.2, &["--tag", "v0.2.0"]);

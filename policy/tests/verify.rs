@@ -568,6 +568,22 @@ fn explain_and_schema_commands() {
     let (code, out, _) = policy_check(&["explain"]);
     assert_eq!(code, 0);
     assert!(out.lines().count() >= 30);
+    // Every code the list names is explained: gate, envelope, claim outcome,
+    // unreadable receipt and policy-file codes.
+    for listed in out.lines() {
+        let name = listed.split_whitespace().next().unwrap();
+        let (code, text, err) = policy_check(&["explain", name]);
+        assert_eq!(code, 0, "{name}: {err}");
+        assert!(text.starts_with(name), "{name}: {text}");
+    }
+    for name in [
+        "policy-syntax",
+        "unreadable-receipt",
+        "unbacked",
+        "accepted",
+    ] {
+        assert!(out.lines().any(|l| l.starts_with(name)), "{name}: {out}");
+    }
     for version in ["1.0", "1.1"] {
         let (code, out, _) = policy_check(&["schema", "receipt", "--version", version]);
         assert_eq!(code, 0);

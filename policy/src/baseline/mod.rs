@@ -21,9 +21,6 @@ use std::path::Path;
 use time::format_description::BorrowedFormatItem;
 use time::{Date, OffsetDateTime};
 
-/// The folder baselines live in, relative to the repository root.
-pub const DEFAULT_DIR: &str = "baselines";
-
 const DATE_FORMAT: &[BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
 
@@ -211,9 +208,9 @@ mod tests {
 
 /// A path relative to the repository root under `baselines/YYYY-MM-DD/<name>.json`
 /// → (date, name); `None` for any other path.
-pub fn dated_path(cited: &str) -> Option<(&str, &str)> {
+pub fn dated_path<'a>(cited: &'a str, dir: &str) -> Option<(&'a str, &'a str)> {
     let rest = cited.trim_start_matches("./").trim_start_matches('/');
-    let rest = rest.strip_prefix(DEFAULT_DIR)?.strip_prefix('/')?;
+    let rest = rest.strip_prefix(dir)?.strip_prefix('/')?;
     let (date, file) = rest.split_once('/')?;
     let name = file.strip_suffix(".json").filter(|n| !n.contains('/'))?;
     parse_date(date).map(|_| (date, name))
@@ -226,16 +223,34 @@ mod dated_path_tests {
     #[test]
     fn dated_baseline_paths() {
         assert_eq!(
-            dated_path("baselines/2026-11-26/cpu-i2s.json"),
+            dated_path("baselines/2026-11-26/cpu-i2s.json", "baselines"),
             Some(("2026-11-26", "cpu-i2s"))
         );
         assert_eq!(
-            dated_path("./baselines/2026-11-26/cpu.json"),
+            dated_path("./baselines/2026-11-26/cpu.json", "baselines"),
             Some(("2026-11-26", "cpu"))
         );
-        assert_eq!(dated_path("baselines/2026-13-01/cpu.json"), None);
-        assert_eq!(dated_path("baselines/2026-11-26/x/cpu.json"), None);
-        assert_eq!(dated_path("docs/baselines/2026-11-26/cpu.json"), None);
-        assert_eq!(dated_path("ci/inference.json"), None);
+        assert_eq!(
+            dated_path("baselines/2026-13-01/cpu.json", "baselines"),
+            None
+        );
+        assert_eq!(
+            dated_path("baselines/2026-11-26/x/cpu.json", "baselines"),
+            None
+        );
+        assert_eq!(
+            dated_path("docs/baselines/2026-11-26/cpu.json", "baselines"),
+            None
+        );
+        assert_eq!(dated_path("ci/inference.json", "baselines"), None);
+        // `[baselines] dir` moves them; the old folder is then just a folder.
+        assert_eq!(
+            dated_path("perf/baselines/2026-11-26/cpu.json", "perf/baselines"),
+            Some(("2026-11-26", "cpu"))
+        );
+        assert_eq!(
+            dated_path("baselines/2026-11-26/cpu.json", "perf/baselines"),
+            None
+        );
     }
 }

@@ -295,13 +295,14 @@ impl<'p> Backer<'p> {
         let rel = super::repo_relative(&self.root, &path);
         if rel
             .as_deref()
-            .and_then(crate::baseline::dated_path)
+            .and_then(|rel| crate::baseline::dated_path(rel, &self.policy.baselines_dir))
             .is_some()
         {
             return None;
         }
         Some(format!(
-            "{cited} is not a dated baseline: the policy sets [claims] require_dated_baselines = true, so only receipts under baselines/YYYY-MM-DD/ back a claim"
+            "{cited} is not a dated baseline: the policy sets [claims] require_dated_baselines = true, so only receipts under {}/YYYY-MM-DD/ back a claim",
+            self.policy.baselines_dir
         ))
     }
 

@@ -11,6 +11,7 @@
 //! patterns = [{ regex = '(?P<value>\d+(?:\.\d+)?)\s*req/s', kind = "throughput" }]
 //! levels = { stale = "warn" }
 //! require_dated_baselines = true
+//! snippet_command = "make bench TOKENS={tokens} OUT={receipt}"
 //! ```
 
 use super::terms::{Kind, Outcome};
@@ -30,6 +31,7 @@ const CLAIMS_KEYS: &[&str] = &[
     "patterns",
     "levels",
     "require_dated_baselines",
+    "snippet_command",
 ];
 const PATTERN_KEYS: &[&str] = &["regex", "kind"];
 const KINDS: &[Kind] = &[
@@ -68,6 +70,8 @@ pub struct ClaimsSettings {
     /// Only receipts under `baselines/YYYY-MM-DD/` back a claim (the plan's
     /// maintenance rule: a claim points at a dated, kept measurement).
     pub require_dated_baselines: Option<bool>,
+    /// The project's benchmark command for `receipt snippet` (`{receipt}`, `{tokens}`).
+    pub snippet_command: Option<String>,
 }
 
 impl ClaimsSettings {
@@ -89,6 +93,7 @@ impl ClaimsSettings {
             require_dated_baselines: self
                 .require_dated_baselines
                 .or(base.require_dated_baselines),
+            snippet_command: self.snippet_command.or(base.snippet_command),
         }
     }
 
@@ -141,6 +146,9 @@ impl ClaimsSettings {
         if let Some(b) = self.require_dated_baselines {
             lines.push(format!("require_dated_baselines = {b}"));
         }
+        if let Some(c) = &self.snippet_command {
+            lines.push(format!("snippet_command = {}", quote(c)));
+        }
         if lines.is_empty() {
             return String::new();
         }
@@ -159,6 +167,19 @@ pub(crate) fn parse(src: &mut Source, t: &DeTable) -> ClaimsSettings {
         require_dated_baselines: t
             .get("require_dated_baselines")
             .and_then(|v| boolean(src, v, "require_dated_baselines")),
+        snippet_command: t.get("snippet_command").and_then(|v| {
+            let c = string(src, v, "snippet_command", "\"make bench OUT={receipt}\"")?;
+            if c.contains("{receipt}") && !c.contains(['\n', '\r', '`']) {
+                return Some(c.to_string());
+            }
+            src.error(
+                ConfigCode::InvalidValue,
+                v.span(),
+                "snippet_command must be one line that writes the receipt it cites".into(),
+                "write `{receipt}` where the command takes its receipt path, e.g. snippet_command = \"make bench TOKENS={tokens} OUT={receipt}\"".into(),
+            );
+            None
+        }),
         ..ClaimsSettings::default()
     };
     if let Some(v) = t.get("kinds") {

@@ -119,12 +119,26 @@ impl Ledger {
 
     /// Write the ledger (atomically; it replaces the previous one).
     pub fn save(&self, path: &Path) -> Result<(), String> {
-        let file = File {
-            format: LEDGER_FORMAT.to_string(),
-            claims: self.entries.values().cloned().collect(),
+        // One claim per line: half the size of pretty JSON (a large project
+        // accepts tens of thousands), and a review diff shows one line per claim.
+        let entries: Vec<String> = self
+            .entries
+            .values()
+            .map(|e| {
+                format!(
+                    "    {}",
+                    serde_json::to_string(e).expect("an entry serializes")
+                )
+            })
+            .collect();
+        let claims = match entries.is_empty() {
+            true => "[]".to_string(),
+            false => format!("[\n{}\n  ]", entries.join(",\n")),
         };
-        let mut text = serde_json::to_string_pretty(&file).expect("a ledger serializes");
-        text.push('\n');
+        let text = format!(
+            "{{\n  \"format\": {},\n  \"claims\": {claims}\n}}\n",
+            serde_json::to_string(LEDGER_FORMAT).expect("a string serializes"),
+        );
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;

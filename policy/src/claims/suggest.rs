@@ -5,7 +5,7 @@
 
 use super::backing::{Backer, ClaimVerdict, Outcome};
 use super::repo_relative;
-use crate::baseline::{self, store};
+use crate::baseline::store;
 use crate::config::Policy;
 use rayon::prelude::*;
 use std::path::Path;
@@ -19,7 +19,7 @@ pub fn candidates(
     verdicts: &[ClaimVerdict],
 ) -> Vec<String> {
     let today = OffsetDateTime::now_utc().date();
-    let dir = root.join(baseline::DEFAULT_DIR);
+    let dir = root.join(&policy.baselines_dir);
     let stored = store::load(&dir, policy, today);
     let mut out: Vec<String> = stored
         .baselines

@@ -26,12 +26,21 @@ pub enum BaselineAction {
 
 #[derive(Parser, Debug)]
 pub struct Common {
-    /// The baselines folder.
-    #[arg(long, default_value = baseline::DEFAULT_DIR)]
-    pub dir: PathBuf,
+    /// The baselines folder (default: the policy's `[baselines] dir`, else baselines).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
     /// The policy file (default: ci/receipt-policy.toml if it exists, else the built-in policy).
     #[arg(long)]
     pub policy: Option<PathBuf>,
+}
+
+impl Common {
+    /// `--dir`, else the policy's `[baselines] dir` (relative to where it runs).
+    fn dir(&self, policy: &Policy) -> PathBuf {
+        self.dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(&policy.baselines_dir))
+    }
 }
 
 #[derive(Parser, Debug)]
@@ -127,7 +136,7 @@ fn record_command(a: RecordArgs, policy: &Policy) -> Result<i32, Refusal> {
         name: a.name,
         date,
         replace: a.replace,
-        dir: a.common.dir,
+        dir: a.common.dir(policy),
         now: OffsetDateTime::now_utc(),
     };
     let done = record::record(&req, policy)?;
@@ -177,7 +186,7 @@ fn print_problems(s: &store::Store) {
 }
 
 fn list_command(a: ListArgs, policy: &Policy) -> Result<i32, Refusal> {
-    let s = store::load(&a.common.dir, policy, baseline::today());
+    let s = store::load(&a.common.dir(policy), policy, baseline::today());
     match a.format {
         Format::Json => println!(
             "{}",
@@ -248,7 +257,7 @@ fn list_command(a: ListArgs, policy: &Policy) -> Result<i32, Refusal> {
 }
 
 fn compare_command(a: CompareArgs, policy: &Policy) -> Result<i32, Refusal> {
-    let s = store::load(&a.common.dir, policy, baseline::today());
+    let s = store::load(&a.common.dir(policy), policy, baseline::today());
     if !s.problems.is_empty() {
         print_problems(&s);
         return Err(Refusal::new(
@@ -287,7 +296,7 @@ fn compare_command(a: CompareArgs, policy: &Policy) -> Result<i32, Refusal> {
 }
 
 fn chart_command(a: ChartArgs, policy: &Policy) -> Result<i32, Refusal> {
-    let s = store::load(&a.common.dir, policy, baseline::today());
+    let s = store::load(&a.common.dir(policy), policy, baseline::today());
     if !s.problems.is_empty() {
         print_problems(&s);
         return Err(Refusal::new(

@@ -5,6 +5,7 @@
 //! `[commands]` section; and with `--from-receipt` it starts an envelope from a
 //! receipt measured on this machine.
 
+use crate::baseline;
 use crate::config;
 use crate::input::{self, Existing, WriteError};
 use crate::report::escape::plain;
@@ -99,7 +100,7 @@ pub fn exclusions(root: &Path) -> Vec<Exclusion> {
 
 /// The starter policy with the repository's exclusions, a commented
 /// `[commands]` section and, from a receipt, a first envelope.
-pub fn starter(exclusions: &[Exclusion], envelope: Option<&str>) -> String {
+pub fn starter(exclusions: &[Exclusion], envelope: Option<&str>, baselines: &str) -> String {
     let mut out = config::STARTER_POLICY.to_string();
     if let Some(envelope) = envelope {
         out.push('\n');
@@ -122,8 +123,36 @@ pub fn starter(exclusions: &[Exclusion], envelope: Option<&str>) -> String {
         out.push_str("]\n");
     }
     out.push_str(COMMANDS_SECTION);
+    out.push_str(baselines);
     out
 }
+
+/// `[baselines]`: where dated baselines go. A `baselines/` folder that already
+/// holds the project's own files keeps them; ours go to `ci/baselines`.
+pub fn baselines_section(root: &Path) -> String {
+    let own = std::fs::read_dir(root.join(config::DEFAULT_BASELINES_DIR))
+        .map(|entries| {
+            entries.flatten().any(|e| {
+                let name = e.file_name();
+                let dated = name.to_str().and_then(baseline::parse_date).is_some();
+                !(dated && e.path().is_dir())
+            })
+        })
+        .unwrap_or(false);
+    if own {
+        eprintln!(
+            "baselines/ holds files of its own; dated baselines go to {OWN_BASELINES_DIR} ([baselines] dir)"
+        );
+        format!(
+            "\n# baselines/ holds this project's own files, so dated baselines go here:\n[baselines]\ndir = \"{OWN_BASELINES_DIR}\"\n"
+        )
+    } else {
+        "\n# Where `policy-check baseline record` keeps dated baselines (default baselines):\n# [baselines]\n# dir = \"baselines\"\n".into()
+    }
+}
+
+/// Where `policy init` puts dated baselines when `baselines/` is taken.
+const OWN_BASELINES_DIR: &str = "ci/baselines";
 
 const COMMANDS_SECTION: &str = r#"
 # Conventions for documented command lines, checked by `policy-check commands`
@@ -232,7 +261,11 @@ pub fn run(path: &Path, force: bool, from_receipt: Option<&Path>) -> Result<(), 
         true => Existing::Replace,
         false => Existing::Refuse,
     };
-    let text = starter(&found, envelope.as_deref());
+    let text = starter(
+        &found,
+        envelope.as_deref(),
+        &baselines_section(Path::new(".")),
+    );
     input::write_atomic(path, text.as_bytes(), existing).map_err(|e| match e {
         WriteError::Exists => format!(
             "{} already exists; not overwriting it (pass --force to replace it, or edit it)",

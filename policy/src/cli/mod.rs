@@ -2,12 +2,14 @@
 //! together, prints, and returns the documented exit code. No checking logic here.
 
 use crate::claims::terms::Outcome;
+use crate::config::error::ConfigCode;
 use crate::config::{self, Policy};
 use crate::envelope::EnvelopeCode;
 use crate::gates::{self, Code, GateConfig, ModelHash};
 use crate::input::{self, Existing};
 use crate::receipt::{SchemaVersion, schema};
 use crate::report::escape::{lines, plain};
+use crate::report::model::{UNREADABLE_RECEIPT, UNREADABLE_RECEIPT_SUMMARY};
 use crate::report::{self, stdout_style};
 use crate::verify::{self, VerifyOptions};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -396,27 +398,37 @@ pub fn run(cli: Cli) -> i32 {
                     info.summary
                 );
             }
+            println!(
+                "{:<30} {:<5} {}",
+                UNREADABLE_RECEIPT, "deny", UNREADABLE_RECEIPT_SUMMARY
+            );
+            for &code in ConfigCode::ALL {
+                println!("{:<30} {:<5} {}", code.as_str(), "exit2", code.summary());
+            }
             0
         }
         Command::Explain { code: Some(name) } => {
-            match (
+            let text = match (
                 Code::parse(&name),
                 EnvelopeCode::parse(&name),
                 Outcome::parse(&name),
+                ConfigCode::parse(&name),
             ) {
-                (Some(code), _, _) => {
-                    print!("{}", gates::explain(code));
+                (Some(code), ..) => Some(gates::explain(code)),
+                (None, Some(code), ..) => Some(code.explain()),
+                (None, None, Some(outcome), _) => Some(crate::claims::terms::explain(outcome)),
+                (None, None, None, Some(code)) => Some(code.explain()),
+                (None, None, None, None) if name == UNREADABLE_RECEIPT => Some(format!(
+                    "{UNREADABLE_RECEIPT} (input, level deny)\n\n{UNREADABLE_RECEIPT_SUMMARY}\n\nThe receipt could not be read at all: missing, not a regular file, over the size cap, not UTF-8 or not JSON. The message names the file and what failed; `policy-check verify FILE` says the same with the fix. Nothing else is judged for that receipt, and the run fails (docs/receipts.md).\n"
+                )),
+                (None, None, None, None) => None,
+            };
+            match text {
+                Some(t) => {
+                    print!("{t}");
                     0
                 }
-                (None, Some(code), _) => {
-                    print!("{}", code.explain());
-                    0
-                }
-                (None, None, Some(outcome)) => {
-                    print!("{}", crate::claims::terms::explain(outcome));
-                    0
-                }
-                (None, None, None) => usage_error(&format!(
+                None => usage_error(&format!(
                     "no code named \"{name}\"{}; run `policy-check explain` to list every code",
                     nearest(&name)
                         .map(|c| format!(" (did you mean `{c}`?)"))
@@ -809,7 +821,9 @@ fn nearest(name: &str) -> Option<&'static str> {
         .iter()
         .map(|c| c.as_str())
         .chain(EnvelopeCode::ALL.iter().map(|c| c.as_str()))
-        .chain(Outcome::ALL.iter().map(|c| c.as_str()));
+        .chain(Outcome::ALL.iter().map(|c| c.as_str()))
+        .chain(ConfigCode::ALL.iter().map(|c| c.as_str()))
+        .chain([UNREADABLE_RECEIPT]);
     config::spanned::nearest(name, codes)
 }
 

@@ -54,6 +54,15 @@ impl ConfigCode {
     pub fn summary(self) -> &'static str {
         self.info().summary
     }
+
+    /// `policy-check explain <code>`: what it means and how every one is fixed.
+    pub fn explain(self) -> String {
+        format!(
+            "{} (policy file error, always exit 2)\n\n{}\n\nA policy file with an error is never half-read: every command that loads it stops with exit 2. The message names the file, line and column, shows the line with the place underlined, and ends with a `help:` line that says how to fix it. `policy-check policy show` loads the policy the same way and prints the effective rules once it loads. The policy language: docs/policies.md (\"Policy errors\" lists every code).\n",
+            self.as_str(),
+            self.summary()
+        )
+    }
 }
 
 /// One reason a policy cannot be loaded, pointing into the file.

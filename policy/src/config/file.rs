@@ -27,7 +27,10 @@ const TOP_KEYS: &[&str] = &[
     "claims",
     "commands",
     "compare",
+    "baselines",
 ];
+
+const BASELINES_KEYS: &[&str] = &["dir"];
 
 const RECEIPT_KEYS: &[&str] = &["max_age", "levels", "regression"];
 
@@ -79,6 +82,8 @@ pub struct PolicyFile {
     pub regression: Option<Tolerance>,
     /// `[compare]`: the paired base/head comparison.
     pub compare: Option<crate::compare::cfg::CompareSettings>,
+    /// `[baselines] dir`: where dated baselines live, relative to the repository root.
+    pub baselines_dir: Option<String>,
 }
 
 /// Parse one policy file. `name` is how errors refer to it.
@@ -224,6 +229,13 @@ fn walk_root(src: &mut Source, root: &DeTable, span: Range<usize>) -> PolicyFile
             None
         }
     });
+    let baselines_dir = root.get("baselines").and_then(|v| match v.get_ref() {
+        DeValue::Table(t) => baselines_dir(src, t),
+        _ => {
+            wrong_type(src, v, "baselines", "a table", "[baselines]");
+            None
+        }
+    });
     PolicyFile {
         version,
         use_defaults,
@@ -234,7 +246,35 @@ fn walk_root(src: &mut Source, root: &DeTable, span: Range<usize>) -> PolicyFile
         commands,
         regression,
         compare,
+        baselines_dir,
     }
+}
+
+/// `[baselines] dir = "perf/baselines"`: a folder inside the repository, written
+/// with `/`, so that every command and every runner resolves it the same way.
+fn baselines_dir(src: &mut Source, t: &DeTable) -> Option<String> {
+    unknown_keys(src, t, BASELINES_KEYS, "in [baselines]");
+    let v = t.get("dir")?;
+    let text = string(src, v, "dir", "\"perf/baselines\"")?;
+    let inside = !text.is_empty()
+        && !text.starts_with('/')
+        && !text.contains('\\')
+        && !text.contains(':')
+        && !text.chars().any(char::is_control)
+        && text
+            .trim_end_matches('/')
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    if !inside {
+        src.error(
+            ConfigCode::InvalidValue,
+            v.span(),
+            format!("[baselines] dir \"{text}\" is not a folder inside the repository"),
+            "write a relative path with `/` and no `.` or `..` parts, e.g. dir = \"perf/baselines\"".into(),
+        );
+        return None;
+    }
+    Some(text.trim_end_matches('/').to_string())
 }
 
 /// `regression = { max_drop = "10%" }`: how far a rate may fall below the

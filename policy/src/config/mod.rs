@@ -67,7 +67,12 @@ pub struct Policy {
     pub regression: Option<Tolerance>,
     /// `[compare]` (file over built-in, key by key).
     pub compare: crate::compare::cfg::CompareSettings,
+    /// `[baselines] dir`, relative to the repository root (default `baselines`).
+    pub baselines_dir: String,
 }
+
+/// Where dated baselines live when the policy sets no `[baselines] dir`.
+pub const DEFAULT_BASELINES_DIR: &str = "baselines";
 
 /// The largest drop below the latest baseline that `baseline compare` lets pass
 /// when the policy sets no `regression.max_drop`.
@@ -170,6 +175,7 @@ impl Policy {
             base_commands,
             base_regression,
             base_compare,
+            base_baselines_dir,
         ) = match base {
             Some(b) => (
                 b.max_age,
@@ -179,9 +185,14 @@ impl Policy {
                 b.commands,
                 b.regression,
                 b.compare,
+                b.baselines_dir,
             ),
-            None => (None, Vec::new(), Vec::new(), None, None, None, None),
+            None => (None, Vec::new(), Vec::new(), None, None, None, None, None),
         };
+        let baselines_dir = file
+            .baselines_dir
+            .or(base_baselines_dir)
+            .unwrap_or_else(|| DEFAULT_BASELINES_DIR.to_string());
         let compare = match file.compare {
             Some(c) => c.merged_over(base_compare.unwrap_or_default()),
             None => base_compare.unwrap_or_default(),
@@ -235,6 +246,7 @@ impl Policy {
             commands,
             regression,
             compare,
+            baselines_dir,
         })
     }
 

@@ -31,6 +31,9 @@ impl Policy {
         if let Some(r) = &self.regression {
             let _ = writeln!(out, "regression = {{ max_drop = {} }}", quote(&r.text));
         }
+        if self.baselines_dir != super::DEFAULT_BASELINES_DIR {
+            let _ = writeln!(out, "\n[baselines]\ndir = {}", quote(&self.baselines_dir));
+        }
         let c = &self.compare;
         if c.max_drop.is_some()
             || c.confidence.is_some()

@@ -6,7 +6,7 @@
 
 use super::measurement::Fresh;
 use super::{Item, ItemStatus, ReleaseRequest, shown};
-use crate::baseline::{self, format_date, rate, record, store};
+use crate::baseline::{format_date, rate, record, store};
 use crate::config::Policy;
 use crate::verdict::Status;
 use time::Duration;
@@ -26,7 +26,7 @@ pub fn check(
             vec!["no fresh receipt passed its envelope, so there is no envelope to find a baseline for".into()],
         );
     };
-    let dir = crate::input::under(&request.root, baseline::DEFAULT_DIR);
+    let dir = crate::input::under(&request.root, &policy.baselines_dir);
     let today = request.now.date();
     let s = store::load(&dir, policy, today);
     if !s.problems.is_empty() {
@@ -124,8 +124,8 @@ pub fn check(
             )],
         )
         .with_fix(format!(
-            "record this release's measurement: rerun with --record-baseline, or `policy-check baseline record {}`, and commit baselines/",
-            fresh.path
+            "record this release's measurement: rerun with --record-baseline, or `policy-check baseline record {}`, and commit {}/",
+            fresh.path, policy.baselines_dir
         ));
     }
     if !blockers.is_empty() {

@@ -353,6 +353,9 @@ impl ClaimEntry {
 
 /// The code of a receipt that could not be read at all.
 pub const UNREADABLE_RECEIPT: &str = "unreadable-receipt";
+/// What `policy-check explain` lists for it.
+pub const UNREADABLE_RECEIPT_SUMMARY: &str =
+    "A receipt that could not be read (missing, not a file, too large, not JSON).";
 
 impl ReceiptEntry {
     /// Why the receipt could not be read, as a finding.
