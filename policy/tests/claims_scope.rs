@@ -249,10 +249,10 @@ fn a_claim_about_another_device_than_the_receipts_is_unbacked_not_contradicted()
             && cpu_on_gpu.contains("backend cuda"),
         "{cpu_on_gpu}"
     );
-    // the fix names the device and the sentence rule
+    // the fix names the device and the sentence rule, once for the three mismatches
     let (_, out, _) = policy_check_in(repo.path(), &["claims", "--filter", "all", "a.md"]);
     assert!(
-        out.contains("fix: cite a receipt measured on the device the claim names"),
+        out.contains("fix (3 claims): cite a receipt measured on the device the claim names"),
         "{out}"
     );
 }
