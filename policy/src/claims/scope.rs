@@ -32,6 +32,9 @@ pub struct Scopes<'a> {
     trailing: String,
     /// The unit read last: (block, unit index) and what it holds.
     read: Option<((usize, usize), Unit)>,
+    /// The table read last: its last row's block index and the comment after
+    /// it, so a table's end is found once, not once per row.
+    table: Option<(usize, String)>,
 }
 
 /// What a claim's scope says about it.
@@ -50,6 +53,7 @@ impl<'a> Scopes<'a> {
             units: Vec::new(),
             trailing: String::new(),
             read: None,
+            table: None,
         }
     }
 
@@ -60,7 +64,18 @@ impl<'a> Scopes<'a> {
         if self.block != Some(i) {
             self.block = Some(i);
             self.units = units(self.text, block);
-            self.trailing = trailing_comment(self.text, self.blocks, i);
+            self.trailing = match &self.table {
+                Some((last, comment)) if block.kind == BlockKind::TableRow && i <= *last => {
+                    comment.clone()
+                }
+                _ => {
+                    let (last, comment) = trailing_comment(self.text, self.blocks, i);
+                    if block.kind == BlockKind::TableRow {
+                        self.table = Some((last, comment.clone()));
+                    }
+                    comment
+                }
+            };
             self.read = None;
         }
         let u = self
@@ -124,10 +139,12 @@ fn units(text: &str, block: &Block) -> Vec<Range<usize>> {
 /// The text of an HTML comment on the line right after block `i`, or right
 /// after its whole table for a row; empty when there is none. (Markdown makes a
 /// comment that starts a line its own block, so without this a marker on the
-/// line after a paragraph would cover nothing.)
-fn trailing_comment(text: &str, blocks: &[Block], i: usize) -> String {
+/// line after a paragraph would cover nothing.) Also the index of the block it
+/// follows: the table's last row for a row.
+fn trailing_comment(text: &str, blocks: &[Block], i: usize) -> (usize, String) {
     let block = &blocks[i];
     let mut end = block.range.end;
+    let mut last = i;
     if block.kind == BlockKind::TableRow {
         // The table ends where its run of adjacent rows ends.
         for next in &blocks[i + 1..] {
@@ -135,6 +152,7 @@ fn trailing_comment(text: &str, blocks: &[Block], i: usize) -> String {
                 break;
             }
             end = next.range.end;
+            last += 1;
         }
     }
     // The comment must start the very next line: a block's range may or may
@@ -146,11 +164,12 @@ fn trailing_comment(text: &str, blocks: &[Block], i: usize) -> String {
         let after = after.strip_prefix('\r').unwrap_or(after);
         after.strip_prefix('\n').unwrap_or(after)
     };
-    after
+    let comment = after
         .trim_start_matches([' ', '\t'])
         .strip_prefix("<!--")
         .and_then(|rest| rest.find("-->").map(|close| &rest[..close]))
-        .map_or(String::new(), |inner| format!("<!--{inner}-->"))
+        .map_or(String::new(), |inner| format!("<!--{inner}-->"));
+    (last, comment)
 }
 
 /// Words whose abbreviation ends in a period that does not end a sentence.
