@@ -38,6 +38,8 @@ const KINDS: &[Kind] = &[
     Kind::Speedup,
     Kind::Memory,
     Kind::Bandwidth,
+    Kind::RealTimeFactor,
+    Kind::RelativeChange,
 ];
 const OUTCOMES: &[Outcome] = &[
     Outcome::Backed,
