@@ -7,12 +7,15 @@ pub mod audit;
 pub mod backing;
 pub mod blocks;
 pub mod cfg;
+pub mod context;
 pub mod fix;
+pub mod forms;
 pub mod ledger;
 pub mod matcher;
 pub mod normalise;
 pub mod scan;
 pub mod suggest;
+pub mod tables;
 pub mod terms;
 
 pub use blocks::{BlockKind, Syntax};
