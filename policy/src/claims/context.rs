@@ -24,7 +24,7 @@ pub fn not_a_claim(text: &str, start: usize, end: usize, kind: Kind) -> Option<&
     if kind == Kind::Latency && re(&BUILD, BUILD_RE).is_match(line.text) {
         return Some("a build tool's own time");
     }
-    if kind == Kind::Latency && re(&RUN_LENGTH, RUN_LENGTH_RE).is_match(before) {
+    if kind == Kind::Latency && re(&RUN_LENGTH, RUN_LENGTH_RE).is_match(tail(before, 40)) {
         return Some("a load generator's run length (`N requests in 1.00s`), which the tester set");
     }
     if kind == Kind::Memory && re(&ERROR, ERROR_RE).is_match(line.text) {
@@ -38,9 +38,16 @@ pub fn not_a_claim(text: &str, start: usize, end: usize, kind: Kind) -> Option<&
     if sizes && hardware(before, after) {
         return Some("what the hardware has or can do, not what the engine did");
     }
-    if matches!(kind, Kind::Memory | Kind::Latency) && re(&SETTING, SETTING_RE).is_match(sentence)
+    if matches!(kind, Kind::Memory | Kind::Latency | Kind::RelativeChange)
+        && re(&SETTING, SETTING_RE).is_match(sentence)
     {
         return Some("a setting's value, not a measurement");
+    }
+    // "(±15%)", "a tolerance of 15%": a band around a number, not a change of it.
+    if kind == Kind::RelativeChange
+        && (before.trim_end().ends_with('±') || re(&BAND, BAND_RE).is_match(sentence))
+    {
+        return Some("a tolerance or threshold, not a change");
     }
     if kind == Kind::Memory {
         if !re(&MEMORY, MEMORY_RE).is_match(sentence) {
@@ -76,9 +83,14 @@ struct Line<'t> {
     text: &'t str,
 }
 
+/// The claim's line, at most `REACH` bytes either side of it: a line of a
+/// million claims costs each claim the same short look, not the whole line.
 fn line_at(text: &str, start: usize, end: usize) -> Line<'_> {
-    let from = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let to = text[end..].find('\n').map_or(text.len(), |i| end + i);
+    const REACH: usize = 1024;
+    let floor = boundary_up(text, start.saturating_sub(REACH));
+    let ceiling = boundary_down(text, (end + REACH).min(text.len()));
+    let from = text[floor..start].rfind('\n').map_or(floor, |i| floor + i + 1);
+    let to = text[end..ceiling].find('\n').map_or(ceiling, |i| end + i);
     Line {
         start: from,
         text: &text[from..to],
@@ -126,6 +138,20 @@ fn hardware(before: &str, after: &str) -> bool {
         || re(&CAPACITY_BEFORE, CAPACITY_BEFORE_RE).is_match(near_before)
 }
 
+fn boundary_up(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+fn boundary_down(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
 fn tail(s: &str, n: usize) -> &str {
     let mut from = s.len().saturating_sub(n);
     while !s.is_char_boundary(from) {
@@ -149,38 +175,40 @@ fn re(cell: &'static Cell, pattern: &str) -> &'static Regex {
 }
 
 static TRANSFER: Cell = OnceLock::new();
-const TRANSFER_RE: &str = r"(?i)\b(?:download(?:s|ing|ed)?|upload(?:s|ing|ed)?|wget|curl)\b|%\|[█▏▎▍▌▋▊▉ #=]|\[=*>|\b\d+(?:\.\d+)?\s*[kmg]i?b/s\s+in\s+\d";
+const TRANSFER_RE: &str = r"(?i)(?-u:\b)(?:download(?:s|ing|ed)?|upload(?:s|ing|ed)?|wget|curl)(?-u:\b)|%\|[█▏▎▍▌▋▊▉ #=]|\[=*>|(?-u:\b)\d+(?:\.\d+)?\s*[kmg]i?b/s\s+in\s+\d";
 static BUILD: Cell = OnceLock::new();
-const BUILD_RE: &str = r"^\s*(?:Finished|Compiling|Checking|Building|Built|Installed|Installing|Collecting)\b";
+const BUILD_RE: &str = r"^\s*(?:Finished|Compiling|Checking|Building|Built|Installed|Installing|Collecting)(?-u:\b)";
 static RUN_LENGTH: Cell = OnceLock::new();
-const RUN_LENGTH_RE: &str = r"(?i)\brequests\s+in\s*$";
+const RUN_LENGTH_RE: &str = r"(?i)(?-u:\b)requests\s+in\s*$";
 static ERROR: Cell = OnceLock::new();
 const ERROR_RE: &str =
-    r"(?i)\b(?:failed to allocate|cannot allocate|could not allocate|out of memory|oom)\b";
+    r"(?i)(?-u:\b)(?:failed to allocate|cannot allocate|could not allocate|out of memory|oom)(?-u:\b)";
 static COMPUTED: Cell = OnceLock::new();
 const COMPUTED_RE: &str = r"[*×/]\s*[0-9.]+\s*[A-Za-z]*\s*=\s*$";
 static ESTIMATE: Cell = OnceLock::new();
-const ESTIMATE_RE: &str = r"(?i)\b(?:should (?:have|be|get|give|reach)|would (?:be|have|need|require|take|give|get|measure)|for instance|for example|imagine|suppose|will (?:require|need|take)|theoretical(?:ly)?|in theory|estimated?|estimates|napkin|back[- ]of[- ](?:the[- ])?envelope|assum(?:e|ing)|expected to|could (?:be|reach|get))\b";
+const ESTIMATE_RE: &str = r"(?i)(?-u:\b)(?:should (?:have|be|get|give|reach)|would (?:be|have|need|require|take|give|get|measure)|for instance|for example|imagine|suppose|will (?:require|need|take)|theoretical(?:ly)?|in theory|estimated?|estimates|napkin|back[- ]of[- ](?:the[- ])?envelope|assum(?:e|ing)|expected to|could (?:be|reach|get))(?-u:\b)";
 static SETTING: Cell = OnceLock::new();
-const SETTING_RE: &str = r"(?i)\b(?:defaults?(?: to| is|:)?|by default|set (?:it )?to|configur(?:e|ed|able)|budget)\b|\(default";
+const SETTING_RE: &str = r"(?i)(?-u:\b)(?:defaults?(?: to| is|:)?|by default|set (?:it )?to|configur(?:e|ed|able)|budget)(?-u:\b)|\(default";
+static BAND: Cell = OnceLock::new();
+const BAND_RE: &str = r"(?i)(?-u:\b)(?:tolerance|threshold|max_drop|band)(?-u:\b)";
 static MOVING: Cell = OnceLock::new();
-const MOVING_RE: &str = r"(?i)\b(?:load(?:s|ed|ing)? from|stor(?:e|es|ed|ing)|writ(?:e|es|ing|ten)|read(?:s|ing)? (?:from|back)|transferr?(?:ed|ing|s)?|copie[sd]|copying)\b";
+const MOVING_RE: &str = r"(?i)(?-u:\b)(?:load(?:s|ed|ing)? from|stor(?:e|es|ed|ing)|writ(?:e|es|ing|ten)|read(?:s|ing)? (?:from|back)|transferr?(?:ed|ing|s)?|copie[sd]|copying)(?-u:\b)";
 static THING: Cell = OnceLock::new();
 const THING_RE: &str =
-    r"(?i)\b(?:model|weights|checkpoints?|files?|logits|tensors?|vocabulary|dataset|disk|images?|size|packages?|wheels?|binar(?:y|ies))\b";
+    r"(?i)(?-u:\b)(?:model|weights|checkpoints?|files?|logits|tensors?|vocabulary|dataset|disk|images?|size|packages?|wheels?|binar(?:y|ies))(?-u:\b)";
 static MEMORY: Cell = OnceLock::new();
-const MEMORY_RE: &str = r"(?i)\b(?:peak|memory|ram|vram|rss|footprint|resident|heap|kv|cache|buffers?|usage|used|uses)\b|显存|内存";
+const MEMORY_RE: &str = r"(?i)(?-u:\b)(?:peak|memory|ram|vram|rss|footprint|resident|heap|kv|cache|buffers?|usage|used|uses)(?-u:\b)|显存|内存";
 static SPEC_PAREN: Cell = OnceLock::new();
-const SPEC_PAREN_RE: &str = r"\b[A-Za-z]*[0-9][A-Za-z0-9-]*\s*\(\s*$";
+const SPEC_PAREN_RE: &str = r"(?-u:\b)[A-Za-z]*[0-9][A-Za-z0-9-]*\s*\(\s*$";
 static DEVICE_BEFORE: Cell = OnceLock::new();
-const DEVICE_BEFORE_RE: &str = r"(?i)\b(?:rtx|gtx|radeon|geforce|quadro|tesla|a100|h100|h200|l4|t4|v100|mi\d{3}x?)\b[\w -]{0,12}$";
+const DEVICE_BEFORE_RE: &str = r"(?i)(?-u:\b)(?:rtx|gtx|radeon|geforce|quadro|tesla|a100|h100|h200|l4|t4|v100|mi\d{3}x?)(?-u:\b)[\w -]{0,12}$";
 static CAPACITY_AFTER: Cell = OnceLock::new();
-const CAPACITY_AFTER_RE: &str = r"(?i)^(?:[^,.;0-9]|[0-9]+[a-z][\w-]*){0,40}?\b(?:can do|can deliver|can reach|is the (?:limit|maximum|max|peak)|theoretical)\b";
+const CAPACITY_AFTER_RE: &str = r"(?i)^(?:[^,.;0-9]|[0-9]+[a-z][\w-]*){0,40}?(?-u:\b)(?:can do|can deliver|can reach|is the (?:limit|maximum|max|peak)|theoretical)(?-u:\b)";
 static CAPACITY_BEFORE: Cell = OnceLock::new();
-const CAPACITY_BEFORE_RE: &str = r"(?i)\b(?:theoretical|rated|spec(?:ified)?)\b[\w -]{0,20}$";
+const CAPACITY_BEFORE_RE: &str = r"(?i)(?-u:\b)(?:theoretical|rated|spec(?:ified)?)(?-u:\b)[\w -]{0,20}$";
 static ENV_VAR: Cell = OnceLock::new();
 static SETTINGS_HEADER: Cell = OnceLock::new();
-const SETTINGS_HEADER_RE: &str = r"(?i)\b(?:options?|parameters?|params?|flags?|arguments?|args?|defaults?|description|variables?|settings?|env)\b";
+const SETTINGS_HEADER_RE: &str = r"(?i)(?-u:\b)(?:options?|parameters?|params?|flags?|arguments?|args?|defaults?|description|variables?|settings?|env)(?-u:\b)";
 
 #[cfg(test)]
 mod tests {
@@ -225,6 +253,11 @@ mod tests {
         let set = "The cache defaults to 8 GiB of memory.";
         assert!(why(set, "8", "GiB", Kind::Memory).is_some());
         assert!(why("peak memory 3.11 GB while loading", "3.11", "GB", Kind::Memory).is_none());
+        let drop = "# 0% to below 100%; default 10%";
+        assert!(why(drop, "10", "%", Kind::RelativeChange).is_some());
+        let band = "the envelope's band is 8.5–23 tok/s (±15%).";
+        assert!(why(band, "15", "%", Kind::RelativeChange).is_some());
+        assert!(why("decode is 15% faster", "15", "%", Kind::RelativeChange).is_none());
     }
 
     #[test]

@@ -42,6 +42,10 @@ pub(super) fn classify(
 ) -> Option<Option<(Kind, f64)>> {
     let u = unit.to_lowercase();
     let u: String = u.split_whitespace().collect::<Vec<_>>().join(" ");
+    // Only the words next to the number matter: keep each look short, so a long
+    // line of claims is not re-read once per claim.
+    let before = &before[floor_boundary(before, before.len().saturating_sub(REACH))..];
+    let after = &after[..ceil_boundary(after, REACH.min(after.len()))];
     let time = |line: &mut LineWords, scale: f64| -> Option<(Kind, f64)> {
         if workload(after) || line.has(Words::Config) {
             return None;
@@ -168,6 +172,16 @@ fn sentence<'a>(before: &'a str, after: &'a str) -> (&'a str, &'a str) {
     (&before[from..], &after[..to])
 }
 
+/// How far before and after a number its words are read.
+const REACH: usize = 400;
+
+fn ceil_boundary(s: &str, mut at: usize) -> usize {
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
 fn floor_boundary(s: &str, mut at: usize) -> usize {
     while !s.is_char_boundary(at) {
         at += 1;
@@ -187,7 +201,15 @@ pub(super) fn prefixed_ratios(text: &str, out: &mut Vec<ClaimMatch>) {
     for caps in re(&PREFIXED, PREFIXED_RE).captures_iter(text) {
         let whole = caps.get(0).expect("match");
         let number = caps.name("n").expect("number");
-        let start = whole.start() + whole.as_str().find(['x', 'X']).unwrap_or(0);
+        let start = whole.start();
+        // The `x` starts a word: "x3", "(x3", "~x3"; not "0x3f" or "max3".
+        let starts_word = text[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || matches!(c, '(' | '~'));
+        if !starts_word {
+            continue;
+        }
         let line = line.around(start, whole.end());
         let kind = if line.has(Words::Realtime) {
             Kind::RealTimeFactor
@@ -269,32 +291,32 @@ fn re(cell: &'static Cell, pattern: &str) -> &'static Regex {
 }
 
 static ELAPSED: Cell = OnceLock::new();
-const ELAPSED_RE: &str = r"(?i)\b(?:in|took|takes?|after)\s*(?:~|≈|about\s+|only\s+)?$";
+const ELAPSED_RE: &str = r"(?i)(?-u:\b)(?:in|took|takes?|after)\s*(?:~|≈|about\s+|only\s+)?$";
 static WORKLOAD: Cell = OnceLock::new();
-const WORKLOAD_RE: &str = r"(?i)^[*_\]]*(?:\([^)\s]*\))?\s*(?:of\s+)?(?:audio|video|speech|clips?|recording)\b";
+const WORKLOAD_RE: &str = r"(?i)^[*_\]]*(?:\([^)\s]*\))?\s*(?:of\s+)?(?:audio|video|speech|clips?|recording)(?-u:\b)";
 static SHARE_OF: Cell = OnceLock::new();
-const SHARE_OF_RE: &str = r"(?i)^\s*of\b";
+const SHARE_OF_RE: &str = r"(?i)^\s*of(?-u:\b)";
 static MORE: Cell = OnceLock::new();
-const MORE_RE: &str = r"(?i)^\s*(?:faster|slower|quicker|more|less|fewer|higher|lower|the (?:speed|throughput))\b";
+const MORE_RE: &str = r"(?i)^\s*(?:faster|slower|quicker|more|less|fewer|higher|lower|the (?:speed|throughput))(?-u:\b)";
 static REALTIME_AFTER: Cell = OnceLock::new();
-const REALTIME_AFTER_RE: &str = r"(?i)^\s*(?:rtf?|real-?time)\b";
+const REALTIME_AFTER_RE: &str = r"(?i)^\s*(?:rtf?|real-?time)(?-u:\b)";
 static SIZE_AFTER: Cell = OnceLock::new();
 const SIZE_AFTER_RE: &str =
-    r"(?i)^\s*(?:smaller|larger|bigger|less (?:disk|storage)|compression|on disk)\b";
+    r"(?i)^\s*(?:smaller|larger|bigger|less (?:disk|storage)|compression|on disk)(?-u:\b)";
 static SIZE_BEFORE: Cell = OnceLock::new();
-const SIZE_BEFORE_RE: &str = r"(?i)\b(?:size|disk|file|checkpoint|compress\w*)\b[^.,;]*\bby\s*$";
+const SIZE_BEFORE_RE: &str = r"(?i)(?-u:\b)(?:size|disk|file|checkpoint|compress\w*)(?-u:\b)[^.,;]*(?-u:\b)by\s*$";
 static PERF_NOUN: Cell = OnceLock::new();
-const PERF_NOUN_RE: &str = r"(?i)^\s*(?:(?:more|fewer|less|higher|lower|better)\s+)?(?:tokens|throughput|latency|speed|bandwidth|requests)\b";
+const PERF_NOUN_RE: &str = r"(?i)^\s*(?:(?:more|fewer|less|higher|lower|better)\s+)?(?:tokens|throughput|latency|speed|bandwidth|requests)(?-u:\b)";
 static PREFIXED: Cell = OnceLock::new();
-const PREFIXED_RE: &str = r"(?:^|[\s(~])[xX](?P<n>[0-9]+(?:\.[0-9]+)?)\b";
+const PREFIXED_RE: &str = r"[xX](?P<n>[0-9]+(?:\.[0-9]+)?)(?-u:\b)";
 static AT_LEAST: Cell = OnceLock::new();
-const AT_LEAST_RE: &str = r"(?i)\b(?:more than|over|at least|up to)\s*$";
+const AT_LEAST_RE: &str = r"(?i)(?-u:\b)(?:more than|over|at least|up to)\s*$";
 static REALTIME: Cell = OnceLock::new();
-const REALTIME_RE: &str = r"(?i)\b(?:real-?time|rtf)\b";
+const REALTIME_RE: &str = r"(?i)(?-u:\b)(?:real-?time|rtf)(?-u:\b)";
 static CHANGE: Cell = OnceLock::new();
-const CHANGE_RE: &str = r"(?i)\b(?:overhead|regression|slowdown|lower|higher|gain|boost|increase[sd]?|decrease[sd]?|reduc(?:e|es|ed|tion)|improve[sd]?|drop|decode|prefill|pp|tg|speed|delta)\b|提升|下降|加速|降低|变化|快|慢";
+const CHANGE_RE: &str = r"(?i)(?-u:\b)(?:overhead|regression|slowdown|lower|higher|gain|boost|increase[sd]?|decrease[sd]?|reduc(?:e|es|ed|tion)|improve[sd]?|drop|decode|prefill|pp|tg|speed|delta)(?-u:\b)|提升|下降|加速|降低|变化|快|慢";
 static SHARE: Cell = OnceLock::new();
-const SHARE_RE: &str = r"(?i)\b(?:share|fraction|utili[sz]ation|util|occupancy|perplexity|ppl|accuracy|wer|cer|bleu|score|pass@\d*|mmlu|kld|hit[- ]rate|coverage|sparsity|progress|saturate[sd]?|probability|confidence)\b|\bof\s+(?:the\s+)?(?:\w+\s+)?(?:total|time|all|runtime)\b";
+const SHARE_RE: &str = r"(?i)(?-u:\b)(?:share|fraction|utili[sz]ation|util|occupancy|perplexity|ppl|accuracy|wer|cer|bleu|score|pass@\d*|mmlu|kld|hit[- ]rate|coverage|sparsity|progress|saturate[sd]?|probability|confidence)(?-u:\b)|(?-u:\b)of\s+(?:the\s+)?(?:\w+\s+)?(?:total|time|all|runtime)(?-u:\b)";
 static PLAIN_PERCENT: Cell = OnceLock::new();
 const PLAIN_PERCENT_RE: &str = r"(?:^|[\s|(])[0-9]+(?:\.[0-9]+)?\s*%";
 static PERCENTILE: Cell = OnceLock::new();
