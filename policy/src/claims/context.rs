@@ -13,8 +13,7 @@ use std::sync::OnceLock;
 /// `start..end` is the number and its unit in `text`.
 pub fn not_a_claim(text: &str, start: usize, end: usize, kind: Kind) -> Option<&'static str> {
     let line = line_at(text, start, end);
-    let (from, sentence) = sentence_at(line.text, start - line.start, end - line.start);
-    let in_sentence = start - line.start - from;
+    let (_, sentence) = sentence_at(line.text, start - line.start, end - line.start);
     let before = &text[line.start..start];
     let after = &text[end..line.start + line.text.len()];
     let sizes = matches!(kind, Kind::Memory | Kind::Bandwidth);
@@ -24,7 +23,7 @@ pub fn not_a_claim(text: &str, start: usize, end: usize, kind: Kind) -> Option<&
     if kind == Kind::Latency && re(&BUILD, BUILD_RE).is_match(line.text) {
         return Some("a build tool's own time");
     }
-    if kind == Kind::Latency && re(&RUN_LENGTH, RUN_LENGTH_RE).is_match(tail(before, 40)) {
+    if kind == Kind::Latency && re(&RUN_LENGTH, RUN_LENGTH_RE).is_match(tail(before, 80)) {
         return Some("a load generator's run length (`N requests in 1.00s`), which the tester set");
     }
     if kind == Kind::Memory && re(&ERROR, ERROR_RE).is_match(line.text) {
@@ -56,8 +55,14 @@ pub fn not_a_claim(text: &str, start: usize, end: usize, kind: Kind) -> Option<&
         if re(&MOVING, MOVING_RE).is_match(sentence) {
             return Some("a volume of data moved, not memory used");
         }
-        let clause = clause_at(sentence, in_sentence, in_sentence + (end - start));
-        if re(&THING, THING_RE).is_match(clause) && !re(&MEMORY, MEMORY_RE).is_match(clause) {
+        let near_before = tail(before, 48);
+        let of_thing = re(&THING_AFTER, THING_AFTER_RE).is_match(head(after, 32))
+            || re(&THING_BEFORE, THING_BEFORE_RE).is_match(near_before);
+        // "Model weights take 2.61 GiB of memory" is memory used.
+        let rest_of_clause = head(after, 32).split(['.', ',', ';', '(']).next().unwrap_or("");
+        let memory_near = re(&MEMORY, MEMORY_RE).is_match(near_before)
+            || re(&MEMORY, MEMORY_RE).is_match(rest_of_clause);
+        if of_thing && !memory_near {
             return Some("the size of a model, file or tensor, not memory used");
         }
     }
@@ -114,25 +119,16 @@ fn sentence_at(line: &str, start: usize, end: usize) -> (usize, &str) {
     (from, &line[from..to])
 }
 
-/// The clause around `start..end`: cut at punctuation and brackets.
-fn clause_at(line: &str, start: usize, end: usize) -> &str {
-    let stop = |c: char| matches!(c, ',' | ';' | ':' | '(' | ')' | '|') || c == '.';
-    let from = line[..start]
-        .rfind(|c: char| stop(c) && c != '.')
-        .map_or(0, |i| i + 1);
-    let to = line[end..]
-        .find(|c: char| stop(c) && c != '.')
-        .map_or(line.len(), |i| end + i);
-    &line[from..to]
-}
-
 /// A size or rate that belongs to a machine: "L4 (24GB)", "RTX 3070 Ti 8GB",
 /// "the 30 GiB/s the CPU can do", "30 GiB/s is the limit on this CPU",
 /// "the theoretical maximum 200GB/sec".
 fn hardware(before: &str, after: &str) -> bool {
     let near_before = tail(before, 40);
     let near_after = head(after, 48);
-    re(&SPEC_PAREN, SPEC_PAREN_RE).is_match(near_before) && near_after.starts_with(')')
+    let of_ram = re(&OF_RAM, OF_RAM_RE).is_match(near_after)
+        && !re(&REQUIRED, REQUIRED_RE).is_match(near_after);
+    of_ram
+        || re(&SPEC_PAREN, SPEC_PAREN_RE).is_match(near_before) && near_after.starts_with(')')
         || re(&DEVICE_BEFORE, DEVICE_BEFORE_RE).is_match(near_before)
         || re(&CAPACITY_AFTER, CAPACITY_AFTER_RE).is_match(near_after)
         || re(&CAPACITY_BEFORE, CAPACITY_BEFORE_RE).is_match(near_before)
@@ -175,11 +171,11 @@ fn re(cell: &'static Cell, pattern: &str) -> &'static Regex {
 }
 
 static TRANSFER: Cell = OnceLock::new();
-const TRANSFER_RE: &str = r"(?i)(?-u:\b)(?:download(?:s|ing|ed)?|upload(?:s|ing|ed)?|wget|curl)(?-u:\b)|%\|[█▏▎▍▌▋▊▉ #=]|\[=*>|(?-u:\b)\d+(?:\.\d+)?\s*[kmg]i?b/s\s+in\s+\d";
+const TRANSFER_RE: &str = r"(?i)(?-u:\b)(?:download(?:s|ing|ed)?|wget|curl)(?-u:\b)|%\|[█▏▎▍▌▋▊▉ #=]|\[=*>|(?-u:\b)\d+(?:\.\d+)?\s*[kmg]i?b/s\s+in\s+\d";
 static BUILD: Cell = OnceLock::new();
-const BUILD_RE: &str = r"^\s*(?:Finished|Compiling|Checking|Building|Built|Installed|Installing|Collecting)(?-u:\b)";
+const BUILD_RE: &str = r"^\s*(?:Finished|Compiling|Checking|Building|Built|Installed|Installing|Collecting)(?-u:\b)|(?i)(?-u:\b)(?:cargo (?:test|build)|test[- ]suite)(?-u:\b)";
 static RUN_LENGTH: Cell = OnceLock::new();
-const RUN_LENGTH_RE: &str = r"(?i)(?-u:\b)requests\s+in\s*$";
+const RUN_LENGTH_RE: &str = r"(?i)(?-u:\b)requests\s+in\s*$|(?-u:\b)requests:.*(?-u:\b)duration:\s*$";
 static ERROR: Cell = OnceLock::new();
 const ERROR_RE: &str =
     r"(?i)(?-u:\b)(?:failed to allocate|cannot allocate|could not allocate|out of memory|oom)(?-u:\b)";
@@ -188,14 +184,19 @@ const COMPUTED_RE: &str = r"[*×/]\s*[0-9.]+\s*[A-Za-z]*\s*=\s*$";
 static ESTIMATE: Cell = OnceLock::new();
 const ESTIMATE_RE: &str = r"(?i)(?-u:\b)(?:should (?:have|be|get|give|reach)|would (?:be|have|need|require|take|give|get|measure)|for instance|for example|imagine|suppose|will (?:require|need|take)|theoretical(?:ly)?|in theory|estimated?|estimates|napkin|back[- ]of[- ](?:the[- ])?envelope|assum(?:e|ing)|expected to|could (?:be|reach|get))(?-u:\b)";
 static SETTING: Cell = OnceLock::new();
-const SETTING_RE: &str = r"(?i)(?-u:\b)(?:defaults?(?: to| is|:)?|by default|set (?:it )?to|configur(?:e|ed|able)|budget)(?-u:\b)|\(default";
+const SETTING_RE: &str = r"(?i)(?-u:\b)(?:defaults?(?: to| is|:)?|by default|set (?:it )?to|configur(?:e|ed|able))(?-u:\b)|\(default";
 static BAND: Cell = OnceLock::new();
-const BAND_RE: &str = r"(?i)(?-u:\b)(?:tolerance|threshold|max_drop|band)(?-u:\b)";
+const BAND_RE: &str = r"(?i)(?-u:\b)(?:tolerance|threshold|max_drop|band|fails?)(?-u:\b)";
 static MOVING: Cell = OnceLock::new();
 const MOVING_RE: &str = r"(?i)(?-u:\b)(?:load(?:s|ed|ing)? from|stor(?:e|es|ed|ing)|writ(?:e|es|ing|ten)|read(?:s|ing)? (?:from|back)|transferr?(?:ed|ing|s)?|copie[sd]|copying)(?-u:\b)";
-static THING: Cell = OnceLock::new();
-const THING_RE: &str =
-    r"(?i)(?-u:\b)(?:model|weights|checkpoints?|files?|logits|tensors?|vocabulary|dataset|disk|images?|size|packages?|wheels?|binar(?:y|ies))(?-u:\b)";
+static OF_RAM: Cell = OnceLock::new();
+const OF_RAM_RE: &str = r"(?i)^\s*of\s+(?:v?ram|system memory)(?-u:\b)";
+static REQUIRED: Cell = OnceLock::new();
+const REQUIRED_RE: &str = r"(?i)^\s*of\s+v?ram\s+(?:for|to run|is needed|needed|required|recommended)(?-u:\b)";
+static THING_AFTER: Cell = OnceLock::new();
+const THING_AFTER_RE: &str = r"(?i)^\s*(?:of\s+)?(?:model|weights|checkpoints?|files?|download|images?|packages?|wheels?|on disk)(?-u:\b)";
+static THING_BEFORE: Cell = OnceLock::new();
+const THING_BEFORE_RE: &str = r"(?i)(?-u:\b)(?:model|weights|checkpoints?|files?|logits|tensors?|images?|packages?)(?-u:\b)[^,;.]{0,24}(?:(?-u:\b)is|(?-u:\b)are|(?-u:\b)takes?|(?-u:\b)by)\s*$";
 static MEMORY: Cell = OnceLock::new();
 const MEMORY_RE: &str = r"(?i)(?-u:\b)(?:peak|memory|ram|vram|rss|footprint|resident|heap|kv|cache|buffers?|usage|used|uses)(?-u:\b)|显存|内存";
 static SPEC_PAREN: Cell = OnceLock::new();

@@ -148,7 +148,11 @@ fn ratio(
     if line.has(Words::Speed) || re(&PERF_NOUN, PERF_NOUN_RE).is_match(after) {
         return Some(Some((Kind::Speedup, 1.0)));
     }
-    // Left to the matcher's rule (a speed word) unless written with decimals.
+    // Left to the matcher's rule (a speed word) unless written with decimals;
+    // a capacity ("Maximum concurrency …: 20.17x") is not a speed-up.
+    if line.has(Words::Capacity) {
+        return Some(None);
+    }
     number.contains('.').then_some(Some((Kind::Speedup, 1.0)))
 }
 
@@ -207,7 +211,8 @@ pub(super) fn prefixed_ratios(text: &str, out: &mut Vec<ClaimMatch>) {
             .chars()
             .next_back()
             .is_none_or(|c| c.is_whitespace() || matches!(c, '(' | '~'));
-        if !starts_word {
+        // "x86", "x64", "x32" name architectures, not ratios.
+        if !starts_word || matches!(number.as_str(), "86" | "64" | "32") {
             continue;
         }
         let line = line.around(start, whole.end());
@@ -280,6 +285,7 @@ pub(super) fn words_regex(words: Words) -> &'static Regex {
         Words::Share => re(&SHARE, SHARE_RE),
         Words::Percentile => re(&PERCENTILE, PERCENTILE_RE),
         Words::PlainPercent => re(&PLAIN_PERCENT, PLAIN_PERCENT_RE),
+        Words::Capacity => re(&CAPACITY, CAPACITY_RE),
         _ => unreachable!("the matcher's own words"),
     }
 }
@@ -293,7 +299,7 @@ fn re(cell: &'static Cell, pattern: &str) -> &'static Regex {
 static ELAPSED: Cell = OnceLock::new();
 const ELAPSED_RE: &str = r"(?i)(?-u:\b)(?:in|took|takes?|after)\s*(?:~|≈|about\s+|only\s+)?$";
 static WORKLOAD: Cell = OnceLock::new();
-const WORKLOAD_RE: &str = r"(?i)^[*_\]]*(?:\([^)\s]*\))?\s*(?:of\s+)?(?:audio|video|speech|clips?|recording)(?-u:\b)";
+const WORKLOAD_RE: &str = r"(?i)^[*_\]]*(?:\([^)\s]*\))?\s*(?:(?:of\s+)?(?:audio|video|speech|clips?|recording)|per\s+[kmgt]i?b)(?-u:\b)";
 static SHARE_OF: Cell = OnceLock::new();
 const SHARE_OF_RE: &str = r"(?i)^\s*of(?-u:\b)";
 static MORE: Cell = OnceLock::new();
@@ -316,7 +322,9 @@ const REALTIME_RE: &str = r"(?i)(?-u:\b)(?:real-?time|rtf)(?-u:\b)";
 static CHANGE: Cell = OnceLock::new();
 const CHANGE_RE: &str = r"(?i)(?-u:\b)(?:overhead|regression|slowdown|lower|higher|gain|boost|increase[sd]?|decrease[sd]?|reduc(?:e|es|ed|tion)|improve[sd]?|drop|decode|prefill|pp|tg|speed|delta)(?-u:\b)|提升|下降|加速|降低|变化|快|慢";
 static SHARE: Cell = OnceLock::new();
-const SHARE_RE: &str = r"(?i)(?-u:\b)(?:share|fraction|utili[sz]ation|util|occupancy|perplexity|ppl|accuracy|wer|cer|bleu|score|pass@\d*|mmlu|kld|hit[- ]rate|coverage|sparsity|progress|saturate[sd]?|probability|confidence)(?-u:\b)|(?-u:\b)of\s+(?:the\s+)?(?:\w+\s+)?(?:total|time|all|runtime)(?-u:\b)";
+const SHARE_RE: &str = r"(?i)(?-u:\b)(?:share|fraction|utili[sz]ation|util|occupancy|perplexity|ppl|accuracy|wer|cer|bleu|score|pass@\d*|mmlu|kld|hit[- ]rate|coverage|sparsity|progress|saturate[sd]?|probability|confidence|energy|power|watts?|joules?)(?-u:\b)|(?-u:\b)of\s+(?:the\s+)?(?:\w+\s+)?(?:total|time|all|runtime)(?-u:\b)";
+static CAPACITY: Cell = OnceLock::new();
+const CAPACITY_RE: &str = r"(?i)(?-u:\b)(?:maximum|max|capacity|concurrency)(?-u:\b)";
 static PLAIN_PERCENT: Cell = OnceLock::new();
 const PLAIN_PERCENT_RE: &str = r"(?:^|[\s|(])[0-9]+(?:\.[0-9]+)?\s*%";
 static PERCENTILE: Cell = OnceLock::new();

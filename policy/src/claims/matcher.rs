@@ -355,7 +355,7 @@ fn number_starts_a_word(text: &str, at: usize) -> bool {
     }
 }
 
-/// Words that make a bare unit a performance claim (the last five read by
+/// Words that make a bare unit a performance claim (the last six read by
 /// `forms`).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Words {
@@ -368,9 +368,10 @@ pub(super) enum Words {
     Share,
     Percentile,
     PlainPercent,
+    Capacity,
 }
 
-const WORDS: usize = 9;
+const WORDS: usize = 10;
 
 impl Words {
     fn regex(self) -> &'static Regex {
@@ -480,7 +481,6 @@ fn classify(unit: &str, mut has: impl FnMut(Words) -> bool, after: &str) -> Opti
     // a hardware spec, not what the engine used.
     let names_hardware = after
         .trim_start_matches([' ', '\t'])
-        .trim_start_matches("of ")
         .split(|c: char| !c.is_ascii_alphanumeric())
         .next()
         .is_some_and(|w| {
