@@ -95,7 +95,9 @@ pub fn markdown_blocks_near(
         let first_line = source.lines().next().unwrap_or("");
         let indent = first_line.len() - first_line.trim_start_matches(' ').len();
         let is_list = list_marker(first_line.trim_start());
-        if holds_claim || source.contains('|') && holds_table(source) && wants_table(seg.start, source) {
+        if holds_claim
+            || source.contains('|') && holds_table(source) && wants_table(seg.start, source)
+        {
             if indent >= 4 && !is_fence(first_line.trim_start()) {
                 let kind = if previous_was_list {
                     BlockKind::ListItem
@@ -383,7 +385,9 @@ mod tests {
             );
         }
         // nothing near: nothing parsed, but a table with a unit header is kept
-        let tables = markdown_blocks_near(md, &[], |_, t| t.lines().next().is_some_and(|h| h.contains("tok/s")));
+        let tables = markdown_blocks_near(md, &[], |_, t| {
+            t.lines().next().is_some_and(|h| h.contains("tok/s"))
+        });
         assert_eq!(tables.len(), 2);
         assert_eq!(tables[1].cells[1].1, "tok/s");
     }

@@ -59,7 +59,10 @@ pub fn not_a_claim(text: &str, start: usize, end: usize, kind: Kind) -> Option<&
         let of_thing = re(&THING_AFTER, THING_AFTER_RE).is_match(head(after, 32))
             || re(&THING_BEFORE, THING_BEFORE_RE).is_match(near_before);
         // "Model weights take 2.61 GiB of memory" is memory used.
-        let rest_of_clause = head(after, 32).split(['.', ',', ';', '(']).next().unwrap_or("");
+        let rest_of_clause = head(after, 32)
+            .split(['.', ',', ';', '('])
+            .next()
+            .unwrap_or("");
         let memory_near = re(&MEMORY, MEMORY_RE).is_match(near_before)
             || re(&MEMORY, MEMORY_RE).is_match(rest_of_clause);
         if of_thing && !memory_near {
@@ -94,7 +97,9 @@ fn line_at(text: &str, start: usize, end: usize) -> Line<'_> {
     const REACH: usize = 1024;
     let floor = boundary_up(text, start.saturating_sub(REACH));
     let ceiling = boundary_down(text, (end + REACH).min(text.len()));
-    let from = text[floor..start].rfind('\n').map_or(floor, |i| floor + i + 1);
+    let from = text[floor..start]
+        .rfind('\n')
+        .map_or(floor, |i| floor + i + 1);
     let to = text[end..ceiling].find('\n').map_or(ceiling, |i| end + i);
     Line {
         start: from,
@@ -175,10 +180,10 @@ const TRANSFER_RE: &str = r"(?i)(?-u:\b)(?:download(?:s|ing|ed)?|wget|curl)(?-u:
 static BUILD: Cell = OnceLock::new();
 const BUILD_RE: &str = r"^\s*(?:Finished|Compiling|Checking|Building|Built|Installed|Installing|Collecting)(?-u:\b)|(?i)(?-u:\b)(?:cargo (?:test|build)|test[- ]suite)(?-u:\b)";
 static RUN_LENGTH: Cell = OnceLock::new();
-const RUN_LENGTH_RE: &str = r"(?i)(?-u:\b)requests\s+in\s*$|(?-u:\b)requests:.*(?-u:\b)duration:\s*$";
+const RUN_LENGTH_RE: &str =
+    r"(?i)(?-u:\b)requests\s+in\s*$|(?-u:\b)requests:.*(?-u:\b)duration:\s*$";
 static ERROR: Cell = OnceLock::new();
-const ERROR_RE: &str =
-    r"(?i)(?-u:\b)(?:failed to allocate|cannot allocate|could not allocate|out of memory|oom)(?-u:\b)";
+const ERROR_RE: &str = r"(?i)(?-u:\b)(?:failed to allocate|cannot allocate|could not allocate|out of memory|oom)(?-u:\b)";
 static COMPUTED: Cell = OnceLock::new();
 const COMPUTED_RE: &str = r"[*×/]\s*[0-9.]+\s*[A-Za-z]*\s*=\s*$";
 static ESTIMATE: Cell = OnceLock::new();
@@ -192,7 +197,8 @@ const MOVING_RE: &str = r"(?i)(?-u:\b)(?:load(?:s|ed|ing)? from|stor(?:e|es|ed|i
 static OF_RAM: Cell = OnceLock::new();
 const OF_RAM_RE: &str = r"(?i)^\s*of\s+(?:v?ram|system memory)(?-u:\b)";
 static REQUIRED: Cell = OnceLock::new();
-const REQUIRED_RE: &str = r"(?i)^\s*of\s+v?ram\s+(?:for|to run|is needed|needed|required|recommended)(?-u:\b)";
+const REQUIRED_RE: &str =
+    r"(?i)^\s*of\s+v?ram\s+(?:for|to run|is needed|needed|required|recommended)(?-u:\b)";
 static THING_AFTER: Cell = OnceLock::new();
 const THING_AFTER_RE: &str = r"(?i)^\s*(?:of\s+)?(?:model|weights|checkpoints?|files?|download|images?|packages?|wheels?|on disk)(?-u:\b)";
 static THING_BEFORE: Cell = OnceLock::new();
@@ -206,7 +212,8 @@ const DEVICE_BEFORE_RE: &str = r"(?i)(?-u:\b)(?:rtx|gtx|radeon|geforce|quadro|te
 static CAPACITY_AFTER: Cell = OnceLock::new();
 const CAPACITY_AFTER_RE: &str = r"(?i)^(?:[^,.;0-9]|[0-9]+[a-z][\w-]*){0,40}?(?-u:\b)(?:can do|can deliver|can reach|is the (?:limit|maximum|max|peak)|theoretical)(?-u:\b)";
 static CAPACITY_BEFORE: Cell = OnceLock::new();
-const CAPACITY_BEFORE_RE: &str = r"(?i)(?-u:\b)(?:theoretical|rated|spec(?:ified)?)(?-u:\b)[\w -]{0,20}$";
+const CAPACITY_BEFORE_RE: &str =
+    r"(?i)(?-u:\b)(?:theoretical|rated|spec(?:ified)?)(?-u:\b)[\w -]{0,20}$";
 static ENV_VAR: Cell = OnceLock::new();
 static SETTINGS_HEADER: Cell = OnceLock::new();
 const SETTINGS_HEADER_RE: &str = r"(?i)(?-u:\b)(?:options?|parameters?|params?|flags?|arguments?|args?|defaults?|description|variables?|settings?|env)(?-u:\b)";
@@ -234,7 +241,8 @@ mod tests {
         let limit = "We are at ~16 GiB/s and 30 GiB/s is the limit on this CPU";
         assert!(why(limit, "30", "GiB/s", Kind::Bandwidth).is_some());
         assert!(why(limit, "16", "GiB/s", Kind::Bandwidth).is_none());
-        let spec = "none of this comes close to the theoretical maximum 200GB/sec memory bandwidth.";
+        let spec =
+            "none of this comes close to the theoretical maximum 200GB/sec memory bandwidth.";
         assert!(why(spec, "200", "GB", Kind::Memory).is_some());
         assert!(why("on a NVIDIA RTX 3070 Ti 8GB.", "8", "GB", Kind::Memory).is_some());
         assert!(why("peak memory (1.8 GB)", "1.8", "GB", Kind::Memory).is_none());
@@ -249,11 +257,22 @@ mod tests {
         assert!(!setting_row("Peak RSS", header));
         assert!(!setting_row("-", header));
         // a benchmark's configurations and operators are not settings tables
-        assert!(!setting_row("-mla 1 -fa", "Configuration | Prompt Eval Time (tokens/s)"));
+        assert!(!setting_row(
+            "-mla 1 -fa",
+            "Configuration | Prompt Eval Time (tokens/s)"
+        ));
         assert!(!setting_row("MUL_MAT", "operation | time (us)"));
         let set = "The cache defaults to 8 GiB of memory.";
         assert!(why(set, "8", "GiB", Kind::Memory).is_some());
-        assert!(why("peak memory 3.11 GB while loading", "3.11", "GB", Kind::Memory).is_none());
+        assert!(
+            why(
+                "peak memory 3.11 GB while loading",
+                "3.11",
+                "GB",
+                Kind::Memory
+            )
+            .is_none()
+        );
         let drop = "# 0% to below 100%; default 10%";
         assert!(why(drop, "10", "%", Kind::RelativeChange).is_some());
         let band = "the envelope's band is 8.5–23 tok/s (±15%).";

@@ -76,7 +76,9 @@ pub(super) fn classify(
         "times" => re(&MORE, MORE_RE)
             .is_match(after)
             .then_some((Kind::Speedup, 1.0)),
-        "倍" => (line.has(Words::Speed) || line.has(Words::Change)).then_some((Kind::Speedup, 1.0)),
+        "倍" => {
+            (line.has(Words::Speed) || line.has(Words::Change)).then_some((Kind::Speedup, 1.0))
+        }
         _ => return None,
     })
 }
@@ -310,7 +312,8 @@ static SIZE_AFTER: Cell = OnceLock::new();
 const SIZE_AFTER_RE: &str =
     r"(?i)^\s*(?:smaller|larger|bigger|less (?:disk|storage)|compression|on disk)(?-u:\b)";
 static SIZE_BEFORE: Cell = OnceLock::new();
-const SIZE_BEFORE_RE: &str = r"(?i)(?-u:\b)(?:size|disk|file|checkpoint|compress\w*)(?-u:\b)[^.,;]*(?-u:\b)by\s*$";
+const SIZE_BEFORE_RE: &str =
+    r"(?i)(?-u:\b)(?:size|disk|file|checkpoint|compress\w*)(?-u:\b)[^.,;]*(?-u:\b)by\s*$";
 static PERF_NOUN: Cell = OnceLock::new();
 const PERF_NOUN_RE: &str = r"(?i)^\s*(?:(?:more|fewer|less|higher|lower|better)\s+)?(?:tokens|throughput|latency|speed|bandwidth|requests)(?-u:\b)";
 static PREFIXED: Cell = OnceLock::new();
@@ -328,7 +331,8 @@ const CAPACITY_RE: &str = r"(?i)(?-u:\b)(?:maximum|max|capacity|concurrency)(?-u
 static PLAIN_PERCENT: Cell = OnceLock::new();
 const PLAIN_PERCENT_RE: &str = r"(?:^|[\s|(])[0-9]+(?:\.[0-9]+)?\s*%";
 static PERCENTILE: Cell = OnceLock::new();
-const PERCENTILE_RE: &str = r"(?i)^\s*(?:p\d{2,3}|\d{1,2}(?:\.\d+)?%)\s+[0-9.]+\s*(?:ms|us|µs|s)\s*$";
+const PERCENTILE_RE: &str =
+    r"(?i)^\s*(?:p\d{2,3}|\d{1,2}(?:\.\d+)?%)\s+[0-9.]+\s*(?:ms|us|µs|s)\s*$";
 
 #[cfg(test)]
 mod tests {
@@ -405,7 +409,10 @@ mod tests {
             vec![(Kind::RealTimeFactor, 35.0)]
         );
         assert_eq!(kinds("| 36.4x rt |"), vec![(Kind::RealTimeFactor, 36.4)]);
-        assert_eq!(kinds("TGI processes 3x more tokens"), vec![(Kind::Speedup, 3.0)]);
+        assert_eq!(
+            kinds("TGI processes 3x more tokens"),
+            vec![(Kind::Speedup, 3.0)]
+        );
         assert_eq!(kinds("~2x latency"), vec![(Kind::Speedup, 2.0)]);
         assert_eq!(kinds("1.81x (x86) and 1.79x (ARM)").len(), 2);
         assert!(kinds("reducing the checkpoint size by 4X.").is_empty());

@@ -2,8 +2,8 @@
 //! with a performance unit. Pure text in, claims out; it knows nothing about
 //! markdown, files or receipts.
 
-pub use super::terms::Kind;
 use super::forms;
+pub use super::terms::Kind;
 use regex::Regex;
 use regex_automata::meta::Regex as MetaRegex;
 use serde::Serialize;

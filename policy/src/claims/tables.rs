@@ -51,10 +51,7 @@ pub fn column_claims(
         if new_table {
             caption_text = caption(text, block.range.start);
             labels.clear();
-            headers_have_units = block
-                .cells
-                .iter()
-                .any(|(_, h)| header_unit().is_match(h));
+            headers_have_units = block.cells.iter().any(|(_, h)| header_unit().is_match(h));
         }
         table_end = block.range.end;
         let cells: Vec<String> = block
@@ -233,8 +230,10 @@ fn setting_column() -> &'static Regex {
 fn time_cell() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"^\+?(?P<n>(?:~|≈)?\s*\d[\d,]*(?:\.\d+)?)\s*(?P<unit>ms|s|sec|secs|seconds|us|µs|μs)$")
-            .unwrap()
+        Regex::new(
+            r"^\+?(?P<n>(?:~|≈)?\s*\d[\d,]*(?:\.\d+)?)\s*(?P<unit>ms|s|sec|secs|seconds|us|µs|μs)$",
+        )
+        .unwrap()
     })
 }
 
@@ -260,8 +259,8 @@ fn bare_number() -> &'static Regex {
 
 #[cfg(test)]
 mod tests {
-    use super::super::scan::{ScanConfig, scan_text};
     use super::super::Kind;
+    use super::super::scan::{ScanConfig, scan_text};
 
     fn claims(md: &str) -> Vec<(u32, Kind, f64)> {
         scan_text("a.md", md, &ScanConfig::default())
@@ -288,7 +287,10 @@ mod tests {
         let md = "| Metric | fastllm | vLLM |\n|---|---|---|\n| Input tok/s | 7143.79 | [7911.01](r.md) |\n| Items/s | 5.38 | 6.11 |\n";
         assert_eq!(
             claims(md),
-            vec![(3, Kind::Throughput, 7143.79), (3, Kind::Throughput, 7911.01)]
+            vec![
+                (3, Kind::Throughput, 7143.79),
+                (3, Kind::Throughput, 7911.01)
+            ]
         );
         let md = "Memory used, per workload:\n\n<p><img src=\"a.png\"></p>\n\n| Workload | Loaded | Reload |\n| --- | --- | --- |\n| Short (6s audio) | 3.11 GB | +4.9s |\n";
         assert_eq!(
