@@ -1,6 +1,8 @@
 //! Performance claims in docs (DESIGN §6): find them (`matcher` for the text,
-//! `blocks` for where they sit), read what each cites, and judge whether a
-//! receipt backs it (`backing`). Knows nothing about GitHub; the diff comes from
+//! `forms` for the forms beyond a number and its unit, `tables` for cells read
+//! with their header, label row or caption, `context` for what is not the
+//! project's claim, `blocks` for where they sit), read what each cites, and
+//! judge whether a receipt backs it (`backing`). Knows nothing about GitHub; the diff comes from
 //! `crate::diff`.
 
 pub mod audit;
