@@ -183,40 +183,40 @@ static RUN_LENGTH: Cell = OnceLock::new();
 const RUN_LENGTH_RE: &str =
     r"(?i)(?-u:\b)requests\s+in\s*$|(?-u:\b)requests:.*(?-u:\b)duration:\s*$";
 static ERROR: Cell = OnceLock::new();
-const ERROR_RE: &str = r"(?i)(?-u:\b)(?:failed to allocate|cannot allocate|could not allocate|out of memory|oom)(?-u:\b)";
+const ERROR_RE: &str = r"(?i-u)\b(?:failed to allocate|cannot allocate|could not allocate|out of memory|oom)\b";
 static COMPUTED: Cell = OnceLock::new();
 const COMPUTED_RE: &str = r"[*×/]\s*[0-9.]+\s*[A-Za-z]*\s*=\s*$";
 static ESTIMATE: Cell = OnceLock::new();
-const ESTIMATE_RE: &str = r"(?i)(?-u:\b)(?:should (?:have|be|get|give|reach)|would (?:be|have|need|require|take|give|get|measure)|for instance|for example|imagine|suppose|will (?:require|need|take)|theoretical(?:ly)?|in theory|estimated?|estimates|napkin|back[- ]of[- ](?:the[- ])?envelope|assum(?:e|ing)|expected to|could (?:be|reach|get))(?-u:\b)";
+const ESTIMATE_RE: &str = r"(?i-u)\b(?:should (?:have|be|get|give|reach)|would (?:be|have|need|require|take|give|get|measure)|for instance|for example|imagine|suppose|will (?:require|need|take)|theoretical(?:ly)?|in theory|estimated?|estimates|napkin|back[- ]of[- ](?:the[- ])?envelope|assum(?:e|ing)|expected to|could (?:be|reach|get))\b";
 static SETTING: Cell = OnceLock::new();
-const SETTING_RE: &str = r"(?i)(?-u:\b)(?:defaults?(?: to| is|:)?|by default|set (?:it )?to|configur(?:e|ed|able))(?-u:\b)|\(default";
+const SETTING_RE: &str = r"(?i-u)\b(?:defaults?(?: to| is|:)?|by default|set (?:it )?to|configur(?:e|ed|able))\b|\(default";
 static BAND: Cell = OnceLock::new();
-const BAND_RE: &str = r"(?i)(?-u:\b)(?:tolerance|threshold|max_drop|band|fails?)(?-u:\b)";
+const BAND_RE: &str = r"(?i-u)\b(?:tolerance|threshold|max_drop|band|fails?)\b";
 static MOVING: Cell = OnceLock::new();
-const MOVING_RE: &str = r"(?i)(?-u:\b)(?:load(?:s|ed|ing)? from|stor(?:e|es|ed|ing)|writ(?:e|es|ing|ten)|read(?:s|ing)? (?:from|back)|transferr?(?:ed|ing|s)?|copie[sd]|copying)(?-u:\b)";
+const MOVING_RE: &str = r"(?i-u)\b(?:load(?:s|ed|ing)? from|stor(?:e|es|ed|ing)|writ(?:e|es|ing|ten)|read(?:s|ing)? (?:from|back)|transferr?(?:ed|ing|s)?|copie[sd]|copying)\b";
 static OF_RAM: Cell = OnceLock::new();
-const OF_RAM_RE: &str = r"(?i)^\s*of\s+(?:v?ram|system memory)(?-u:\b)";
+const OF_RAM_RE: &str = r"(?i-u)^\s*of\s+(?:v?ram|system memory)\b";
 static REQUIRED: Cell = OnceLock::new();
 const REQUIRED_RE: &str =
-    r"(?i)^\s*of\s+v?ram\s+(?:for|to run|is needed|needed|required|recommended)(?-u:\b)";
+    r"(?i-u)^\s*of\s+v?ram\s+(?:for|to run|is needed|needed|required|recommended)\b";
 static THING_AFTER: Cell = OnceLock::new();
-const THING_AFTER_RE: &str = r"(?i)^\s*(?:of\s+)?(?:model|weights|checkpoints?|files?|download|images?|packages?|wheels?|on disk)(?-u:\b)";
+const THING_AFTER_RE: &str = r"(?i-u)^\s*(?:of\s+)?(?:model|weights|checkpoints?|files?|download|images?|packages?|wheels?|on disk)\b";
 static THING_BEFORE: Cell = OnceLock::new();
 const THING_BEFORE_RE: &str = r"(?i)(?-u:\b)(?:model|weights|checkpoints?|files?|logits|tensors?|images?|packages?)(?-u:\b)[^,;.]{0,24}(?:(?-u:\b)is|(?-u:\b)are|(?-u:\b)takes?|(?-u:\b)by)\s*$";
 static MEMORY: Cell = OnceLock::new();
-const MEMORY_RE: &str = r"(?i)(?-u:\b)(?:peak|memory|ram|vram|rss|footprint|resident|heap|kv|cache|buffers?|usage|used|uses)(?-u:\b)|显存|内存";
+const MEMORY_RE: &str = r"(?i-u)\b(?:peak|memory|ram|vram|rss|footprint|resident|heap|kv|cache|buffers?|usage|used|uses)\b|显存|内存";
 static SPEC_PAREN: Cell = OnceLock::new();
 const SPEC_PAREN_RE: &str = r"(?-u:\b)[A-Za-z]*[0-9][A-Za-z0-9-]*\s*\(\s*$";
 static DEVICE_BEFORE: Cell = OnceLock::new();
-const DEVICE_BEFORE_RE: &str = r"(?i)(?-u:\b)(?:rtx|gtx|radeon|geforce|quadro|tesla|a100|h100|h200|l4|t4|v100|mi\d{3}x?)(?-u:\b)[\w -]{0,12}$";
+const DEVICE_BEFORE_RE: &str = r"(?i-u)\b(?:rtx|gtx|radeon|geforce|quadro|tesla|a100|h100|h200|l4|t4|v100|mi\d{3}x?)\b[\w -]{0,12}$";
 static CAPACITY_AFTER: Cell = OnceLock::new();
 const CAPACITY_AFTER_RE: &str = r"(?i)^(?:[^,.;0-9]|[0-9]+[a-z][\w-]*){0,40}?(?-u:\b)(?:can do|can deliver|can reach|is the (?:limit|maximum|max|peak)|theoretical)(?-u:\b)";
 static CAPACITY_BEFORE: Cell = OnceLock::new();
 const CAPACITY_BEFORE_RE: &str =
-    r"(?i)(?-u:\b)(?:theoretical|rated|spec(?:ified)?)(?-u:\b)[\w -]{0,20}$";
+    r"(?i-u)\b(?:theoretical|rated|spec(?:ified)?)\b[\w -]{0,20}$";
 static ENV_VAR: Cell = OnceLock::new();
 static SETTINGS_HEADER: Cell = OnceLock::new();
-const SETTINGS_HEADER_RE: &str = r"(?i)(?-u:\b)(?:options?|parameters?|params?|flags?|arguments?|args?|defaults?|description|variables?|settings?|env)(?-u:\b)";
+const SETTINGS_HEADER_RE: &str = r"(?i-u)\b(?:options?|parameters?|params?|flags?|arguments?|args?|defaults?|description|variables?|settings?|env)\b";
 
 #[cfg(test)]
 mod tests {

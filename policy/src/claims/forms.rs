@@ -299,40 +299,40 @@ fn re(cell: &'static Cell, pattern: &str) -> &'static Regex {
 }
 
 static ELAPSED: Cell = OnceLock::new();
-const ELAPSED_RE: &str = r"(?i)(?-u:\b)(?:in|took|takes?|after)\s*(?:~|≈|about\s+|only\s+)?$";
+const ELAPSED_RE: &str = r"(?i-u)\b(?:in|took|takes?|after)\s*(?:~|≈|about\s+|only\s+)?$";
 static WORKLOAD: Cell = OnceLock::new();
 const WORKLOAD_RE: &str = r"(?i)^[*_\]]*(?:\([^)\s]*\))?\s*(?:(?:of\s+)?(?:audio|video|speech|clips?|recording)|per\s+[kmgt]i?b)(?-u:\b)";
 static SHARE_OF: Cell = OnceLock::new();
-const SHARE_OF_RE: &str = r"(?i)^\s*of(?-u:\b)";
+const SHARE_OF_RE: &str = r"(?i-u)^\s*of\b";
 static MORE: Cell = OnceLock::new();
-const MORE_RE: &str = r"(?i)^\s*(?:faster|slower|quicker|more|less|fewer|higher|lower|the (?:speed|throughput))(?-u:\b)";
+const MORE_RE: &str = r"(?i-u)^\s*(?:faster|slower|quicker|more|less|fewer|higher|lower|the (?:speed|throughput))\b";
 static REALTIME_AFTER: Cell = OnceLock::new();
-const REALTIME_AFTER_RE: &str = r"(?i)^\s*(?:rtf?|real-?time)(?-u:\b)";
+const REALTIME_AFTER_RE: &str = r"(?i-u)^\s*(?:rtf?|real-?time)\b";
 static SIZE_AFTER: Cell = OnceLock::new();
 const SIZE_AFTER_RE: &str =
-    r"(?i)^\s*(?:smaller|larger|bigger|less (?:disk|storage)|compression|on disk)(?-u:\b)";
+    r"(?i-u)^\s*(?:smaller|larger|bigger|less (?:disk|storage)|compression|on disk)\b";
 static SIZE_BEFORE: Cell = OnceLock::new();
 const SIZE_BEFORE_RE: &str =
     r"(?i)(?-u:\b)(?:size|disk|file|checkpoint|compress\w*)(?-u:\b)[^.,;]*(?-u:\b)by\s*$";
 static PERF_NOUN: Cell = OnceLock::new();
-const PERF_NOUN_RE: &str = r"(?i)^\s*(?:(?:more|fewer|less|higher|lower|better)\s+)?(?:tokens|throughput|latency|speed|bandwidth|requests)(?-u:\b)";
+const PERF_NOUN_RE: &str = r"(?i-u)^\s*(?:(?:more|fewer|less|higher|lower|better)\s+)?(?:tokens|throughput|latency|speed|bandwidth|requests)\b";
 static PREFIXED: Cell = OnceLock::new();
 const PREFIXED_RE: &str = r"[xX](?P<n>[0-9]+(?:\.[0-9]+)?)(?-u:\b)";
 static AT_LEAST: Cell = OnceLock::new();
-const AT_LEAST_RE: &str = r"(?i)(?-u:\b)(?:more than|over|at least|up to)\s*$";
+const AT_LEAST_RE: &str = r"(?i-u)\b(?:more than|over|at least|up to)\s*$";
 static REALTIME: Cell = OnceLock::new();
-const REALTIME_RE: &str = r"(?i)(?-u:\b)(?:real-?time|rtf)(?-u:\b)";
+const REALTIME_RE: &str = r"(?i-u)\b(?:real-?time|rtf)\b";
 static CHANGE: Cell = OnceLock::new();
-const CHANGE_RE: &str = r"(?i)(?-u:\b)(?:overhead|regression|slowdown|lower|higher|gain|boost|increase[sd]?|decrease[sd]?|reduc(?:e|es|ed|tion)|improve[sd]?|drop|decode|prefill|pp|tg|speed|delta)(?-u:\b)|提升|下降|加速|降低|变化|快|慢";
+const CHANGE_RE: &str = r"(?i-u)\b(?:overhead|regression|slowdown|lower|higher|gain|boost|increase[sd]?|decrease[sd]?|reduc(?:e|es|ed|tion)|improve[sd]?|drop|decode|prefill|pp|tg|speed|delta)\b|提升|下降|加速|降低|变化|快|慢";
 static SHARE: Cell = OnceLock::new();
-const SHARE_RE: &str = r"(?i)(?-u:\b)(?:share|fraction|utili[sz]ation|util|occupancy|perplexity|ppl|accuracy|wer|cer|bleu|score|pass@\d*|mmlu|kld|hit[- ]rate|coverage|sparsity|progress|saturate[sd]?|probability|confidence|energy|power|watts?|joules?)(?-u:\b)|(?-u:\b)of\s+(?:the\s+)?(?:\w+\s+)?(?:total|time|all|runtime)(?-u:\b)";
+const SHARE_RE: &str = r"(?i-u)\b(?:share|fraction|utili[sz]ation|util|occupancy|perplexity|ppl|accuracy|wer|cer|bleu|score|pass@\d*|mmlu|kld|hit[- ]rate|coverage|sparsity|progress|saturate[sd]?|probability|confidence|energy|power|watts?|joules?)\b|\bof\s+(?:the\s+)?(?:\w+\s+)?(?:total|time|all|runtime)\b";
 static CAPACITY: Cell = OnceLock::new();
-const CAPACITY_RE: &str = r"(?i)(?-u:\b)(?:maximum|max|capacity|concurrency)(?-u:\b)";
+const CAPACITY_RE: &str = r"(?i-u)\b(?:maximum|max|capacity|concurrency)\b";
 static PLAIN_PERCENT: Cell = OnceLock::new();
 const PLAIN_PERCENT_RE: &str = r"(?:^|[\s|(])[0-9]+(?:\.[0-9]+)?\s*%";
 static PERCENTILE: Cell = OnceLock::new();
 const PERCENTILE_RE: &str =
-    r"(?i)^\s*(?:p\d{2,3}|\d{1,2}(?:\.\d+)?%)\s+[0-9.]+\s*(?:ms|us|µs|s)\s*$";
+    r"(?i-u)^\s*(?:p\d{2,3}|\d{1,2}(?:\.\d+)?%)\s+[0-9.]+\s*(?:ms|us|µs|s)\s*$";
 
 #[cfg(test)]
 mod tests {

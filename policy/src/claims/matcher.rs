@@ -80,7 +80,7 @@ fn qualifier_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?i)(?:(?:~|≈|≥|>=|≤|<=|>|<)\s*|\b(?:about|around|approx\.?|approximately|roughly|circa|up\s+to|at\s+least|at\s+most|over|more\s+than|less\s+than|under|below|above)\s+)$",
+            r"(?i-u)(?:(?:~|≈|≥|>=|≤|<=|>|<)\s*|\b(?:about|around|approx\.?|approximately|roughly|circa|up\s+to|at\s+least|at\s+most|over|more\s+than|less\s+than|under|below|above)\s+)$",
         )
         .unwrap()
     })
@@ -104,14 +104,14 @@ fn claim_regex() -> &'static MetaRegex {
 fn speed_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(?:faster|slower|quicker|speed-?ups?|throughput|performance|improvement|tok/s)\b").unwrap()
+        Regex::new(r"(?i-u)\b(?:faster|slower|quicker|speed-?ups?|throughput|performance|improvement|tok/s)\b").unwrap()
     })
 }
 fn latency_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?i)\b(?:latency|latencies|ttft|tpot|first[- ]token|p50|p9[059]|decode|prefill|time|timings?|elapsed|took|takes?|taking|wall|replies|duration|lat)\b",
+            r"(?i-u)\b(?:latency|latencies|ttft|tpot|first[- ]token|p50|p9[059]|decode|prefill|time|timings?|elapsed|took|takes?|taking|wall|replies|duration|lat)\b",
         )
         .unwrap()
     })
@@ -122,7 +122,7 @@ fn config_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?i)(?:\b|_)(?:time-?outs?|intervals?|delays?|sleep|wait|ttl|deadline|retry|retries|backoff|period|poll|budget|limit|default)(?:\b|_)",
+            r"(?i-u)(?:\b|_)(?:time-?outs?|intervals?|delays?|sleep|wait|ttl|deadline|retry|retries|backoff|period|poll|budget|limit|default)(?:\b|_)",
         )
         .unwrap()
     })
@@ -130,7 +130,7 @@ fn config_words() -> &'static Regex {
 fn memory_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(?:peak|memory|ram|vram|rss|footprint|resident|heap|kv[- ]cache|kv|buffers?|mem)\b|显存|内存")
+        Regex::new(r"(?i-u)\b(?:peak|memory|ram|vram|rss|footprint|resident|heap|kv[- ]cache|kv|buffers?|mem)\b|显存|内存")
             .unwrap()
     })
 }
@@ -239,7 +239,7 @@ fn labelled_values(text: &str, out: &mut Vec<ClaimMatch>) {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
         Regex::new(&format!(
-            r"(?i)\((?P<unit>tok(?:en)?s?\s*/\s*s(?:ec)?|t/s|ms\s*/\s*tok(?:en)?|ms|[kmgt]i?b\s*/\s*s|[kmgt]i?b)\)\s*[:=]\s*(?P<lo>{NUMBER})"
+            r"(?i-u)\((?P<unit>tok(?:en)?s?\s*/\s*s(?:ec)?|t/s|ms\s*/\s*tok(?:en)?|ms|[kmgt]i?b\s*/\s*s|[kmgt]i?b)\)\s*[:=]\s*(?P<lo>{NUMBER})"
         ))
         .expect("labelled value regex compiles")
     });

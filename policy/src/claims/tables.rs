@@ -213,7 +213,7 @@ fn numeric_cell() -> &'static Regex {
 pub fn header_unit() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)tok(?:en)?s?\s*/\s*s(?:ec(?:ond)?)?\b|tokens?\s+per\s+second|\bt/s\b|\btps\b|ms\s*/\s*tok(?:en)?\b|[kmgt]i?b\s*/\s*s\b|\bspeed-?ups?\b|\bms\b|\bmilliseconds?\b|\b[kmgt]i?b\b|(?:^|[\s(])(?:s|secs?|seconds?|us|µs|μs)\b")
+        Regex::new(r"(?i-u)tok(?:en)?s?\s*/\s*s(?:ec(?:ond)?)?\b|tokens?\s+per\s+second|\bt/s\b|\btps\b|ms\s*/\s*tok(?:en)?\b|[kmgt]i?b\s*/\s*s\b|\bspeed-?ups?\b|\bms\b|\bmilliseconds?\b|\b[kmgt]i?b\b|(?:^|[\s(])(?:s|secs?|seconds?|us|µs|μs)\b")
             .unwrap()
     })
 }
@@ -222,7 +222,7 @@ pub fn header_unit() -> &'static Regex {
 fn setting_column() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(?:threads?|batch|size|params?|bits?|bpw|model|ctx|context|n_\w+|beam|precision|amount|req|requests|count|wer|cer|bleu|accuracy|ppl|perplexity|test|input|chars|length|layers?|quant\w*|type|gpus?|cores?)\b")
+        Regex::new(r"(?i-u)\b(?:threads?|batch|size|params?|bits?|bpw|model|ctx|context|n_\w+|beam|precision|amount|req|requests|count|wer|cer|bleu|accuracy|ppl|perplexity|test|input|chars|length|layers?|quant\w*|type|gpus?|cores?)\b")
             .unwrap()
     })
 }
