@@ -72,6 +72,11 @@ pub fn not_a_claim(text: &str, start: usize, end: usize, kind: Kind) -> Option<&
     None
 }
 
+/// Does a table's header name options, parameters, flags or defaults?
+pub fn settings_header(header: &str) -> bool {
+    re(&SETTINGS_HEADER, SETTINGS_HEADER_RE).is_match(header)
+}
+
 /// A row of a table of settings (its header names options, parameters or
 /// defaults) whose first cell names a command-line option or an environment
 /// variable documents a setting: none of its numbers is a claim. (A benchmark
@@ -183,7 +188,8 @@ static RUN_LENGTH: Cell = OnceLock::new();
 const RUN_LENGTH_RE: &str =
     r"(?i)(?-u:\b)requests\s+in\s*$|(?-u:\b)requests:.*(?-u:\b)duration:\s*$";
 static ERROR: Cell = OnceLock::new();
-const ERROR_RE: &str = r"(?i-u)\b(?:failed to allocate|cannot allocate|could not allocate|out of memory|oom)\b";
+const ERROR_RE: &str =
+    r"(?i-u)\b(?:failed to allocate|cannot allocate|could not allocate|out of memory|oom)\b";
 static COMPUTED: Cell = OnceLock::new();
 const COMPUTED_RE: &str = r"[*×/]\s*[0-9.]+\s*[A-Za-z]*\s*=\s*$";
 static ESTIMATE: Cell = OnceLock::new();
@@ -212,8 +218,7 @@ const DEVICE_BEFORE_RE: &str = r"(?i-u)\b(?:rtx|gtx|radeon|geforce|quadro|tesla|
 static CAPACITY_AFTER: Cell = OnceLock::new();
 const CAPACITY_AFTER_RE: &str = r"(?i)^(?:[^,.;0-9]|[0-9]+[a-z][\w-]*){0,40}?(?-u:\b)(?:can do|can deliver|can reach|is the (?:limit|maximum|max|peak)|theoretical)(?-u:\b)";
 static CAPACITY_BEFORE: Cell = OnceLock::new();
-const CAPACITY_BEFORE_RE: &str =
-    r"(?i-u)\b(?:theoretical|rated|spec(?:ified)?)\b[\w -]{0,20}$";
+const CAPACITY_BEFORE_RE: &str = r"(?i-u)\b(?:theoretical|rated|spec(?:ified)?)\b[\w -]{0,20}$";
 static ENV_VAR: Cell = OnceLock::new();
 static SETTINGS_HEADER: Cell = OnceLock::new();
 const SETTINGS_HEADER_RE: &str = r"(?i-u)\b(?:options?|parameters?|params?|flags?|arguments?|args?|defaults?|description|variables?|settings?|env)\b";

@@ -305,7 +305,8 @@ const WORKLOAD_RE: &str = r"(?i)^[*_\]]*(?:\([^)\s]*\))?\s*(?:(?:of\s+)?(?:audio
 static SHARE_OF: Cell = OnceLock::new();
 const SHARE_OF_RE: &str = r"(?i-u)^\s*of\b";
 static MORE: Cell = OnceLock::new();
-const MORE_RE: &str = r"(?i-u)^\s*(?:faster|slower|quicker|more|less|fewer|higher|lower|the (?:speed|throughput))\b";
+const MORE_RE: &str =
+    r"(?i-u)^\s*(?:faster|slower|quicker|more|less|fewer|higher|lower|the (?:speed|throughput))\b";
 static REALTIME_AFTER: Cell = OnceLock::new();
 const REALTIME_AFTER_RE: &str = r"(?i-u)^\s*(?:rtf?|real-?time)\b";
 static SIZE_AFTER: Cell = OnceLock::new();

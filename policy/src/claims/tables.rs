@@ -94,8 +94,12 @@ pub fn in_setting_row(text: &str, block: &Block) -> bool {
     let Some((first, _)) = block.cells.first() else {
         return false;
     };
+    // The header decides first: most tables are not tables of settings, and
+    // their first cell is then never read.
     let header: Vec<&str> = block.cells.iter().map(|(_, h)| h.as_str()).collect();
-    context::setting_row(&cell_text(&text[first.clone()]), &header.join(" | "))
+    let header = header.join(" | ");
+    context::settings_header(&header)
+        && context::setting_row(&cell_text(&text[first.clone()]), &header)
 }
 
 /// What a column's cells are read with.
