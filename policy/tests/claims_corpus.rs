@@ -11,17 +11,17 @@ mod corpus;
 /// decimals. A ratchet: issue 20 asks for 0.95 / 0.95 on every project; raise a
 /// floor when the scanner improves, never lower one to let a change through.
 const FLOORS: &[(&str, f64, f64)] = &[
-    ("candle", 1.00, 0.18),
-    ("ctranslate2", 1.00, 0.97),
+    ("candle", 1.00, 1.00),
+    ("ctranslate2", 1.00, 1.00),
     ("exllamav2", 1.00, 1.00),
-    ("faster-whisper", 1.00, 0.45),
-    ("fastllm", 1.00, 0.51),
-    ("ik-llama-cpp", 0.96, 0.90),
-    ("kokoro-fastapi", 0.20, 0.05),
-    ("llama2c", 0.83, 0.83),
-    ("llamafile", 1.00, 0.61),
-    ("neural-speed", 1.00, 0.97),
-    ("tgi", 0.70, 0.20),
+    ("faster-whisper", 1.00, 1.00),
+    ("fastllm", 1.00, 0.95),
+    ("ik-llama-cpp", 1.00, 0.93),
+    ("kokoro-fastapi", 1.00, 1.00),
+    ("llama2c", 1.00, 1.00),
+    ("llamafile", 1.00, 1.00),
+    ("neural-speed", 1.00, 1.00),
+    ("tgi", 1.00, 1.00),
 ];
 
 #[test]

@@ -159,7 +159,8 @@ impl<'p> Backer<'p> {
                 Some(suggestion),
             );
         }
-        if claim.quantity.kind == Kind::Speedup {
+        // A relative change compares two runs, as a speed-up does (+30% = 1.3×).
+        if matches!(claim.quantity.kind, Kind::Speedup | Kind::RelativeChange) {
             return self.judge_speedup(claim);
         }
         // The best answer any cited receipt gives.
@@ -364,7 +365,7 @@ impl<'p> Backer<'p> {
         };
         let ratio = fast / slow;
         // Two measurements, each within its envelope's tolerance: allow 25% on the ratio.
-        let outcome = if !supports(&claim.quantity, ratio, 0.25) {
+        let outcome = if !supports(&as_ratio(&claim.quantity), ratio, 0.25) {
             Outcome::Contradicted
         } else if self.max_age.is_some_and(|max| *age_a.max(age_b) > max) {
             Outcome::Stale
@@ -572,7 +573,24 @@ pub fn measured_value(q: &Quantity, r: &Receipt) -> Option<f64> {
             .extra
             .get("peak_rss_bytes")
             .and_then(|v| v.as_f64()),
-        Kind::Speedup => None,
+        // A ratio needs two receipts (`judge_speedup`); no receipt field
+        // measures audio, so a real-time factor is never backed by one.
+        Kind::Speedup | Kind::RelativeChange | Kind::RealTimeFactor => None,
+    }
+}
+
+/// A relative change as the ratio of the faster run to the slower one
+/// (±30% → 1.3×, the faster run cited first, as for a speed-up).
+fn as_ratio(q: &Quantity) -> Quantity {
+    if q.kind != Kind::RelativeChange {
+        return *q;
+    }
+    let (a, b) = (1.0 + q.low.abs() / 100.0, 1.0 + q.high.abs() / 100.0);
+    Quantity {
+        kind: Kind::Speedup,
+        low: a.min(b),
+        high: a.max(b),
+        qualifier: q.qualifier,
     }
 }
 
@@ -615,6 +633,8 @@ pub fn show(kind: Kind, v: f64) -> String {
         Kind::Speedup => format!("{}×", trim(v)),
         Kind::Memory => format!("{} GB", trim(v / 1e9)),
         Kind::Bandwidth => format!("{} GB/s", trim(v / 1e9)),
+        Kind::RealTimeFactor => format!("{}× real time", trim(v)),
+        Kind::RelativeChange => format!("{}%", trim(v)),
     }
 }
 

@@ -73,7 +73,7 @@ pub fn blocks(text: &str, syntax: Syntax) -> Vec<Block> {
 }
 
 /// The blocks of a markdown document that hold one of `offsets` (sorted), or a
-/// table whose header `wants_table` accepts. The document is cut into segments at
+/// table that `wants_table` accepts (given the table's offset and text). The document is cut into segments at
 /// blank lines outside fenced code, and only the segments that matter go through
 /// pulldown-cmark: in a large tree most text holds no claim, so most of it is
 /// never parsed. (A segment indented as a list item's continuation paragraph is
@@ -81,7 +81,7 @@ pub fn blocks(text: &str, syntax: Syntax) -> Vec<Block> {
 pub fn markdown_blocks_near(
     text: &str,
     offsets: &[usize],
-    wants_table: impl Fn(&str) -> bool,
+    wants_table: impl Fn(usize, &str) -> bool,
 ) -> Vec<Block> {
     let mut out = Vec::new();
     let mut next = 0; // index into offsets
@@ -95,7 +95,9 @@ pub fn markdown_blocks_near(
         let first_line = source.lines().next().unwrap_or("");
         let indent = first_line.len() - first_line.trim_start_matches(' ').len();
         let is_list = list_marker(first_line.trim_start());
-        if holds_claim || first_line.contains('|') && is_table(source) && wants_table(first_line) {
+        if holds_claim
+            || source.contains('|') && holds_table(source) && wants_table(seg.start, source)
+        {
             if indent >= 4 && !is_fence(first_line.trim_start()) {
                 let kind = if previous_was_list {
                     BlockKind::ListItem
@@ -160,6 +162,16 @@ fn list_marker(trimmed: &str) -> bool {
         return (rest.starts_with(". ") || rest.starts_with(") ")) && digits <= 9;
     }
     ["- ", "* ", "+ "].iter().any(|m| trimmed.starts_with(m))
+}
+
+/// Does a segment hold a pipe table anywhere (in a block quote too): a line
+/// with a pipe followed by a delimiter row?
+fn holds_table(segment: &str) -> bool {
+    let strip = |l: &str| l.trim_start_matches([' ', '>']).to_string();
+    let lines: Vec<String> = segment.lines().map(strip).collect();
+    lines
+        .windows(2)
+        .any(|w| is_table(&format!("{}\n{}", w[0], w[1])))
 }
 
 /// A pipe table: its second line is a delimiter row such as `|---|:--:|`.
@@ -361,7 +373,7 @@ mod tests {
         let md = "# Speed 10 tok/s\n\npara one\nstill para\n\n- item a\n- item b\n  - nested\n\n| a | tok/s |\n|---|---|\n| x | 15 |\n\n```\ncode 3x faster\n\nmore code\n```\n\n1. loose\n\n    continued 5 tok/s\n";
         let all = blocks(md, Syntax::Markdown);
         let offsets: Vec<usize> = all.iter().map(|b| b.range.start).collect();
-        let near = markdown_blocks_near(md, &offsets, |_| false);
+        let near = markdown_blocks_near(md, &offsets, |_, _| false);
         // Same kinds in the same order; a list item parsed alone may start at its
         // marker rather than at its paragraph, so ranges need only overlap.
         let kinds = |v: &[Block]| v.iter().map(|b| b.kind).collect::<Vec<_>>();
@@ -373,7 +385,9 @@ mod tests {
             );
         }
         // nothing near: nothing parsed, but a table with a unit header is kept
-        let tables = markdown_blocks_near(md, &[], |h| h.contains("tok/s"));
+        let tables = markdown_blocks_near(md, &[], |_, t| {
+            t.lines().next().is_some_and(|h| h.contains("tok/s"))
+        });
         assert_eq!(tables.len(), 2);
         assert_eq!(tables[1].cells[1].1, "tok/s");
     }

@@ -40,6 +40,8 @@ const KINDS: &[Kind] = &[
     Kind::Speedup,
     Kind::Memory,
     Kind::Bandwidth,
+    Kind::RealTimeFactor,
+    Kind::RelativeChange,
 ];
 const OUTCOMES: &[Outcome] = &[
     Outcome::Backed,

@@ -2,6 +2,7 @@
 //! with a performance unit. Pure text in, claims out; it knows nothing about
 //! markdown, files or receipts.
 
+use super::forms;
 pub use super::terms::Kind;
 use regex::Regex;
 use regex_automata::meta::Regex as MetaRegex;
@@ -53,20 +54,23 @@ const NUMBER: &str = r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?
 pub fn claim_pattern() -> String {
     format!(
         r"(?xi-u)
-            (?P<lo>{NUMBER})
-            (?:\s*(?:x|×)?\s*(?:-|–|—|\bto\b)\s*(?P<hi>{NUMBER}))?
+            (?P<lo>{NUMBER})(?P<plus>\+)?
+            (?:\s*(?:x|×|%)?\s*(?:-|–|—|\bto\b)\s*(?P<hi>{NUMBER}))?
             \s*
             (?P<unit>
                 tok(?:en)?s?\s*/\s*s(?:ec(?:ond)?)?\b
               | tokens?\s+(?:per|a|/)\s+sec(?:ond)?\b
-              | t/s\b
+              | t/s\b | tps\b
               | ms\s*/\s*tok(?:en)?s?\b
               | ms\s+(?:per|a)\s+tok(?:en)?\b
               | milliseconds?\s+per\s+tok(?:en)?\b
+              | s(?:ec(?:ond)?s?)?\s*(?:/|per)\s*tok(?:en)?\b
               | ms\b | milliseconds?\b
               | (?:u|µ|μ)s\b | microseconds?\b
+              | m\s*[0-9]{{1,2}}(?:\.[0-9]+)?\s*s\b
+              | s\b | secs?\b | seconds?\b | min(?:ute)?s?\b
               | [kmgt]i?b\s*/\s*s\b | [kmgt]i?b(?:ytes?)?\b
-              | x\b | ×
+              | x\b | × | % | times\b | 倍
             )"
     )
 }
@@ -76,7 +80,7 @@ fn qualifier_regex() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?i)(?:(?:~|≈|≥|>=|≤|<=|>|<)\s*|\b(?:about|around|approx\.?|approximately|roughly|circa|up\s+to|at\s+least|at\s+most|over|more\s+than|less\s+than|under|below|above)\s+)$",
+            r"(?i-u)(?:(?:~|≈|≥|>=|≤|<=|>|<)\s*|\b(?:about|around|approx\.?|approximately|roughly|circa|up\s+to|at\s+least|at\s+most|over|more\s+than|less\s+than|under|below|above)\s+)$",
         )
         .unwrap()
     })
@@ -100,14 +104,14 @@ fn claim_regex() -> &'static MetaRegex {
 fn speed_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(?:faster|slower|quicker|speed-?ups?|throughput|performance|improvement|tok/s)\b").unwrap()
+        Regex::new(r"(?i-u)\b(?:faster|slower|quicker|speed-?ups?|throughput|performance|improvement|tok/s)\b").unwrap()
     })
 }
 fn latency_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?i)\b(?:latency|latencies|ttft|tpot|first[- ]token|p50|p9[059]|decode|prefill|time|timings?|elapsed|took|duration|lat)\b",
+            r"(?i-u)\b(?:latency|latencies|ttft|tpot|first[- ]token|p50|p9[059]|decode|prefill|time|timings?|elapsed|took|takes?|taking|wall|replies|duration|lat)\b",
         )
         .unwrap()
     })
@@ -118,7 +122,7 @@ fn config_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
         Regex::new(
-            r"(?i)(?:\b|_)(?:time-?outs?|intervals?|delays?|sleep|wait|ttl|deadline|retry|retries|backoff|period|poll|budget|limit|default)(?:\b|_)",
+            r"(?i-u)(?:\b|_)(?:time-?outs?|intervals?|delays?|sleep|wait|ttl|deadline|retry|retries|backoff|period|poll|budget|limit|default)(?:\b|_)",
         )
         .unwrap()
     })
@@ -126,7 +130,7 @@ fn config_words() -> &'static Regex {
 fn memory_words() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
-        Regex::new(r"(?i)\b(?:peak|memory|ram|vram|rss|footprint|resident|heap|kv[- ]cache)\b")
+        Regex::new(r"(?i-u)\b(?:peak|memory|ram|vram|rss|footprint|resident|heap|kv[- ]cache|kv|buffers?|mem)\b|显存|内存")
             .unwrap()
     })
 }
@@ -151,10 +155,11 @@ pub fn find(text: &str) -> Vec<ClaimMatch> {
         let whole = caps.get_match().expect("a match").span();
         let group = |name| caps.get_group_by_name(name).map(|s| &text[s.range()]);
         let lo_start = caps.get_group_by_name("lo").expect("number").start;
-        if !number_starts_a_word(text, lo_start) {
+        let unit = group("unit").expect("unit");
+        let sign = forms::sign_before(text, lo_start, unit);
+        if !number_starts_a_word(text, lo_start) && sign.is_none() {
             continue;
         }
-        let unit = group("unit").expect("unit");
         let after = &text[whole.end..];
         let line = line.around(whole.start, whole.end);
         let number = caps
@@ -175,7 +180,17 @@ pub fn find(text: &str) -> Vec<ClaimMatch> {
             None if assigned && unit.eq_ignore_ascii_case("ms") && !line.has(Words::Config) => {
                 Some((Kind::Latency, 1.0))
             }
-            None => classify(unit, |w| line.has(w), after),
+            None => match forms::classify(
+                unit,
+                line,
+                &text[..whole.start],
+                after,
+                written_as_time,
+                &text[number.range()],
+            ) {
+                Some(read) => read,
+                None => classify(unit, |w| line.has(w), after),
+            },
         };
         let Some((kind, scale)) = found else {
             continue;
@@ -194,6 +209,16 @@ pub fn find(text: &str) -> Vec<ClaimMatch> {
             Some(p) => (from + p.start(), qualifier(p.as_str())),
             None => (whole.start, Qualifier::Exact),
         };
+        // "0.3+ tok/s" is a bound; "-25.91%" starts at its sign and is negative.
+        let qualifier = match caps.get_group_by_name("plus") {
+            Some(_) => Qualifier::AtLeast,
+            None => qualifier,
+        };
+        let (start, lo, hi) = match sign {
+            Some((at, s)) => (at.min(start), lo * s, hi * s),
+            None => (start, lo, hi),
+        };
+        let (lo, hi) = forms::minutes_and_seconds(unit, lo, hi);
         let quantity = normalise(kind, unit, lo * scale, hi * scale, qualifier);
         out.push(ClaimMatch {
             start,
@@ -204,6 +229,7 @@ pub fn find(text: &str) -> Vec<ClaimMatch> {
         });
     }
     labelled_values(text, &mut out);
+    forms::prefixed_ratios(text, &mut out);
     out
 }
 
@@ -213,7 +239,7 @@ fn labelled_values(text: &str, out: &mut Vec<ClaimMatch>) {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
         Regex::new(&format!(
-            r"(?i)\((?P<unit>tok(?:en)?s?\s*/\s*s(?:ec)?|t/s|ms\s*/\s*tok(?:en)?|ms|[kmgt]i?b\s*/\s*s|[kmgt]i?b)\)\s*[:=]\s*(?P<lo>{NUMBER})"
+            r"(?i-u)\((?P<unit>tok(?:en)?s?\s*/\s*s(?:ec)?|t/s|ms\s*/\s*tok(?:en)?|ms|[kmgt]i?b\s*/\s*s|[kmgt]i?b)\)\s*[:=]\s*(?P<lo>{NUMBER})"
         ))
         .expect("labelled value regex compiles")
     });
@@ -264,7 +290,7 @@ pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<ClaimMatch> {
     let body = body.trim_end_matches(['x', '×']).trim_end();
     // "3.78863e+08" is one number, not a range.
     let scientific = body.contains(['e', 'E']);
-    let (lo, hi) = match body.split_once(['-', '–']).filter(|_| !scientific) {
+    let (lo, hi) = match body.split_once(['-', '–', '~']).filter(|_| !scientific) {
         Some((a, b)) => (parse_number(a.trim())?, parse_number(b.trim())?),
         None => (parse_number(body)?, parse_number(body)?),
     };
@@ -277,6 +303,9 @@ pub fn read_cell(cell: &str, unit: &str, header: &str) -> Option<ClaimMatch> {
     let unit = unit.trim_start_matches([' ', '\t', '(']);
     let unit = if unit.to_ascii_lowercase().starts_with("speed") {
         "x"
+    } else if unit.eq_ignore_ascii_case("tps") {
+        // "TPS", tokens per second, as an abbreviated header or caption writes it
+        "tok/s"
     } else {
         unit
     };
@@ -326,14 +355,23 @@ fn number_starts_a_word(text: &str, at: usize) -> bool {
     }
 }
 
-/// Words that make a bare unit a performance claim.
+/// Words that make a bare unit a performance claim (the last six read by
+/// `forms`).
 #[derive(Debug, Clone, Copy)]
-enum Words {
+pub(super) enum Words {
     Speed,
     Latency,
     Memory,
     Config,
+    Realtime,
+    Change,
+    Share,
+    Percentile,
+    PlainPercent,
+    Capacity,
 }
+
+const WORDS: usize = 10;
 
 impl Words {
     fn regex(self) -> &'static Regex {
@@ -342,6 +380,7 @@ impl Words {
             Words::Latency => latency_words(),
             Words::Memory => memory_words(),
             Words::Config => config_words(),
+            other => forms::words_regex(other),
         }
     }
 }
@@ -349,24 +388,24 @@ impl Words {
 /// The line around each match, with which words it holds. Matches come in text
 /// order, so each line is found and read once: a 1 MB line of claims costs one
 /// look for its ends and one search per kind of word, not one per claim.
-struct LineWords<'t> {
+pub(super) struct LineWords<'t> {
     text: &'t str,
     line: std::ops::Range<usize>,
     /// Per `Words`, whether the line holds one; `None` until asked.
-    has: [Option<bool>; 4],
+    has: [Option<bool>; WORDS],
 }
 
 impl<'t> LineWords<'t> {
-    fn new(text: &'t str) -> LineWords<'t> {
+    pub(super) fn new(text: &'t str) -> LineWords<'t> {
         LineWords {
             text,
             line: 0..0,
-            has: [None; 4],
+            has: [None; WORDS],
         }
     }
 
     /// The lines from the one holding `start` to the one holding `end`.
-    fn around(&mut self, start: usize, end: usize) -> &mut Self {
+    pub(super) fn around(&mut self, start: usize, end: usize) -> &mut Self {
         let (from, to) = (self.line.start, self.line.end);
         if from <= start && end <= to && from < to {
             return self;
@@ -387,13 +426,17 @@ impl<'t> LineWords<'t> {
             .find('\n')
             .map_or(self.text.len(), |i| end + i);
         self.line = from..to;
-        self.has = [None; 4];
+        self.has = [None; WORDS];
         self
     }
 
-    fn has(&mut self, words: Words) -> bool {
-        let line = &self.text[self.line.clone()];
-        *self.has[words as usize].get_or_insert_with(|| words.regex().is_match(line))
+    pub(super) fn has(&mut self, words: Words) -> bool {
+        let (text, start) = (self.text, self.line.start);
+        let line = &text[self.line.clone()];
+        *self.has[words as usize].get_or_insert_with(|| {
+            words.regex().is_match(line)
+                || forms::parent_item(text, start).is_some_and(|p| words.regex().is_match(p))
+        })
     }
 }
 

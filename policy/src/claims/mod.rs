@@ -1,20 +1,25 @@
 //! Performance claims in docs (DESIGN §6): find them (`matcher` for the text,
-//! `blocks` for where they sit), read what each cites, and judge whether a
-//! receipt backs it (`backing`). Knows nothing about GitHub; the diff comes from
+//! `forms` for the forms beyond a number and its unit, `tables` for cells read
+//! with their header, label row or caption, `context` for what is not the
+//! project's claim, `blocks` for where they sit), read what each cites, and
+//! judge whether a receipt backs it (`backing`). Knows nothing about GitHub; the diff comes from
 //! `crate::diff`.
 
 pub mod audit;
 pub mod backing;
 pub mod blocks;
 pub mod cfg;
+pub mod context;
 pub mod device;
 pub mod fix;
+pub mod forms;
 pub mod ledger;
 pub mod matcher;
 pub mod normalise;
 pub mod scan;
 pub mod scope;
 pub mod suggest;
+pub mod tables;
 pub mod terms;
 
 pub use blocks::{BlockKind, Syntax};

@@ -1,11 +1,11 @@
 //! Finding claims in files: which files (include/exclude globs), which lines
 //! (the filter mode against a diff), and the claims in them, in parallel.
 
-use super::blocks::{self, Block, BlockKind, Syntax};
+use super::blocks::{self, BlockKind, Syntax};
 use super::cfg::{ClaimsSettings, ExtraPattern};
 use super::normalise::normalise;
 use super::scope::Scopes;
-use super::{Claim, Kind, matcher};
+use super::{Claim, Kind, context, matcher, tables};
 use crate::diff::{Diff, FileDiff};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use rayon::prelude::*;
@@ -117,7 +117,10 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
         );
         found.sort_by_key(|f| f.start);
     }
-    found.retain(|f| !config.disabled.contains(&f.quantity.kind));
+    found.retain(|f| {
+        !config.disabled.contains(&f.quantity.kind)
+            && context::not_a_claim(&seen.text, f.start, f.end, f.quantity.kind).is_none()
+    });
     for f in &mut found {
         f.start = seen.original(f.start);
         f.end = seen.original_end(f.end);
@@ -125,8 +128,8 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
     let blocks = match Syntax::of(path) {
         Syntax::Markdown => {
             let offsets: Vec<usize> = found.iter().map(|f| f.start).collect();
-            blocks::markdown_blocks_near(text, &offsets, |header| {
-                header_unit().is_match(header) || matcher::has_context_words(header)
+            blocks::markdown_blocks_near(text, &offsets, |at, table| {
+                tables::worth_reading(text, at, table)
             })
         }
         _ if found.is_empty() => return Vec::new(),
@@ -140,16 +143,7 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
             placed.push((i - 1, f.start, f));
         }
     }
-    let mut from_columns = Vec::new();
-    for (i, block) in blocks
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| !b.cells.is_empty())
-    {
-        for (at, f) in table_column_claims(text, block, &placed) {
-            from_columns.push((i, at, f));
-        }
-    }
+    let from_columns = tables::column_claims(text, &blocks, &placed);
     placed.extend(from_columns);
     placed.sort_by_key(|(_, at, _)| *at);
 
@@ -160,6 +154,10 @@ pub fn scan_text(path: &str, text: &str, config: &ScanConfig) -> Vec<Claim> {
     for (i, at, f) in placed {
         let block = &blocks[i];
         if block.kind == BlockKind::CodeBlock && !config.code_blocks {
+            continue;
+        }
+        // A row of a table of settings documents a value, not a measurement.
+        if block.kind == BlockKind::TableRow && tables::in_setting_row(text, block) {
             continue;
         }
         let covered = scopes.claim(i, at, at + (f.end - f.start));
@@ -209,77 +207,6 @@ fn extra_claims(pattern: &ExtraPattern, text: &str) -> Vec<matcher::ClaimMatch> 
             })
         })
         .collect()
-}
-
-/// In a table row, numbers read together with their column header: a bare
-/// "15.3" under "Decode (tok/s)", or "0.86 GiB" under "Peak RSS".
-fn table_column_claims(
-    text: &str,
-    block: &Block,
-    placed: &[(usize, usize, matcher::ClaimMatch)],
-) -> Vec<(usize, matcher::ClaimMatch)> {
-    let mut out = Vec::new();
-    for (cell, header) in &block.cells {
-        if header.is_empty() {
-            continue;
-        }
-        let raw = &text[cell.clone()];
-        let cell_text = html_comment().replace_all(raw, "");
-        let cell_text = cell_text.trim().trim_matches('|').trim();
-        let at = cell.start + raw.find(cell_text).unwrap_or(0);
-        let cell_text = normalise(cell_text).text;
-        let cell_text = cell_text.trim();
-        // `placed` is in text order: is any claim already inside this cell?
-        let first_after = placed.partition_point(|(_, o, _)| *o < cell.start);
-        let taken = placed
-            .get(first_after)
-            .is_some_and(|(_, o, _)| cell.contains(o));
-        if taken || !numeric_cell().is_match(cell_text) {
-            continue;
-        }
-        let found = match header_unit().find(header) {
-            Some(unit) if bare_number().is_match(cell_text) => {
-                matcher::read_cell(cell_text, unit.as_str(), header)
-            }
-            // The cell has its own unit; the header may add the words ("Peak RSS").
-            _ => matcher::find(&format!("{cell_text} ({header})"))
-                .into_iter()
-                .find(|f| f.start == 0),
-        };
-        if let Some(mut f) = found {
-            f.text = format!("{cell_text} (column \"{header}\")");
-            out.push((at, f));
-        }
-    }
-    out
-}
-
-fn numeric_cell() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^(?:~|≈|≥|≤|>=|<=)?\s*\d").unwrap())
-}
-
-fn header_unit() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"(?i)tok(?:en)?s?\s*/\s*s(?:ec(?:ond)?)?\b|tokens?\s+per\s+second|\bt/s\b|ms\s*/\s*tok(?:en)?\b|[kmgt]i?b\s*/\s*s\b|\bspeed-?ups?\b|\bms\b|\b[kmgt]i?b\b|(?:^|[\s(])(?:s|secs?|seconds?|us|µs|μs)\b")
-            .unwrap()
-    })
-}
-
-fn html_comment() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"(?s)<!--.*?-->").unwrap())
-}
-
-fn bare_number() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(
-            r"^(?:~|≈|≥|≤|>=|<=)?\s*\d[\d,]*(?:\.\d+)?(?:[eE][+-]?\d+|\s*[-–]\s*\d[\d,]*(?:\.\d+)?)?\s*[x×]?(?:\s*±\s*\d[\d,]*(?:\.\d+)?)?$",
-        )
-        .unwrap()
-    })
 }
 
 /// Byte offset → 1-based line and character column.

@@ -19,6 +19,10 @@ pub enum Kind {
     Memory,
     /// bytes per second: "80 GB/s"
     Bandwidth,
+    /// audio made or read per unit of wall time: "36.4x rt", "35x-100x realtime"
+    RealTimeFactor,
+    /// a signed percentage change of a performance figure: "+30% at 16K"
+    RelativeChange,
 }
 
 impl Kind {
@@ -29,6 +33,8 @@ impl Kind {
             Kind::Speedup => "speedup",
             Kind::Memory => "memory",
             Kind::Bandwidth => "bandwidth",
+            Kind::RealTimeFactor => "real-time-factor",
+            Kind::RelativeChange => "relative-change",
         }
     }
 }

@@ -200,7 +200,8 @@ fn reproduce(
     let (Some(cited), Some(then)) = (v.receipt.as_deref(), v.measured) else {
         return Check::NotRerun;
     };
-    if v.claim.quantity.kind == Kind::Speedup {
+    // Two receipts' ratio: one fresh run cannot re-check it.
+    if matches!(v.claim.quantity.kind, Kind::Speedup | Kind::RelativeChange) {
         return Check::NotRerun;
     }
     let Some(path) = backer.resolve(&v.claim.path, cited) else {
