@@ -78,8 +78,8 @@ pub fn comment_body(key: &str, markdown: &str, run_url: Option<&str>) -> String 
     let markdown = markdown
         .strip_prefix(&marker)
         .map_or(markdown, |rest| rest.trim_start_matches(['\r', '\n']));
+    let markdown = markdown.trim_end();
     let markdown = markdown
-        .trim_end()
         .strip_suffix(SIGNATURE)
         .map_or(markdown, str::trim_end);
     let body = format!("{marker}\n{markdown}\n\n{SIGNATURE}");
