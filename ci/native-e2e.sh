@@ -38,7 +38,9 @@ export GITHUB_RUN_ID=4243 GITHUB_RUN_ATTEMPT=1 GITHUB_JOB=receipts-native
 export GITHUB_SERVER_URL=https://github.com GITHUB_API_URL=http://127.0.0.1:9
 export RUNNER_OS=Linux RUNNER_ARCH=X64 RUNNER_TEMP="$work/_temp" RUNNER_TOOL_CACHE="$cache/toolcache"
 export E2E_GITHUB_TOKEN=ghs_e2eNativeToken
-measure_exit="${RECEIPT_E2E_MEASURE_EXIT:-0}"
+# synthetic:tiny fails cpu-i2s's roofline floor on any machine (see container-e2e.sh):
+# exit 1 is its verdict, and the check below ties it to the outputs and report.
+measure_exit=1
 
 native() {
   local name="$1" expected="$2"
