@@ -294,7 +294,7 @@ run_action measure-2b-4t none "${RECEIPT_E2E_2B_EXIT:-0}" push "$push_event" ref
   mode=measure model=synthetic:2b-4t output-dir=out/2b-4t
 # Verify judges the receipt the 2b-4t run left in the workspace.
 run_action verify none "${RECEIPT_E2E_2B_EXIT:-0}" push "$push_event" refs/heads/main \
-  mode=verify receipts="out/2b-4t/*.json" output-dir=out/verify
+  mode=verify receipts=out/2b-4t/receipt.json output-dir=out/verify
 
 # pr and publish talk to the stand-in on loopback: --network host.
 for _ in $(seq 240); do
@@ -304,17 +304,18 @@ done
 grep -q "Prism is listening" "$prism_log" || { tail -20 "$prism_log"; fail "prism did not start"; }
 prism_requests() { grep -Eo '\[HTTP SERVER\] (get|post|patch|put|delete) [^ ]+' "$prism_log" | sed 's/\[HTTP SERVER\] //'; }
 prism_mark=0
+# The requests Prism received since the last call, into $seen (not run in a
+# subshell, so that the mark moves).
 api_seen() {
-  # Requests since the last call, and no request Prism found invalid.
-  local all; all="$(prism_requests)"
-  tail -n +"$((prism_mark + 1))" <<<"$all"
-  prism_mark=$(wc -l <<<"$all")
+  prism_requests >"$work/api.all" || true
+  seen="$(tail -n +"$((prism_mark + 1))" "$work/api.all")"
+  prism_mark=$(wc -l <"$work/api.all")
 }
 
 # The unbacked claim in docs/perf.md fails the pr run (exit 1) whatever the speed.
 run_action pr host 1 pull_request "$pr_event" refs/pull/5/merge \
   mode=pr model=synthetic:tiny output-dir=out/pr fail-on-publish-error=true
-seen="$(api_seen)"
+api_seen
 echo "$seen" | sed 's/^/  api: /'
 grep -q '^get /user' <<<"$seen" || fail "pr: no GET /user (the author lookup)"
 grep -q '^post /repos/octo/repo/issues/5/comments' <<<"$seen" || fail "pr: no comment posted"
@@ -325,7 +326,7 @@ grep -q '^post /repos/octo/repo/check-runs' <<<"$seen" || fail "pr: no check run
 run_action publish host "${RECEIPT_E2E_2B_EXIT:-0}" pull_request "$pr_event" refs/pull/5/merge \
   mode=publish report=out/2b-4t/report.json output-dir=out/publish fail-on-publish-error=true \
   comment-author="receipt-app[bot]"
-seen="$(api_seen)"
+api_seen
 echo "$seen" | sed 's/^/  api: /'
 grep -q '^get /user' <<<"$seen" && fail "publish: GET /user despite comment-author"
 grep -q '^post /repos/octo/repo/issues/5/comments' <<<"$seen" || fail "publish: no comment posted"
@@ -334,8 +335,12 @@ if grep -Eiq 'violation|✖' "$prism_log"; then
   fail "a request did not satisfy GitHub's OpenAPI description"
 fi
 
-run_action release none "${RECEIPT_E2E_RELEASE_EXIT:-0}" push "$tag_event" refs/tags/v0.1.0 \
+# The release gate at the tag: docs/perf.md's claim has no receipt, and tiny's
+# measurement fails its envelope; both must show as failed gate items.
+run_action release none 1 push "$tag_event" refs/tags/v0.1.0 \
   mode=release tag=v0.1.0 model=synthetic:tiny output-dir=out/release
+grep -q '\[FAIL\] claims' "$work/release.log" || fail "release: the claims item did not fail"
+grep -q '\[FAIL\] fresh-measurement' "$work/release.log" || fail "release: the measurement item did not fail"
 
 # ---- the native action --------------------------------------------------------
 stage "native action (ci/native-e2e.sh)"

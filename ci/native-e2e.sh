@@ -66,7 +66,7 @@ PY
 }
 
 native measure-tiny "$measure_exit" mode=measure model=synthetic:tiny output-dir=out/tiny
-native verify "$measure_exit" mode=verify "receipts=out/tiny/*.json" output-dir=out/verify
+native verify "$measure_exit" mode=verify receipts=out/tiny/receipt.json output-dir=out/verify
 
 # The rustup fallback with no cargo and no network: its own error, exit 2.
 [ "$(id -u)" = 0 ] || fail "the offline check needs root (unshare -n)"
