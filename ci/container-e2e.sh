@@ -27,7 +27,8 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/receipt-e2e.XXXXXX")"
 cleanup_pids=()
 cleanup() {
   for pid in "${cleanup_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  # Files written as root inside containers: remove through a container-free rm.
+  # dockerd stays up for the next run; prism does not. The containers' files are
+  # root's, as this script is.
   rm -rf "$work"
 }
 trap cleanup EXIT
