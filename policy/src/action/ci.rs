@@ -365,7 +365,9 @@ fn context(inputs: &Inputs) -> Result<Context, String> {
     if inputs.token.is_none() {
         return Err("no github-token input; pass `github-token: ${{ github.token }}`".into());
     }
-    Context::from_env(inputs.token.clone())
+    let mut ctx = Context::from_env(inputs.token.clone())?;
+    ctx.comment_author = inputs.comment_author.clone();
+    Ok(ctx)
 }
 
 /// Post the comment and the check run. None when all went well (or publishing

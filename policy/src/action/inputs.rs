@@ -77,6 +77,9 @@ pub struct Inputs {
     pub comment: bool,
     pub check_run: bool,
     pub comment_key: String,
+    /// The login whose comments are ours (a GitHub App's `<app>[bot]`); none: the
+    /// token's own login, else any Bot's comment with the action's signature.
+    pub comment_author: Option<String>,
     pub confirm_runs: u32,
     pub fail_on_publish_error: bool,
     pub output_dir: PathBuf,
@@ -188,6 +191,24 @@ impl Inputs {
                 "input `comment-key` is \"{comment_key}\"; use letters, digits, '-', '_' or '.' (it goes into a hidden HTML comment)"
             ));
         }
+        let comment_author = value("comment-author");
+        if let Some(login) = &comment_author {
+            // GitHub logins: letters, digits and single hyphens, at most 39; an
+            // App's bot adds `[bot]`. Checked so that a typo is an error, not a
+            // comment that is silently never found.
+            let name = login.strip_suffix("[bot]").unwrap_or(login);
+            let ok = !name.is_empty()
+                && name.len() <= 39
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !name.starts_with('-')
+                && !name.ends_with('-')
+                && !name.contains("--");
+            if !ok {
+                errors.push(format!(
+                    "input `comment-author` is \"{login}\"; use a GitHub login such as my-app[bot] (letters, digits, single hyphens; `[bot]` for an App)"
+                ));
+            }
+        }
         let receipts = value("receipts")
             .map(|v| v.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default();
@@ -214,6 +235,7 @@ impl Inputs {
             comment,
             check_run,
             comment_key,
+            comment_author,
             confirm_runs,
             fail_on_publish_error,
             output_dir: PathBuf::from(text("output-dir", "receipt-action")),
@@ -282,12 +304,15 @@ mod tests {
         let i = read(&[
             ("INPUT_GITHUB-TOKEN", "t0k"),
             ("INPUT_CHECK-RUN", "false"),
+            ("INPUT_COMMENT-AUTHOR", " receipt-app[bot] "),
             ("INPUT_MODEL", ""),
             ("INPUT_RECEIPTS", "a.json\n b/*.json"),
         ])
         .unwrap();
         assert_eq!(i.token.as_deref(), Some("t0k"));
         assert!(!i.check_run);
+        assert_eq!(i.comment_author.as_deref(), Some("receipt-app[bot]"));
+        assert_eq!(read(&[]).unwrap().comment_author, None);
         assert_eq!(i.measure.model, "synthetic:2b-4t");
         assert_eq!(i.receipts, ["a.json", "b/*.json"]);
     }
@@ -299,9 +324,11 @@ mod tests {
             ("INPUT_TOKENS", "0"),
             ("INPUT_COMMENT", "yes"),
             ("INPUT_ENGINE", "command"),
+            ("INPUT_COMMENT-AUTHOR", "@my app"),
         ])
         .unwrap_err();
-        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert_eq!(errors.len(), 5, "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("`comment-author`")));
         assert!(errors[0].contains("pr, measure"));
         assert!(errors.iter().any(|e| e.contains("bench-command")));
         assert!(errors.iter().any(|e| e.contains("`tokens`")));

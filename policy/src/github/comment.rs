@@ -1,5 +1,11 @@
 //! The sticky PR comment: one per key, found by a hidden marker on its first line
 //! and by its author, updated in place, never doubled.
+//!
+//! The author is the `comment-author` input, else the token's own login (`GET
+//! /user`). GITHUB_TOKEN and GitHub App tokens cannot read `/user` (403), and an
+//! App's comments are by `<app>[bot]`, a login the action cannot learn: then a
+//! comment is ours only if a Bot account wrote it and it carries both the marker
+//! and [`SIGNATURE`]. A person's comment is never edited, whatever it contains.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -9,8 +15,10 @@ use super::client::{Client, PublishError};
 
 /// GitHub refuses longer comment bodies (422 "Body is too long").
 pub const COMMENT_LIMIT: usize = 65_536;
-/// Whose comment is ours when the token cannot say (GITHUB_TOKEN gets 403 on GET /user).
-pub const ACTIONS_BOT: &str = "github-actions[bot]";
+/// The body's last line, written on every comment: with the marker and a Bot
+/// author, it identifies our comment when the author's login is unknown. Keys
+/// cannot contain spaces, so no marker can be mistaken for it.
+pub const SIGNATURE: &str = "<!-- written by receipt-action -->";
 /// Bounds the walk through comment pages (100 per page) against a looping `Link` header.
 const MAX_PAGES: usize = 1_000;
 
@@ -26,6 +34,19 @@ pub(crate) struct Comment {
 #[derive(Debug, Deserialize)]
 pub(crate) struct User {
     pub login: String,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// Whose comments the publisher may edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Author {
+    /// The `comment-author` input, or the token's own login.
+    Login(String),
+    /// The token cannot say (403 on `GET /user`): any Bot's comment that carries
+    /// the marker and the signature.
+    AnyBotWithSignature,
 }
 
 pub fn marker(key: &str) -> String {
@@ -49,14 +70,19 @@ pub(crate) fn validate_key(key: &str) -> Result<(), PublishError> {
     }
 }
 
-/// The body as sent: the marker as its first line, then `markdown`, cut below
-/// GitHub's limit at a character boundary with a line pointing to the job summary.
+/// The body as sent: the marker as its first line, then `markdown`, then the
+/// signature as the last line; cut below GitHub's limit at a character boundary
+/// with a line pointing to the job summary.
 pub fn comment_body(key: &str, markdown: &str, run_url: Option<&str>) -> String {
     let marker = marker(key);
     let markdown = markdown
         .strip_prefix(&marker)
         .map_or(markdown, |rest| rest.trim_start_matches(['\r', '\n']));
-    let body = format!("{marker}\n{markdown}");
+    let markdown = markdown.trim_end();
+    let markdown = markdown
+        .strip_suffix(SIGNATURE)
+        .map_or(markdown, str::trim_end);
+    let body = format!("{marker}\n{markdown}\n\n{SIGNATURE}");
     if body.chars().count() <= COMMENT_LIMIT {
         return body;
     }
@@ -65,24 +91,33 @@ pub fn comment_body(key: &str, markdown: &str, run_url: Option<&str>) -> String 
         None => "the job summary of this workflow run".to_string(),
     };
     let note = format!(
-        "\n\n---\n**Truncated** to fit GitHub's comment limit: the full report is in {summary}.\n"
+        "\n\n---\n**Truncated** to fit GitHub's comment limit: the full report is in {summary}.\n\n{SIGNATURE}"
     );
     let keep = COMMENT_LIMIT.saturating_sub(note.chars().count());
     let cut = body.char_indices().nth(keep).map_or(body.len(), |(i, _)| i);
     format!("{}{note}", &body[..cut])
 }
 
-fn is_ours(comment: &Comment, marker: &str, author: &str) -> bool {
-    let first_line = comment
-        .body
-        .as_deref()
-        .and_then(|b| b.lines().next())
-        .map(str::trim_end);
-    let by_author = comment
-        .user
-        .as_ref()
-        .is_some_and(|u| u.login.eq_ignore_ascii_case(author));
-    first_line == Some(marker) && by_author
+fn is_ours(comment: &Comment, marker: &str, author: &Author) -> bool {
+    let body = comment.body.as_deref().unwrap_or("");
+    if body.lines().next().map(str::trim_end) != Some(marker) {
+        return false;
+    }
+    let Some(user) = &comment.user else {
+        return false;
+    };
+    match author {
+        Author::Login(login) => user.login.eq_ignore_ascii_case(login),
+        Author::AnyBotWithSignature => {
+            user.kind.as_deref() == Some("Bot")
+                && body
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .map(str::trim)
+                    == Some(SIGNATURE)
+        }
+    }
 }
 
 fn same_text(a: &str, b: &str) -> bool {
@@ -95,7 +130,7 @@ pub(crate) async fn find(
     repo: &str,
     pr: u64,
     marker: &str,
-    author: &str,
+    author: &Author,
 ) -> Result<Option<Comment>, PublishError> {
     let mut path = format!("/repos/{repo}/issues/{pr}/comments?per_page=100");
     for _ in 0..MAX_PAGES {
@@ -116,23 +151,25 @@ pub(crate) async fn find(
     })
 }
 
-/// The login our comments carry: `configured`, else the token's own user, else
-/// (GITHUB_TOKEN and app tokens cannot read /user) the Actions bot.
+/// Whose comments are ours: `configured`, else the token's own user, else (GITHUB_TOKEN
+/// and App tokens cannot read /user) any Bot's comment with the signature.
 pub(crate) async fn author(
     client: &Client,
     configured: Option<&str>,
-) -> Result<String, PublishError> {
+) -> Result<Author, PublishError> {
     if let Some(login) = configured.filter(|l| !l.trim().is_empty()) {
-        return Ok(login.trim().to_string());
+        return Ok(Author::Login(login.trim().to_string()));
     }
     match client.get("/user").await {
-        Ok(response) => Ok(response
-            .json::<User>(super::client::Method::Get, "/user")?
-            .login),
+        Ok(response) => Ok(Author::Login(
+            response
+                .json::<User>(super::client::Method::Get, "/user")?
+                .login,
+        )),
         Err(PublishError::Status {
             status: 401 | 403 | 404,
             ..
-        }) => Ok(ACTIONS_BOT.to_string()),
+        }) => Ok(Author::AnyBotWithSignature),
         Err(e) => Err(e),
     }
 }
@@ -144,7 +181,7 @@ pub(crate) async fn upsert(
     pr: u64,
     key: &str,
     body: &str,
-    author: &str,
+    author: &Author,
 ) -> Posted {
     match upsert_inner(client, repo, pr, key, body, author).await {
         Ok(outcome) => outcome,
@@ -158,7 +195,7 @@ async fn upsert_inner(
     pr: u64,
     key: &str,
     body: &str,
-    author: &str,
+    author: &Author,
 ) -> Result<Posted, PublishError> {
     let marker = marker(key);
     if let Some(existing) = find(client, repo, pr, &marker, author).await? {
@@ -216,9 +253,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_marker_is_the_first_line_once() {
-        let body = comment_body("bench", "# Report", None);
-        assert_eq!(body, "<!-- receipt-action:bench -->\n# Report");
+    fn the_marker_is_the_first_line_and_the_signature_the_last_once() {
+        let body = comment_body("bench", "# Report\n", None);
+        assert_eq!(
+            body,
+            format!("<!-- receipt-action:bench -->\n# Report\n\n{SIGNATURE}")
+        );
         assert_eq!(comment_body("bench", &body, None), body);
     }
 
@@ -236,13 +276,15 @@ mod tests {
             body.chars().count()
         );
         assert!(body.chars().count() > COMMENT_LIMIT - 200);
-        assert!(body.ends_with("[the job summary](https://github.com/o/r/actions/runs/1).\n"));
+        assert!(body.ends_with(&format!(
+            "[the job summary](https://github.com/o/r/actions/runs/1).\n\n{SIGNATURE}"
+        )));
         assert!(body.starts_with("<!-- receipt-action:k -->\nüü"));
-        let exact = "a".repeat(COMMENT_LIMIT - marker("k").len() - 1);
-        assert_eq!(
-            comment_body("k", &exact, None).chars().count(),
-            COMMENT_LIMIT
-        );
+        let exact = "a".repeat(COMMENT_LIMIT - marker("k").len() - 3 - SIGNATURE.len());
+        let fits = comment_body("k", &exact, None);
+        assert_eq!(fits.chars().count(), COMMENT_LIMIT);
+        assert!(!fits.contains("Truncated"));
+        assert!(comment_body("k", &format!("{exact}a"), None).contains("Truncated"));
     }
 
     #[test]
@@ -253,36 +295,85 @@ mod tests {
         }
     }
 
-    #[test]
-    fn ours_needs_marker_line_and_author() {
-        let c = |body: &str, login: &str| Comment {
+    fn c(body: &str, login: &str, kind: &str) -> Comment {
+        Comment {
             id: 1,
             body: Some(body.into()),
             user: Some(User {
                 login: login.into(),
+                kind: Some(kind.into()),
             }),
-        };
+        }
+    }
+
+    #[test]
+    fn a_known_author_needs_the_marker_line_and_that_login() {
         let m = marker("k");
+        let me = Author::Login("github-actions[bot]".into());
         assert!(is_ours(
-            &c(&format!("{m}\nx"), "github-actions[bot]"),
+            &c(&format!("{m}\nx"), "github-actions[bot]", "Bot"),
             &m,
-            ACTIONS_BOT
+            &me
         ));
         assert!(is_ours(
-            &c(&format!("{m}\r\nx"), "GitHub-Actions[bot]"),
+            &c(&format!("{m}\r\nx"), "GitHub-Actions[bot]", "Bot"),
             &m,
-            ACTIONS_BOT
+            &me
         ));
-        assert!(!is_ours(&c(&format!("{m}\nx"), "mallory"), &m, ACTIONS_BOT));
+        assert!(!is_ours(&c(&format!("{m}\nx"), "mallory", "User"), &m, &me));
         assert!(!is_ours(
-            &c(&format!("quote:\n{m}"), "github-actions[bot]"),
+            &c(&format!("{m}\nx"), "other-app[bot]", "Bot"),
             &m,
-            ACTIONS_BOT
+            &me
         ));
         assert!(!is_ours(
-            &c(&format!("{}\nx", marker("k2")), "github-actions[bot]"),
+            &c(&format!("quote:\n{m}"), "github-actions[bot]", "Bot"),
             &m,
-            ACTIONS_BOT
+            &me
+        ));
+        assert!(!is_ours(
+            &c(
+                &format!("{}\nx", marker("k2")),
+                "github-actions[bot]",
+                "Bot"
+            ),
+            &m,
+            &me
+        ));
+    }
+
+    #[test]
+    fn an_unknown_author_needs_a_bot_the_marker_and_the_signature() {
+        let m = marker("k");
+        let any = Author::AnyBotWithSignature;
+        let signed = comment_body("k", "report", None);
+        assert!(is_ours(&c(&signed, "receipt-app[bot]", "Bot"), &m, &any));
+        assert!(is_ours(
+            &c(&format!("{signed}\r\n"), "github-actions[bot]", "Bot"),
+            &m,
+            &any
+        ));
+        // A person's comment, even one that copies the whole body, is never ours.
+        assert!(!is_ours(&c(&signed, "mallory", "User"), &m, &any));
+        assert!(!is_ours(&c(&signed, "an-org", "Organization"), &m, &any));
+        let mut no_kind = c(&signed, "x[bot]", "Bot");
+        no_kind.user.as_mut().unwrap().kind = None;
+        assert!(!is_ours(&no_kind, &m, &any));
+        // A bot's comment that quotes the marker but is not ours.
+        assert!(!is_ours(
+            &c(&format!("{m}\nx"), "other-app[bot]", "Bot"),
+            &m,
+            &any
+        ));
+        assert!(!is_ours(
+            &c(&format!("{signed}\nmore"), "other-app[bot]", "Bot"),
+            &m,
+            &any
+        ));
+        assert!(!is_ours(
+            &c(&comment_body("k2", "r", None), "app[bot]", "Bot"),
+            &m,
+            &any
         ));
     }
 }

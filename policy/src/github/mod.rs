@@ -18,7 +18,7 @@ pub use check_run::{
     ANNOTATIONS_PER_REQUEST, Annotation, AnnotationLevel, CheckRun, Conclusion, OUTPUT_LIMIT,
 };
 pub use client::{DEFAULT_MAX_WAIT, DEFAULT_TIMEOUT, PublishError};
-pub use comment::{ACTIONS_BOT, COMMENT_LIMIT, comment_body, marker};
+pub use comment::{COMMENT_LIMIT, SIGNATURE, comment_body, marker};
 pub use env::{
     Context, STEP_SUMMARY_LIMIT, write_outputs, write_outputs_to, write_step_summary,
     write_step_summary_to,

@@ -41,6 +41,9 @@ pub struct State {
     pub log: Vec<String>,
     /// The login GET /user answers with; `None` answers 403 as GITHUB_TOKEN does.
     pub user_login: Option<String>,
+    /// A GitHub App's installation token: GET /user answers 403 and comments are
+    /// created as this login (`<app>[bot]`), not as github-actions[bot].
+    pub app_login: Option<String>,
     /// Open PRs by head sha, for GET /commits/{sha}/pulls.
     pub pulls: Vec<(u64, String)>,
     /// The next comment create is stored, then answered with a 500.
@@ -129,7 +132,12 @@ fn comment_json(uri: &str, c: &StoredComment) -> Value {
     json!({
         "id": c.id,
         "body": c.body,
-        "user": { "login": c.login, "id": 1, "type": "Bot" },
+        // GitHub's bot accounts, and only they, have logins ending in [bot].
+        "user": {
+            "login": c.login,
+            "id": 1,
+            "type": if c.login.ends_with("[bot]") { "Bot" } else { "User" },
+        },
         "html_url": format!("{uri}/octo/repo/pull/{}#issuecomment-{}", c.pr, c.id),
     })
 }
@@ -228,7 +236,11 @@ impl Respond for Api {
                 let c = StoredComment {
                     id: s.next_id,
                     pr: pr.parse().unwrap_or(0),
-                    login: s.user_login.clone().unwrap_or_else(|| BOT.into()),
+                    login: s
+                        .app_login
+                        .clone()
+                        .or_else(|| s.user_login.clone())
+                        .unwrap_or_else(|| BOT.into()),
                     body: text.into(),
                 };
                 let answer = comment_json(&s.uri, &c);

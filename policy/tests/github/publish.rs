@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use receipt_policy::github::{
     Annotation, AnnotationLevel, CheckRun, Conclusion, Context, Posted, Publication, PublishError,
-    marker, publish, pull_request_for_sha, write_step_summary_to,
+    comment_body, marker, publish, pull_request_for_sha, write_step_summary_to,
 };
 
 use crate::fake::{BOT, Fake, REPO};
@@ -76,7 +76,7 @@ fn second_publish_updates_the_same_comment() {
     assert_eq!(s.comments.len(), 1);
     assert_eq!(
         s.comments[0].body,
-        format!("{}\nverdict: pass", marker("bench"))
+        comment_body("bench", "verdict: pass", None)
     );
     assert_eq!(s.count("POST "), 1);
     assert_eq!(
@@ -118,7 +118,7 @@ fn comments_over_two_pages_are_searched() {
     for i in 0..119 {
         fake.seed_comment(5, "someone", &format!("comment {i}"));
     }
-    let ours = fake.seed_comment(5, BOT, &format!("{}\nold report", marker("bench")));
+    let ours = fake.seed_comment(5, BOT, &comment_body("bench", "old report", None));
     let published = publish(&ctx(&fake), &comment_only(5, "new report"));
     assert_eq!(published.comment, Posted::Updated(ours));
     let s = fake.state();
@@ -319,6 +319,75 @@ fn the_author_is_the_tokens_user_when_it_can_be_read() {
         Posted::Updated(theirs)
     );
     assert_eq!(fake.state().count("GET /user"), 0);
+}
+
+#[test]
+fn an_app_token_run_twice_leaves_exactly_one_comment() {
+    // An installation token: GET /user is 403 and comments are by receipt-app[bot],
+    // a login the publisher is not told.
+    let fake = Fake::start();
+    fake.state().app_login = Some("receipt-app[bot]".into());
+    // Another App's comment and github-actions' unsigned one, both with the marker,
+    // are not ours either.
+    let other = fake.seed_comment(5, "other-app[bot]", &format!("{}\nx", marker("bench")));
+    let id = created(&publish(&ctx(&fake), &comment_only(5, "verdict: fail")).comment);
+    assert_ne!(id, other);
+    assert_eq!(
+        publish(&ctx(&fake), &comment_only(5, "verdict: pass")).comment,
+        Posted::Updated(id)
+    );
+    let s = fake.state();
+    let ours: Vec<_> = s
+        .comments
+        .iter()
+        .filter(|c| c.login == "receipt-app[bot]")
+        .collect();
+    assert_eq!(ours.len(), 1, "{:?}", s.comments);
+    assert_eq!(ours[0].body, comment_body("bench", "verdict: pass", None));
+    assert_eq!(s.comments.len(), 2);
+    assert_eq!(s.count("POST "), 1);
+    assert_eq!(s.count("GET /user"), 2);
+}
+
+#[test]
+fn a_persons_comment_with_the_marker_and_signature_is_never_edited() {
+    let fake = Fake::start();
+    fake.state().app_login = Some("receipt-app[bot]".into());
+    // A person pasted a whole report of ours, marker and signature included.
+    let pasted = comment_body("bench", "verdict: pass (trust me)", None);
+    let theirs = fake.seed_comment(5, "mallory", &pasted);
+    let ours = created(&publish(&ctx(&fake), &comment_only(5, "verdict: fail")).comment);
+    assert_ne!(ours, theirs);
+    assert_eq!(
+        publish(&ctx(&fake), &comment_only(5, "verdict: warn")).comment,
+        Posted::Updated(ours)
+    );
+    let s = fake.state();
+    assert_eq!(
+        s.comments.iter().find(|c| c.id == theirs).unwrap().body,
+        pasted
+    );
+    assert_eq!(
+        s.count(&format!("PATCH /repos/octo/repo/issues/comments/{theirs}")),
+        0
+    );
+    assert_eq!(s.comments.len(), 2);
+}
+
+#[test]
+fn a_configured_app_author_is_matched_by_login_without_get_user() {
+    let fake = Fake::start();
+    fake.state().app_login = Some("receipt-app[bot]".into());
+    let mut ctx = ctx(&fake);
+    ctx.comment_author = Some("receipt-app[bot]".into());
+    let id = created(&publish(&ctx, &comment_only(5, "one")).comment);
+    assert_eq!(
+        publish(&ctx, &comment_only(5, "two")).comment,
+        Posted::Updated(id)
+    );
+    let s = fake.state();
+    assert_eq!(s.comments.len(), 1);
+    assert_eq!(s.count("GET /user"), 0);
 }
 
 #[test]
