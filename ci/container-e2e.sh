@@ -177,18 +177,11 @@ runner="$work/runner"
 ws="$runner/work/repo/repo"
 mkdir -p "$runner/_temp/_github_home" "$runner/_temp/_github_workflow" \
   "$runner/_temp/_runner_file_commands" "$ws"
-cp -r "$repo/ci/e2e-fixture/." "$ws/"
 runner_uid=1001
 
 # A two-commit repository: the base, and a head that adds a claim no receipt backs.
-git_ws() { git -C "$ws" -c user.name=e2e -c user.email=e2e@example.invalid "$@"; }
-git_ws init -q -b main
-mv "$ws/docs/perf.md" "$work/perf.md"
-git_ws add -A && git_ws commit -q -m base
-base_sha=$(git_ws rev-parse HEAD)
-mv "$work/perf.md" "$ws/docs/perf.md"
-git_ws add -A && git_ws commit -q -m "head: a claim"
-head_sha=$(git_ws rev-parse HEAD)
+# shellcheck source=ci/e2e-fixture.sh
+. "$repo/ci/e2e-fixture.sh"
 git_ws tag v0.1.0
 # The runner's user owns the checkout; the container runs as root.
 chown -R "$runner_uid:$runner_uid" "$ws" "$runner/_temp"

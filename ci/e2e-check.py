@@ -7,27 +7,11 @@ import os
 import re
 import sys
 
+from e2e_files import read_outputs as outputs
+
 name, code, ws, output_file, summary_file, log_file = sys.argv[1:7]
 code = int(code)
 problems = []
-
-
-def outputs(path):
-    """name=value and name<<DELIM ... DELIM, as the runner reads $GITHUB_OUTPUT."""
-    found, lines, i = {}, open(path, encoding="utf-8").read().split("\n"), 0
-    while i < len(lines):
-        line = lines[i]
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            key, delim = line.split("<<", 1)
-            end = lines.index(delim, i + 1)
-            found[key] = "\n".join(lines[i + 1:end])
-            i = end + 1
-            continue
-        if "=" in line:
-            key, value = line.split("=", 1)
-            found[key] = value
-        i += 1
-    return found
 
 
 out = outputs(output_file)

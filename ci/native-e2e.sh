@@ -17,15 +17,8 @@ py="$(python3 -c 'import sys; print(sys.executable)')"
 
 ws="$work/work/repo/repo"
 mkdir -p "$ws" "$work/_temp"
-cp -r "$repo/ci/e2e-fixture/." "$ws/"
-git_ws() { git -C "$ws" -c user.name=e2e -c user.email=e2e@example.invalid "$@"; }
-git_ws init -q -b main
-mv "$ws/docs/perf.md" "$work/perf.md"
-git_ws add -A && git_ws commit -q -m base
-base_sha=$(git_ws rev-parse HEAD)
-mv "$work/perf.md" "$ws/docs/perf.md"
-git_ws add -A && git_ws commit -q -m "head: a claim"
-head_sha=$(git_ws rev-parse HEAD)
+# shellcheck source=ci/e2e-fixture.sh
+. "$repo/ci/e2e-fixture.sh"
 printf '{"ref":"refs/heads/main","before":"%s","after":"%s","repository":{"full_name":"octo/repo"}}' \
   "$base_sha" "$head_sha" >"$work/_temp/event.json"
 

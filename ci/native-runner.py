@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 
+from e2e_files import read_outputs
+
 import yaml
 
 action_yml, outputs_json, *rest = sys.argv[1:]
@@ -55,23 +57,6 @@ inputs = {}
 for name, spec in declared.items():
     default = "" if spec.get("default") is None else str(spec["default"])
     inputs[name] = given.get(name, evaluate(default, {}))
-
-
-def read_outputs(path):
-    found, lines, i = {}, open(path, encoding="utf-8").read().split("\n"), 0
-    while i < len(lines):
-        line = lines[i]
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            key, delim = line.split("<<", 1)
-            end = lines.index(delim, i + 1)
-            found[key] = "\n".join(lines[i + 1 : end])
-            i = end + 1
-            continue
-        if "=" in line:
-            key, value = line.split("=", 1)
-            found[key] = value
-        i += 1
-    return found
 
 
 cache_paths = []
