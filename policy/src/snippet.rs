@@ -51,7 +51,7 @@ struct Run {
 }
 
 impl Run {
-    fn of(receipt: &Receipt, cited: &str) -> Result<Run, SnippetError> {
+    fn of(receipt: &Receipt, cited: &str, tokens: u64) -> Result<Run, SnippetError> {
         let missing = |field: &str, fix: &str| {
             SnippetError(format!(
                 "{cited}: the receipt has no {field}, so the command that reproduces it cannot be written; {fix}"
@@ -93,10 +93,6 @@ impl Run {
                     .or_else(|| m.preset.as_ref().map(|p| format!("synthetic:{p}")))
             })
             .ok_or_else(|| missing("model.path", "record the model file the run loaded"))?;
-        let tokens = receipt
-            .tokens_requested
-            .or(receipt.tokens_generated)
-            .ok_or_else(|| missing("tokens_requested", "record how many tokens were generated"))?;
         let threads = receipt.host.as_ref().and_then(|h| h.threads).or_else(|| {
             receipt
                 .env("RAYON_NUM_THREADS")
@@ -219,6 +215,14 @@ pub fn snippet(
             ))
         })?;
     let receipt = read(&path, cited)?;
+    let tokens = receipt
+        .tokens_requested
+        .or(receipt.tokens_generated)
+        .ok_or_else(|| {
+            SnippetError(format!(
+                "{cited}: the receipt has no tokens_requested, so the command that reproduces it cannot be written; record how many tokens were generated"
+            ))
+        })?;
     let recorded = receipt
         .run
         .as_ref()
@@ -228,16 +232,8 @@ pub fn snippet(
         (Some(t), _, _) => template(t, "--command")?,
         (None, Some(t), _) => template(t, "[claims] snippet_command")?,
         (None, None, Some(t)) => template(t, "the receipt's run.command")?,
-        (None, None, None) => CommandSource::BitnetEngine(Run::of(&receipt, cited)?),
+        (None, None, None) => CommandSource::BitnetEngine(Run::of(&receipt, cited, tokens)?),
     };
-    let tokens = receipt
-        .tokens_requested
-        .or(receipt.tokens_generated)
-        .ok_or_else(|| {
-            SnippetError(format!(
-                "{cited}: the receipt has no tokens_requested, so the command that reproduces it cannot be written; record how many tokens were generated"
-            ))
-        })?;
     let band = match envelope.band() {
         Some([lo, hi]) if hi.is_finite() => format!(
             "; the `{}` envelope's band is {}–{} tok/s (±{}%)",

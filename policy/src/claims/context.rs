@@ -6,7 +6,7 @@
 //! it, read in the claim's line, sentence or clause.
 
 use super::Kind;
-use regex::Regex;
+use super::{Cell, re};
 use std::sync::OnceLock;
 
 /// Why a found number is not a claim of the project, or None when it is one.
@@ -172,12 +172,6 @@ fn head(s: &str, n: usize) -> &str {
         to -= 1;
     }
     &s[..to]
-}
-
-type Cell = OnceLock<Regex>;
-
-fn re(cell: &'static Cell, pattern: &str) -> &'static Regex {
-    cell.get_or_init(|| Regex::new(pattern).expect("context regex compiles"))
 }
 
 static TRANSFER: Cell = OnceLock::new();

@@ -6,6 +6,7 @@
 //! and asks here first; `None` leaves the unit to its own rules.
 
 use super::matcher::{ClaimMatch, Kind, LineWords, Qualifier, Quantity, Words};
+use super::{Cell, re};
 use regex::Regex;
 use std::sync::OnceLock;
 
@@ -290,12 +291,6 @@ pub(super) fn words_regex(words: Words) -> &'static Regex {
         Words::Capacity => re(&CAPACITY, CAPACITY_RE),
         _ => unreachable!("the matcher's own words"),
     }
-}
-
-type Cell = OnceLock<Regex>;
-
-fn re(cell: &'static Cell, pattern: &str) -> &'static Regex {
-    cell.get_or_init(|| Regex::new(pattern).expect("form regex compiles"))
 }
 
 static ELAPSED: Cell = OnceLock::new();

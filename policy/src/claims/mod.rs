@@ -30,6 +30,13 @@ use serde::Serialize;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+/// A fixed pattern of the scanner (`forms`, `context`), compiled on first use.
+type Cell = OnceLock<Regex>;
+
+fn re(cell: &'static Cell, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pattern).expect("a scanner pattern compiles"))
+}
+
 /// One claim in one file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Claim {
